@@ -1,0 +1,97 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+export type Initializer = 'he' | 'glorot' | 'zeros' | 'ones' | ((shape: number[]) => tf.Tensor);
+
+/**
+ * A deterministic pseudo-random generator (mulberry32). Every random choice in the library takes its
+ * seed from one of these, so a seed reproduces a run.
+ */
+export class Rng {
+  private state: number;
+  constructor(seed: number) {
+    this.state = seed >>> 0;
+  }
+  /** Uniform in [0, 1). */
+  next(): number {
+    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+  /** A 31-bit integer, for seeding tfjs ops. */
+  int(): number {
+    return Math.floor(this.next() * 0x7fffffff);
+  }
+  /** Standard normal (Box-Muller). */
+  normal(): number {
+    const u = Math.max(this.next(), 1e-12);
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.next());
+  }
+  getState(): number {
+    return this.state;
+  }
+  setState(state: number): void {
+    this.state = state >>> 0;
+  }
+}
+
+/**
+ * Owns the variables of one network under hierarchical names (`backbone/down0/layer1/conv/kernel`).
+ * Names are the keys of the saved weights, so they must be stable.
+ */
+export class ParamStore {
+  readonly variables = new Map<string, tf.Variable>();
+  constructor(readonly rng: Rng) {}
+
+  scope(prefix: string): ParamScope {
+    return new ParamScope(this, prefix);
+  }
+
+  /** Variables whose name starts with `prefix`. */
+  under(prefix: string): tf.Variable[] {
+    return [...this.variables.entries()].filter(([n]) => n.startsWith(prefix)).map(([, v]) => v);
+  }
+
+  dispose(): void {
+    for (const v of this.variables.values()) v.dispose();
+    this.variables.clear();
+  }
+}
+
+export class ParamScope {
+  constructor(
+    readonly store: ParamStore,
+    readonly prefix: string,
+  ) {}
+
+  child(name: string): ParamScope {
+    return new ParamScope(this.store, `${this.prefix}/${name}`);
+  }
+
+  /**
+   * Creates a variable `prefix/name`. `he` and `glorot` are normal initialisers scaled by fan-in
+   * (He) or fan-in + fan-out (Glorot), fan-in being the product of all but the last dimension.
+   */
+  weight(name: string, shape: number[], init: Initializer, trainable = true): tf.Variable {
+    const full = `${this.prefix}/${name}`;
+    if (this.store.variables.has(full)) throw new Error(`parameter ${full} is created twice`);
+    const value = tf.tidy(() => initialValue(shape, init, this.store.rng));
+    const v = tf.variable(value, trainable, full);
+    value.dispose();
+    this.store.variables.set(full, v);
+    return v;
+  }
+}
+
+function initialValue(shape: number[], init: Initializer, rng: Rng): tf.Tensor {
+  if (typeof init === 'function') return init(shape);
+  if (init === 'zeros') return tf.zeros(shape);
+  if (init === 'ones') return tf.ones(shape);
+  const fanOut = shape[shape.length - 1];
+  const fanIn = shape.slice(0, -1).reduce((a, b) => a * b, 1);
+  const std = init === 'he' ? Math.sqrt(2 / fanIn) : Math.sqrt(2 / (fanIn + fanOut));
+  const n = shape.reduce((a, b) => a * b, 1);
+  const values = new Float32Array(n);
+  for (let i = 0; i < n; i++) values[i] = rng.normal() * std;
+  return tf.tensor(values, shape);
+}
