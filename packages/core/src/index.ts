@@ -1,1 +1,24 @@
-export {};
+export type * from './data/types';
+export type * from './plugin';
+export type { ForwardContext, MovingStatUpdate } from './nn/context';
+export { ParamStore, ParamScope, Rng } from './nn/params';
+export type { Initializer } from './nn/params';
+export {
+  BatchNorm,
+  BnReluConv,
+  Conv2D,
+  Dense,
+  SHARED_BN_KEY,
+  applyMovingStatUpdates,
+  discardMovingStatUpdates,
+  dropout,
+} from './nn/layers';
+export type { BatchNormArgs, Conv2DArgs, DenseArgs } from './nn/layers';
+export { Backbone, BACKBONE_PRESETS, resolveBackboneConfig } from './backbone';
+export type { BackboneConfig, BackbonePresetName, Site } from './backbone';
+export { IntegratedNetwork, DEFAULT_NETWORK_CONFIG } from './network';
+export type { ForwardOptions, ForwardResult, NetworkConfig, VariableSelection } from './network';
+export { saveNetwork, loadNetwork, crc32, NETWORK_FORMAT, NETWORK_FORMAT_VERSION } from './io';
+export type { LoadNetworkOptions, SavedTopology } from './io';
+export { selectBackend, currentBackend, resetBackendSelection, BACKENDS } from './backend';
+export type { BackendChoice, BackendName, SelectBackendOptions } from './backend';

@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Dataset, LabelTransform, RawImage } from './data/types';
 import type { ForwardContext } from './nn/context';
+import type { BatchNorm } from './nn/layers';
 import type { ParamScope } from './nn/params';
 
 /**
@@ -11,7 +12,8 @@ import type { ParamScope } from './nn/params';
  */
 export interface FeatureTap {
   path: 'down' | 'up';
-  downsample: number;
+  /** A power of two, or `'deepest'` for the bottom of the down path whatever the preset. */
+  downsample: number | 'deepest';
 }
 
 /** What a task head is told when the network builds it. */
@@ -29,6 +31,11 @@ export interface BuildContext {
   decoder: ParamScope;
   /** Parameters of the re-encoder: updated only in the feedback stage (iterations > 0). */
   reencoder: ParamScope;
+  /**
+   * Makes a batch-norm layer that follows the network's batch-norm setting (one parameter set per key,
+   * or one shared set), for decoders and re-encoders that normalise.
+   */
+  batchNorm(scope: ParamScope, name: string, channels: number): BatchNorm;
 }
 
 /** The task-specific modules built for one network. */
@@ -52,6 +59,13 @@ export interface TaskHead {
    * is `'prior'` (the official iFAN code starts from the data-set mean): a `[batch, ...]` prediction.
    */
   prior(batch: number): tf.Tensor;
+  /** Multiply-adds per image of the decoder and the re-encoder, for the network's FLOP count. */
+  readonly cost?: HeadCost;
+}
+
+export interface HeadCost {
+  decoder: number;
+  reencoder: number;
 }
 
 /** Update per batch, report per split. */
@@ -94,6 +108,11 @@ export interface TaskPlugin<L = unknown, O = unknown> {
   readonly bnKey: string;
   /** Which backbone feature the decoder reads. */
   readonly decodeFrom: FeatureTap;
+  /**
+   * Everything that changes the shape or meaning of this task's parameters and outputs (label set,
+   * number of points, ...), as JSON. Saved with a model and compared when loading it.
+   */
+  readonly config: Record<string, unknown>;
   /** Data-set formats `loadDataset` reads, e.g. `['mtfl', 'pts', 'csv']`. */
   readonly formats: readonly string[];
   loadDataset(format: string, root: string, options?: LoadOptions): Promise<Dataset>;

@@ -39,9 +39,25 @@ export class Rng {
  * Owns the variables of one network under hierarchical names (`backbone/down0/layer1/conv/kernel`).
  * Names are the keys of the saved weights, so they must be stable.
  */
+let storeCount = 0;
+
 export class ParamStore {
+  /** Logical name -> variable. */
   readonly variables = new Map<string, tf.Variable>();
-  constructor(readonly rng: Rng) {}
+  /**
+   * Prefix of the tfjs variable names (`net3/backbone/...`): tfjs names are global, so two networks
+   * in one process need distinct ones. Saved weights use the logical names, without it.
+   */
+  readonly tfPrefix: string;
+  constructor(readonly rng: Rng) {
+    this.tfPrefix = `ifan${++storeCount}/`;
+  }
+
+  /** The logical name of a variable of this store (its tfjs name without {@link tfPrefix}). */
+  nameOf(v: tf.Variable | string): string {
+    const n = typeof v === 'string' ? v : v.name;
+    return n.startsWith(this.tfPrefix) ? n.slice(this.tfPrefix.length) : n;
+  }
 
   scope(prefix: string): ParamScope {
     return new ParamScope(this, prefix);
@@ -76,7 +92,7 @@ export class ParamScope {
     const full = `${this.prefix}/${name}`;
     if (this.store.variables.has(full)) throw new Error(`parameter ${full} is created twice`);
     const value = tf.tidy(() => initialValue(shape, init, this.store.rng));
-    const v = tf.variable(value, trainable, full);
+    const v = tf.variable(value, trainable, this.store.tfPrefix + full);
     value.dispose();
     this.store.variables.set(full, v);
     return v;

@@ -1,0 +1,120 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/** The backends the library can run on, best first. */
+export const BACKENDS = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
+export interface BackendChoice {
+  /** The backend in use. */
+  name: BackendName;
+  /** tfjs's own name for it (`tensorflow`, `wasm`, `cpu`). */
+  tfBackend: string;
+  /** Why each better backend was not used. */
+  skipped: Partial<Record<BackendName, string>>;
+  /** Kernels this library registered for the backend (wasm and cpu training kernels). */
+  kernels: string[];
+  /** The one line reported when the backend was chosen. */
+  message: string;
+}
+
+export interface SelectBackendOptions {
+  /**
+   * Use this backend and no other (error when it is not available). Default: the environment variable
+   * `IFAN_BACKEND`, else the best available of tfjs-node-gpu, tfjs-node, wasm, cpu.
+   */
+  backend?: BackendName;
+  /** Where the one-line report goes; `false` for silence. Default `console.error`. */
+  log?: ((line: string) => void) | false;
+  /** Module loader (tests replace it to simulate installed or missing native packages). */
+  importModule?: (name: string) => Promise<unknown>;
+}
+
+let current: BackendChoice | null = null;
+
+/**
+ * Picks and activates the tfjs backend: tfjs-node-gpu, then tfjs-node, then wasm (with this library's
+ * training kernels), then cpu. An option or `IFAN_BACKEND` forces one. The choice is reported once, in
+ * one line that says why each better backend was not used; later calls return the same choice.
+ */
+export async function selectBackend(options: SelectBackendOptions = {}): Promise<BackendChoice> {
+  const forced = options.backend ?? parseEnv(process?.env?.IFAN_BACKEND);
+  if (current && (!forced || forced === current.name) && tf.getBackend() === current.tfBackend) return current;
+  const importModule = options.importModule ?? ((name: string) => import(/* @vite-ignore */ name));
+  const candidates = forced ? [forced] : [...BACKENDS];
+  const skipped: Partial<Record<BackendName, string>> = {};
+  for (const name of candidates) {
+    const why = await tryActivate(name, importModule);
+    if (why === null) {
+      const kernels = name === 'wasm' || name === 'cpu' ? (await import('./kernels/index')).registerTrainingKernels(name) : [];
+      const notes = Object.entries(skipped).map(([n, r]) => `${n}: ${r}`);
+      const message = `ifan: backend ${name}${forced ? ' (forced)' : ''}${notes.length ? ` (${notes.join('; ')})` : ''}`;
+      const log = options.log === undefined ? (l: string) => console.error(l) : options.log;
+      if (log) log(message);
+      current = { name, tfBackend: tf.getBackend(), skipped, kernels, message };
+      return current;
+    }
+    skipped[name] = why;
+  }
+  const reasons = Object.entries(skipped).map(([n, r]) => `${n}: ${r}`).join('; ');
+  throw new Error(
+    forced
+      ? `backend ${forced} is not available (${reasons}); unset IFAN_BACKEND or choose one of ${BACKENDS.join(', ')}`
+      : `no tfjs backend could be started (${reasons})`,
+  );
+}
+
+/**
+ * Forgets the choice, so that the next {@link selectBackend} chooses and reports again (after
+ * installing a native package in a running REPL, or in tests).
+ */
+export function resetBackendSelection(): void {
+  current = null;
+}
+
+/** The backend chosen by {@link selectBackend}, or null before it ran. */
+export function currentBackend(): BackendChoice | null {
+  return current && tf.getBackend() === current.tfBackend ? current : null;
+}
+
+function parseEnv(value: string | undefined): BackendName | undefined {
+  if (!value) return undefined;
+  if (!(BACKENDS as readonly string[]).includes(value)) {
+    throw new Error(`IFAN_BACKEND="${value}" is not a backend: use one of ${BACKENDS.join(', ')}`);
+  }
+  return value as BackendName;
+}
+
+/** Activates a backend; returns null on success or the reason it is unavailable. */
+async function tryActivate(name: BackendName, importModule: (name: string) => Promise<unknown>): Promise<string | null> {
+  const moduleName = {
+    'tfjs-node-gpu': '@tensorflow/tfjs-node-gpu',
+    'tfjs-node': '@tensorflow/tfjs-node',
+    wasm: '@tensorflow/tfjs-backend-wasm',
+    cpu: '@tensorflow/tfjs-backend-cpu',
+  }[name];
+  const tfName = name === 'wasm' ? 'wasm' : name === 'cpu' ? 'cpu' : 'tensorflow';
+  try {
+    await importModule(moduleName);
+  } catch (e) {
+    return describeImportError(e, moduleName);
+  }
+  if (!tf.findBackendFactory(tfName)) return `${moduleName} loaded but registered no "${tfName}" backend`;
+  try {
+    const ok = await tf.setBackend(tfName);
+    if (!ok) return `the ${tfName} backend failed to initialise`;
+    await tf.ready();
+  } catch (e) {
+    return `the ${tfName} backend failed to initialise: ${(e as Error).message.split('\n')[0]}`;
+  }
+  return null;
+}
+
+function describeImportError(e: unknown, moduleName: string): string {
+  const err = e as { code?: string; message?: string };
+  const msg = (err.message ?? String(e)).split('\n')[0];
+  if (err.code === 'ERR_MODULE_NOT_FOUND' || err.code === 'MODULE_NOT_FOUND' || /Cannot find (module|package)/.test(msg)) {
+    if (msg.includes(moduleName) || !msg.includes("'")) return 'not installed';
+  }
+  if (/tfjs_binding|napi|\.node\b|libtensorflow/i.test(msg)) return `installed without its native library (${msg})`;
+  return msg;
+}

@@ -1,0 +1,176 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { type NetworkConfig, IntegratedNetwork } from './network';
+import type { TaskPlugin } from './plugin';
+
+/** `modelTopology.format` of a saved network. */
+export const NETWORK_FORMAT = 'ifan-integrated-network';
+export const NETWORK_FORMAT_VERSION = 1;
+
+/** What `model.json`'s `modelTopology` holds for an integrated network. */
+export interface SavedTopology {
+  format: typeof NETWORK_FORMAT;
+  formatVersion: number;
+  network: NetworkConfig;
+  plugins: { name: string; bnKey: string; decodeFrom: TaskPlugin['decodeFrom']; config: Record<string, unknown> }[];
+  /** CRC-32 of the concatenated weight bytes, to detect corrupted weight files. */
+  weightsCrc32: number;
+  weightsByteLength: number;
+}
+
+/**
+ * Saves a network through a tfjs IO handler or URL (`file://dir` after importing `@ifan/core/node`,
+ * `downloads://name` in a browser, ...): `model.json` with the network config and plugin names in
+ * `modelTopology`, and the weights as one binary file in TensorFlow.js's weights-manifest format.
+ */
+export async function saveNetwork(net: IntegratedNetwork, destination: string | tf.io.IOHandler): Promise<tf.io.SaveResult> {
+  const handler = typeof destination === 'string' ? firstHandler(tf.io.getSaveHandlers(destination), destination, 'save') : destination;
+  if (!handler.save) throw new Error('this IO handler cannot save');
+  const named = [...net.params.variables.entries()].map(([name, tensor]) => ({ name, tensor }));
+  const { data, specs } = await tf.io.encodeWeights(named);
+  const bytes = new Uint8Array(data as ArrayBuffer);
+  const topology: SavedTopology = {
+    format: NETWORK_FORMAT,
+    formatVersion: NETWORK_FORMAT_VERSION,
+    network: { ...net.config, backbone: net.backboneConfig },
+    plugins: net.plugins.map((p) => ({ name: p.name, bnKey: p.bnKey, decodeFrom: p.decodeFrom, config: p.config })),
+    weightsCrc32: crc32(bytes),
+    weightsByteLength: bytes.byteLength,
+  };
+  return handler.save({
+    modelTopology: topology as unknown as tf.io.ModelJSON['modelTopology'],
+    format: NETWORK_FORMAT,
+    generatedBy: '@ifan/core',
+    weightSpecs: specs,
+    weightData: data,
+  });
+}
+
+export interface LoadNetworkOptions {
+  /**
+   * When given, the saved network config must equal it in every field given (e.g. `{ iterations: 2 }`);
+   * a difference is an error naming the field.
+   */
+  expectConfig?: Partial<NetworkConfig>;
+}
+
+/**
+ * Loads a saved network with the plugins it was saved with (same names, order and configs; a
+ * mismatch is an error that names it). Works with any tfjs IO handler: `file://` in Node (after
+ * importing `@ifan/core/node`), `tf.io.http(url)` or a URL in a browser.
+ */
+export async function loadNetwork(
+  source: string | tf.io.IOHandler,
+  plugins: readonly TaskPlugin[],
+  options: LoadNetworkOptions = {},
+): Promise<IntegratedNetwork> {
+  const handler = typeof source === 'string' ? firstHandler(tf.io.getLoadHandlers(source), source, 'load') : source;
+  if (!handler.load) throw new Error('this IO handler cannot load');
+  const artifacts = await handler.load();
+  const where = typeof source === 'string' ? source : 'the model';
+  const topo = artifacts.modelTopology as unknown as SavedTopology | undefined;
+  if (!topo || topo.format !== NETWORK_FORMAT) {
+    throw new Error(`${where} is not a saved iFAN network (modelTopology.format is ${JSON.stringify(topo?.format)})`);
+  }
+  if (topo.formatVersion > NETWORK_FORMAT_VERSION) {
+    throw new Error(`${where} was saved in format version ${topo.formatVersion}; this @ifan/core reads up to ${NETWORK_FORMAT_VERSION}: upgrade @ifan/core`);
+  }
+  checkPlugins(topo, plugins, where);
+  for (const [key, value] of Object.entries(options.expectConfig ?? {})) {
+    const saved = (topo.network as unknown as Record<string, unknown>)[key];
+    if (JSON.stringify(saved) !== JSON.stringify(value)) {
+      throw new Error(`${where} has network.${key} = ${JSON.stringify(saved)}, expected ${JSON.stringify(value)}`);
+    }
+  }
+  if (!artifacts.weightSpecs || !artifacts.weightData) throw new Error(`${where} has no weights`);
+  const bytes = joinWeightData(artifacts.weightData);
+  if (bytes.byteLength !== topo.weightsByteLength) {
+    throw new Error(
+      `the weights of ${where} are ${bytes.byteLength} bytes, the manifest says ${topo.weightsByteLength}: ` +
+        'the weights file is truncated or belongs to another model; save the network again',
+    );
+  }
+  if (crc32(bytes) !== topo.weightsCrc32) {
+    throw new Error(`the weights of ${where} are corrupted (checksum mismatch); save the network again`);
+  }
+  const decoded = tf.io.decodeWeights(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength), artifacts.weightSpecs);
+  const net = new IntegratedNetwork(plugins, topo.network);
+  try {
+    const expected = net.params.variables;
+    for (const name of Object.keys(decoded)) {
+      if (!expected.has(name)) throw new Error(`${where} has a weight "${name}" that this network does not have: the plugins or their configs differ from the saved ones`);
+    }
+    for (const [name, v] of expected) {
+      const t = decoded[name];
+      if (!t) throw new Error(`${where} lacks the weight "${name}": the plugins or their configs differ from the saved ones`);
+      if (t.shape.join('x') !== v.shape.join('x')) {
+        throw new Error(`weight "${name}" is [${t.shape}] in ${where} but [${v.shape}] in this network`);
+      }
+      v.assign(t);
+    }
+  } catch (e) {
+    net.dispose();
+    throw e;
+  } finally {
+    tf.dispose(Object.values(decoded));
+  }
+  return net;
+}
+
+function checkPlugins(topo: SavedTopology, plugins: readonly TaskPlugin[], where: string): void {
+  const saved = topo.plugins.map((p) => p.name);
+  const given = plugins.map((p) => p.name);
+  if (saved.join(',') !== given.join(',')) {
+    throw new Error(`${where} was saved with tasks [${saved.join(', ')}] but loaded with [${given.join(', ')}]: pass the same task plugins in the same order`);
+  }
+  topo.plugins.forEach((s, i) => {
+    const p = plugins[i];
+    if (s.bnKey !== p.bnKey) throw new Error(`task "${p.name}": saved with bnKey "${s.bnKey}", loaded with "${p.bnKey}"`);
+    if (JSON.stringify(s.decodeFrom) !== JSON.stringify(p.decodeFrom)) {
+      throw new Error(`task "${p.name}": saved decoding from ${JSON.stringify(s.decodeFrom)}, loaded with ${JSON.stringify(p.decodeFrom)}`);
+    }
+    const keys = new Set([...Object.keys(s.config ?? {}), ...Object.keys(p.config ?? {})]);
+    for (const k of keys) {
+      const a = JSON.stringify(s.config?.[k]);
+      const b = JSON.stringify(p.config?.[k]);
+      if (a !== b) throw new Error(`task "${p.name}": config.${k} was ${a} when saved but is ${b} now: create the plugin with the saved options`);
+    }
+  });
+}
+
+function firstHandler<T>(handlers: T[], url: string, what: string): T {
+  if (handlers.length === 0) {
+    throw new Error(`no tfjs IO handler can ${what} "${url}": in Node import '@ifan/core/node' for file:// paths, in a browser use an http(s) URL`);
+  }
+  return handlers[0];
+}
+
+function joinWeightData(data: tf.io.WeightData): Uint8Array {
+  if (Array.isArray(data)) {
+    const total = data.reduce((a, b) => a + b.byteLength, 0);
+    const out = new Uint8Array(total);
+    let o = 0;
+    for (const b of data) {
+      out.set(new Uint8Array(b), o);
+      o += b.byteLength;
+    }
+    return out;
+  }
+  return new Uint8Array(data);
+}
+
+let crcTable: Uint32Array | null = null;
+
+/** CRC-32 (IEEE 802.3) of bytes. */
+export function crc32(bytes: Uint8Array): number {
+  if (!crcTable) {
+    crcTable = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[n] = c >>> 0;
+    }
+  }
+  let crc = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) crc = crcTable[(crc ^ bytes[i]) & 0xff] ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}

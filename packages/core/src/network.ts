@@ -1,0 +1,380 @@
+import * as tf from '@tensorflow/tfjs-core';
+import './nn/gradients';
+import { Backbone, type BackboneConfig, type BackbonePresetName, resolveBackboneConfig } from './backbone';
+import type { ForwardContext } from './nn/context';
+import { applyMovingStatUpdates, BatchNorm, Conv2D, discardMovingStatUpdates, SHARED_BN_KEY } from './nn/layers';
+import { ParamStore, Rng } from './nn/params';
+import type { HeadCost, TaskHead, TaskPlugin } from './plugin';
+
+export interface NetworkConfig {
+  /** Backbone preset name or a full configuration. Default `'small'`. */
+  backbone: BackbonePresetName | BackboneConfig;
+  /** ITER: interaction iterations after the first prediction (paper eqn 4). Default 2. */
+  iterations: number;
+  /**
+   * `'learned'` (default): each task's re-encoder turns its prediction into a feature pyramid.
+   * `'resize'`: prediction maps are resized (tiled, for vectors) to each feedback size instead
+   * (the paper's 4.3.2 ablation).
+   */
+  reencoder: 'learned' | 'resize';
+  /** One batch-norm parameter set for every key (the paper's 4.3.3 ablation). Default false. */
+  sharedBatchNorm: boolean;
+  /**
+   * What iteration 0 sees as feedback. `'none'` (default, eqn 4): no feedback, so ITER = 0 is plain
+   * multi-task prediction. `'prior'`: the re-encoded prior of each task (the official code's
+   * data-set-mean start).
+   */
+  initialFeedback: 'none' | 'prior';
+  /** Seed of the weight initialisation and dropout. Default 1. */
+  seed: number;
+}
+
+export const DEFAULT_NETWORK_CONFIG: NetworkConfig = {
+  backbone: 'small',
+  iterations: 2,
+  reencoder: 'learned',
+  sharedBatchNorm: false,
+  initialFeedback: 'none',
+  seed: 1,
+};
+
+export interface ForwardOptions {
+  /** Batch statistics, dropout and moving-statistics updates. Default false. */
+  training?: boolean;
+  /** Batch-norm key; default the first plugin's. */
+  bnKey?: string;
+  /** Interaction iterations for this pass; default the network's ITER. */
+  iterations?: number;
+}
+
+/** Outputs of one forward pass: for each iteration 0..ITER, each task's raw output and prediction. */
+export interface ForwardResult {
+  raw: Record<string, tf.Tensor>[];
+  predictions: Record<string, tf.Tensor>[];
+}
+
+/** Which variables a training step may update. */
+export interface VariableSelection {
+  /** Shared convolutions of the backbone, with the batch-norm parameters of `bnKey` only. */
+  backbone?: boolean;
+  /** Batch-norm key whose backbone gamma/beta are trainable. */
+  bnKey?: string;
+  /** Tasks whose decoders are updated. */
+  decoders?: string[];
+  /** Tasks whose re-encoders are updated, plus the integrator's projections. */
+  reencoders?: string[];
+}
+
+/**
+ * The integrated face analytics network: a shared backbone, one decoder and re-encoder per task
+ * plugin, and the task integrator that feeds every task's re-encoded prediction back into the backbone.
+ *
+ * Integration. The paper concatenates the re-encoded features with the backbone's at each feedback
+ * site; the next layer is a convolution, and a convolution of a concatenation is the sum of
+ * convolutions of its parts. We implement exactly that sum: at each site the integrator adds a 1x1
+ * convolution of the concatenated pyramids of all tasks to the backbone's features. The backbone's
+ * own layers then keep their shapes whatever the iteration, and with no feedback (iteration 0) the
+ * network is exactly the network without an integrator.
+ */
+export class IntegratedNetwork {
+  readonly config: NetworkConfig;
+  readonly backboneConfig: Required<BackboneConfig>;
+  readonly plugins: readonly TaskPlugin[];
+  readonly params: ParamStore;
+  readonly backbone: Backbone;
+  readonly heads: Record<string, TaskHead> = {};
+  /** One 1x1 projection per backbone site (absent for `ITER = 0` networks without `'prior'`). */
+  readonly integrator: Conv2D[] = [];
+  readonly bnKeys: string[];
+  private readonly tapIndex: Record<string, number> = {};
+  private readonly rng: Rng;
+  private disposed = false;
+
+  constructor(plugins: readonly TaskPlugin[], config: Partial<NetworkConfig> = {}) {
+    if (plugins.length === 0) throw new Error('IntegratedNetwork needs at least one task plugin');
+    const names = new Set<string>();
+    for (const p of plugins) {
+      if (names.has(p.name)) throw new Error(`two task plugins are named "${p.name}": task names must be unique`);
+      names.add(p.name);
+    }
+    this.config = { ...DEFAULT_NETWORK_CONFIG, ...config };
+    validateConfig(this.config);
+    this.backboneConfig = resolveBackboneConfig(this.config.backbone) as Required<BackboneConfig>;
+    this.plugins = plugins;
+    this.bnKeys = [...new Set(plugins.map((p) => p.bnKey))];
+    this.rng = new Rng(this.config.seed ^ 0x5bd1e995);
+    this.params = new ParamStore(new Rng(this.config.seed));
+    const bnOpts = { keys: this.bnKeys, shared: this.config.sharedBatchNorm };
+    this.backbone = new Backbone(this.params.scope('backbone'), this.backboneConfig, bnOpts);
+    const S = this.backboneConfig.inputSize;
+    const pyramidSizes = Array.from({ length: this.backboneConfig.blocks + 1 }, (_, k) => S / 2 ** k);
+    for (const p of plugins) {
+      const tap = p.decodeFrom;
+      const downsample = tap.downsample === 'deepest' ? 2 ** this.backboneConfig.blocks : tap.downsample;
+      const i = this.backbone.siteIndex(tap.path, downsample);
+      this.tapIndex[p.name] = i;
+      const site = this.backbone.sites[i];
+      const scope = this.params.scope(`tasks/${p.name}`);
+      const head = p.build({
+        inputSize: S,
+        featureShape: [site.size, site.size, site.channels],
+        pyramidSizes,
+        decoder: scope.child('decoder'),
+        reencoder: scope.child('reencoder'),
+        batchNorm: (s, name, channels) => new BatchNorm(s, name, { channels, ...bnOpts }),
+      });
+      const expected = this.config.reencoder === 'learned' ? head.pyramidChannels.length : pyramidSizes.length;
+      if (expected !== pyramidSizes.length) {
+        throw new Error(`task "${p.name}": its re-encoder makes ${head.pyramidChannels.length} pyramid levels, the backbone needs ${pyramidSizes.length} (sizes ${pyramidSizes.join(', ')})`);
+      }
+      this.heads[p.name] = head;
+    }
+    if (this.usesFeedback()) {
+      const scope = this.params.scope('integrator');
+      this.backbone.sites.forEach((site, k) => {
+        const level = Math.log2(site.downsample);
+        const inChannels = plugins.reduce((a, p) => {
+          const h = this.heads[p.name];
+          return a + (this.config.reencoder === 'learned' ? h.pyramidChannels[level] : h.mapChannels);
+        }, 0);
+        this.integrator.push(
+          new Conv2D(scope, `site${k}_${site.path}${site.downsample}`, {
+            inChannels,
+            outChannels: site.channels,
+            kernelSize: 1,
+            outSize: site.size,
+            useBias: false,
+            init: 'glorot',
+          }),
+        );
+      });
+    }
+  }
+
+  get inputSize(): number {
+    return this.backboneConfig.inputSize;
+  }
+
+  private usesFeedback(): boolean {
+    return this.config.iterations > 0 || this.config.initialFeedback === 'prior';
+  }
+
+  /** A fresh forward context. */
+  context(opts: ForwardOptions = {}): ForwardContext {
+    const bnKey = opts.bnKey ?? this.plugins[0].bnKey;
+    if (!this.config.sharedBatchNorm && !this.bnKeys.includes(bnKey) && bnKey !== SHARED_BN_KEY) {
+      throw new Error(`unknown batch-norm key "${bnKey}": this network has ${this.bnKeys.join(', ')}`);
+    }
+    return { training: opts.training ?? false, bnKey, updates: [], nextSeed: () => this.rng.int() };
+  }
+
+  /**
+   * Runs iterations 0..I (eqn 4) on a batch `[b, S, S, 3]` of floats in [0, 1]. Iteration 0 predicts
+   * from the backbone alone (or from the re-encoded priors with `initialFeedback: 'prior'`); iteration
+   * I > 0 feeds every task's iteration I-1 prediction back through its re-encoder.
+   */
+  forward(images: tf.Tensor4D, ctx: ForwardContext, iterations = this.config.iterations): ForwardResult {
+    this.checkAlive();
+    this.checkInput(images);
+    if (iterations > 0 && !this.usesFeedback()) {
+      throw new Error(`this network was built with iterations 0 and has no integrator; it cannot run ${iterations} iterations`);
+    }
+    const x = tf.mul(tf.sub(images, 0.5), 2) as tf.Tensor4D;
+    const batch = images.shape[0];
+    const result: ForwardResult = { raw: [], predictions: [] };
+    let feedback: Record<string, tf.Tensor> | null =
+      this.config.initialFeedback === 'prior'
+        ? Object.fromEntries(this.plugins.map((p) => [p.name, this.heads[p.name].prior(batch)]))
+        : null;
+    for (let it = 0; it <= iterations; it++) {
+      const integrate = feedback ? this.integrateFn(feedback, ctx) : (_k: number, h: tf.Tensor4D) => h;
+      const features = this.backbone.apply(x, ctx, integrate);
+      const raw: Record<string, tf.Tensor> = {};
+      const pred: Record<string, tf.Tensor> = {};
+      for (const p of this.plugins) {
+        const head = this.heads[p.name];
+        raw[p.name] = head.decode(features.sites[this.tapIndex[p.name]], ctx);
+        pred[p.name] = head.activate(raw[p.name]);
+      }
+      result.raw.push(raw);
+      result.predictions.push(pred);
+      feedback = pred;
+    }
+    return result;
+  }
+
+  private integrateFn(feedback: Record<string, tf.Tensor>, ctx: ForwardContext) {
+    const pyramids = this.plugins.map((p) => {
+      const head = this.heads[p.name];
+      if (this.config.reencoder === 'learned') return head.reencode(feedback[p.name], ctx);
+      const map = head.toMap(feedback[p.name]);
+      return this.backbone.sites
+        .filter((s) => s.path === 'down')
+        .map((s) => resizeOrTile(map, s.size));
+    });
+    return (k: number, h: tf.Tensor4D): tf.Tensor4D => {
+      const level = Math.log2(this.backbone.sites[k].downsample);
+      const parts = pyramids.map((pyr) => pyr[level]);
+      const joined = parts.length === 1 ? parts[0] : tf.concat(parts, 3);
+      return tf.add(h, this.integrator[k].apply(joined));
+    };
+  }
+
+  /**
+   * Predictions for a batch `[b, S, S, 3]` in [0, 1]: each task's decoded results (in network-input
+   * coordinates) after `iterations` interaction iterations. Leaves no tensor behind.
+   */
+  async predict(images: tf.Tensor4D, opts: Omit<ForwardOptions, 'training'> = {}): Promise<Record<string, unknown[]>> {
+    const iterations = opts.iterations ?? this.config.iterations;
+    const preds = tf.tidy(() => {
+      const r = this.forward(images, this.context({ ...opts, training: false }), iterations);
+      return r.predictions[iterations];
+    });
+    const out: Record<string, unknown[]> = {};
+    try {
+      for (const p of this.plugins) out[p.name] = await p.decodeOutput(preds[p.name], this.inputSize);
+    } finally {
+      tf.dispose(Object.values(preds));
+    }
+    return out;
+  }
+
+  /**
+   * One gradient step's worth of work without the optimiser: the loss summed over iterations 0..I for
+   * every task with a target (eqns 5 and 6), its gradients for the selected variables, and the moving
+   * statistics updated. Returns per-task, per-iteration losses as numbers.
+   */
+  computeGradients(
+    images: tf.Tensor4D,
+    targets: Record<string, { target: tf.Tensor; mask: tf.Tensor1D }>,
+    opts: ForwardOptions & { variables: tf.Variable[] },
+  ): { grads: tf.NamedTensorMap; total: number; losses: Record<string, number[]> } {
+    const ctx = this.context({ ...opts, training: opts.training ?? true });
+    const iterations = opts.iterations ?? this.config.iterations;
+    let lossTensors: Record<string, tf.Scalar[]> = {};
+    const { value, grads } = tf.variableGrads(() => {
+      const r = this.forward(images, ctx, iterations);
+      lossTensors = {};
+      let total: tf.Scalar = tf.scalar(0);
+      for (const [task, t] of Object.entries(targets)) {
+        const plugin = this.plugin(task);
+        lossTensors[task] = r.raw.map((raw) => {
+          const l = plugin.loss(raw[task], t.target, t.mask);
+          return tf.keep(l);
+        });
+        for (const l of lossTensors[task]) total = tf.add(total, l);
+      }
+      return total;
+    }, opts.variables);
+    if (ctx.training) applyMovingStatUpdates(ctx);
+    else discardMovingStatUpdates(ctx);
+    const total = value.dataSync()[0];
+    value.dispose();
+    const losses: Record<string, number[]> = {};
+    for (const [task, ls] of Object.entries(lossTensors)) {
+      losses[task] = ls.map((l) => l.dataSync()[0]);
+      tf.dispose(ls);
+    }
+    return { grads, total, losses };
+  }
+
+  plugin(name: string): TaskPlugin {
+    const p = this.plugins.find((q) => q.name === name);
+    if (!p) throw new Error(`no task "${name}" in this network; it has ${this.plugins.map((q) => q.name).join(', ')}`);
+    return p;
+  }
+
+  /**
+   * The trainable variables a training step updates (paper Algorithm 1): the backbone's convolutions
+   * and the batch-norm parameters of one key, the named decoders, the named re-encoders with the
+   * integrator.
+   */
+  variables(sel: VariableSelection): tf.Variable[] {
+    const activeKey = this.config.sharedBatchNorm ? SHARED_BN_KEY : sel.bnKey;
+    const keys = new Set([...this.bnKeys, SHARED_BN_KEY]);
+    const out: tf.Variable[] = [];
+    for (const [name, v] of this.params.variables) {
+      if (!v.trainable) continue;
+      // batch-norm gamma/beta live under `<layer>/<key>/`: only the active key's set trains
+      const bn = /\/([^/]+)\/(gamma|beta)$/.exec(name);
+      if (bn && keys.has(bn[1]) && activeKey !== undefined && bn[1] !== activeKey) continue;
+      if (name.startsWith('backbone/')) {
+        if (sel.backbone) out.push(v);
+      } else if (name.startsWith('integrator/')) {
+        if (sel.reencoders?.length) out.push(v);
+      } else {
+        const m = /^tasks\/([^/]+)\/(decoder|reencoder)\//.exec(name);
+        const list = m?.[2] === 'decoder' ? sel.decoders : sel.reencoders;
+        if (m && list?.includes(m[1])) out.push(v);
+      }
+    }
+    return out;
+  }
+
+  /** Multiply-adds x 2 per image for a forward pass with `iterations` interaction iterations. */
+  flops(iterations = this.config.iterations): number {
+    return 2 * this.macs(iterations);
+  }
+
+  private macs(iterations: number): number {
+    const passes = iterations + 1;
+    const feedbackPasses = iterations + (this.config.initialFeedback === 'prior' ? 1 : 0);
+    const integrator = this.integrator.reduce((a, c) => a + c.macs, 0);
+    const heads = this.plugins.reduce((a, p) => a + (headMacs(this.heads[p.name]).decoder), 0);
+    const reenc = this.config.reencoder === 'learned' ? this.plugins.reduce((a, p) => a + headMacs(this.heads[p.name]).reencoder, 0) : 0;
+    return passes * (this.backbone.macs + heads) + feedbackPasses * (integrator + reenc);
+  }
+
+  /** Number of trainable parameters and of all stored values (moving statistics included). */
+  parameterCount(): { trainable: number; total: number } {
+    let trainable = 0;
+    let total = 0;
+    for (const v of this.params.variables.values()) {
+      total += v.size;
+      if (v.trainable) trainable += v.size;
+    }
+    return { trainable, total };
+  }
+
+  dispose(): void {
+    this.params.dispose();
+    this.disposed = true;
+  }
+
+  private checkAlive(): void {
+    if (this.disposed) throw new Error('this IntegratedNetwork was disposed');
+  }
+
+  private checkInput(images: tf.Tensor4D): void {
+    const S = this.inputSize;
+    const [, h, w, c] = images.shape;
+    if (images.rank !== 4 || h !== S || w !== S || c !== 3) {
+      throw new Error(`expected images of shape [batch, ${S}, ${S}, 3], got [${images.shape.join(', ')}]: crop and resize faces with faceCrop/prepareSample first`);
+    }
+  }
+}
+
+
+function headMacs(head: TaskHead): HeadCost {
+  return head.cost ?? { decoder: 0, reencoder: 0 };
+}
+
+function resizeOrTile(map: tf.Tensor4D, size: number): tf.Tensor4D {
+  const [, h, w] = map.shape;
+  if (h === size && w === size) return map;
+  if (h === 1 && w === 1) return tf.tile(map, [1, size, size, 1]);
+  return tf.image.resizeBilinear(map, [size, size], false, true);
+}
+
+function validateConfig(c: NetworkConfig): void {
+  if (!Number.isInteger(c.iterations) || c.iterations < 0 || c.iterations > 16) {
+    throw new Error(`network.iterations must be an integer from 0 to 16, got ${String(c.iterations)}`);
+  }
+  if (c.reencoder !== 'learned' && c.reencoder !== 'resize') {
+    throw new Error(`network.reencoder must be 'learned' or 'resize', got ${String(c.reencoder)}`);
+  }
+  if (c.initialFeedback !== 'none' && c.initialFeedback !== 'prior') {
+    throw new Error(`network.initialFeedback must be 'none' or 'prior', got ${String(c.initialFeedback)}`);
+  }
+  if (!Number.isInteger(c.seed)) throw new Error(`network.seed must be an integer, got ${String(c.seed)}`);
+}

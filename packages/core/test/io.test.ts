@@ -1,0 +1,105 @@
+import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IntegratedNetwork, loadNetwork, saveNetwork } from '../src/index';
+import { fileSystemHandler, registerFileRouter } from '../src/node/model-io';
+import { mapTask, vectorTask } from './dummy-plugins';
+
+let dir: string;
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+  dir = await mkdtemp(join(tmpdir(), 'ifan-io-'));
+  registerFileRouter();
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+const config = { backbone: 'tiny' as const, iterations: 1, seed: 9 };
+
+async function trainedNetwork(): Promise<IntegratedNetwork> {
+  const net = new IntegratedNetwork([mapTask(), vectorTask()], config);
+  // move the moving statistics and weights off their initial values so a lost weight would show
+  const x = tf.randomUniform([2, 32, 32, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
+  const t = { vector: net.plugin('vector').encodeTargets([1, 2], 32) };
+  const vars = net.variables({ backbone: true, bnKey: 'vector', decoders: ['vector'], reencoders: ['map', 'vector'] });
+  const { grads } = net.computeGradients(x, t, { bnKey: 'vector', variables: vars });
+  tf.train.sgd(0.1).applyGradients(grads);
+  tf.dispose([...Object.values(grads), x, t.vector.target, t.vector.mask]);
+  return net;
+}
+
+async function outputs(net: IntegratedNetwork, x: tf.Tensor4D, bnKey: string) {
+  return tf.tidy(() => {
+    const r = net.forward(x, net.context({ bnKey }));
+    return [r.predictions[1].map, r.predictions[1].vector].map((t) => Array.from(t.dataSync()));
+  });
+}
+
+describe('save and load', () => {
+  it('round-trips through a directory with identical predictions', async () => {
+    const net = await trainedNetwork();
+    const path = join(dir, 'a');
+    await saveNetwork(net, `file://${path}`);
+    const json = JSON.parse(await readFile(join(path, 'model.json'), 'utf8'));
+    expect(json.modelTopology.format).toBe('ifan-integrated-network');
+    expect(json.modelTopology.plugins.map((p: { name: string }) => p.name)).toEqual(['map', 'vector']);
+    expect(json.weightsManifest[0].paths).toEqual(['./weights.bin']);
+    const loaded = await loadNetwork(`file://${path}`, [mapTask(), vectorTask()]);
+    const x = tf.randomUniform([2, 32, 32, 3], 0, 1, 'float32', 2) as tf.Tensor4D;
+    for (const key of ['map', 'vector']) expect(await outputs(loaded, x, key)).toEqual(await outputs(net, x, key));
+    expect(loaded.config).toEqual({ ...net.config, backbone: net.backboneConfig });
+    x.dispose();
+    net.dispose();
+    loaded.dispose();
+  });
+
+  it('round-trips through an in-memory handler (what a browser uses)', async () => {
+    const net = await trainedNetwork();
+    let saved: tf.io.ModelArtifacts | undefined;
+    await saveNetwork(net, tf.io.withSaveHandler(async (a) => {
+      saved = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }));
+    const loaded = await loadNetwork(tf.io.fromMemory(saved!), [mapTask(), vectorTask()]);
+    const x = tf.randomUniform([1, 32, 32, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
+    expect(await outputs(loaded, x, 'map')).toEqual(await outputs(net, x, 'map'));
+    x.dispose();
+    net.dispose();
+    loaded.dispose();
+  });
+
+  it('names the mismatch when plugins or config differ', async () => {
+    const net = await trainedNetwork();
+    const path = join(dir, 'b');
+    await saveNetwork(net, fileSystemHandler(path));
+    net.dispose();
+    await expect(loadNetwork(fileSystemHandler(path), [mapTask()])).rejects.toThrow(/saved with tasks \[map, vector\] but loaded with \[map\]/);
+    await expect(loadNetwork(fileSystemHandler(path), [vectorTask(), mapTask()])).rejects.toThrow(/same task plugins in the same order/);
+    await expect(loadNetwork(fileSystemHandler(path), [mapTask('map', 5), vectorTask()])).rejects.toThrow(/task "map": config.classes was 3 when saved but is 5 now/);
+    await expect(loadNetwork(fileSystemHandler(path), [mapTask('map', 3, 'other'), vectorTask()])).rejects.toThrow(/bnKey "map", loaded with "other"/);
+    await expect(loadNetwork(fileSystemHandler(path), [mapTask(), vectorTask()], { expectConfig: { iterations: 2 } })).rejects.toThrow(/network.iterations = 1, expected 2/);
+    await expect(loadNetwork(fileSystemHandler(join(dir, 'nothing')), [mapTask()])).rejects.toThrow(/model.json is missing/);
+  });
+
+  it('refuses truncated and corrupted weights with a clear error', async () => {
+    const net = await trainedNetwork();
+    const path = join(dir, 'c');
+    await saveNetwork(net, fileSystemHandler(path));
+    net.dispose();
+    const weights = join(path, 'weights.bin');
+    const good = await readFile(weights);
+    await truncate(weights, good.byteLength - 100);
+    await expect(loadNetwork(fileSystemHandler(path), [mapTask(), vectorTask()])).rejects.toThrow(/truncated/);
+    const bad = Buffer.from(good);
+    bad[Math.floor(bad.length / 2)] ^= 0xff;
+    await writeFile(weights, bad);
+    await expect(loadNetwork(fileSystemHandler(path), [mapTask(), vectorTask()])).rejects.toThrow(/corrupted \(checksum mismatch\)/);
+    const before = tf.memory().numTensors;
+    await writeFile(weights, good);
+    const ok = await loadNetwork(fileSystemHandler(path), [mapTask(), vectorTask()]);
+    ok.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});

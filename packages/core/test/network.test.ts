@@ -1,0 +1,288 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { IntegratedNetwork, type NetworkConfig } from '../src/index';
+import { mapTask, vectorTask } from './dummy-plugins';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+const tinyConfig: Partial<NetworkConfig> = { backbone: 'tiny', iterations: 1, seed: 3 };
+
+function images(b: number, size: number, seed = 7): tf.Tensor4D {
+  return tf.randomUniform([b, size, size, 3], 0, 1, 'float32', seed) as tf.Tensor4D;
+}
+
+function targets(net: IntegratedNetwork, labels: Record<string, (number | undefined)[]>) {
+  return Object.fromEntries(
+    Object.entries(labels).map(([task, l]) => [task, net.plugin(task).encodeTargets(l, net.inputSize)]),
+  );
+}
+
+function snapshot(net: IntegratedNetwork, filter: (name: string) => boolean): Record<string, Float32Array> {
+  const out: Record<string, Float32Array> = {};
+  for (const [name, v] of net.params.variables) if (filter(name)) out[name] = v.dataSync() as Float32Array;
+  return out;
+}
+
+function changed(a: Record<string, Float32Array>, b: Record<string, Float32Array>): string[] {
+  return Object.keys(a).filter((k) => a[k].some((x, i) => x !== b[k][i]));
+}
+
+/** One plain SGD step of the given variables on the summed loss; returns the loss. */
+function sgdStep(net: IntegratedNetwork, x: tf.Tensor4D, t: ReturnType<typeof targets>, bnKey: string, vars: tf.Variable[], iterations?: number) {
+  const { grads, total } = net.computeGradients(x, t, { bnKey, variables: vars, iterations });
+  for (const v of vars) {
+    const g = grads[v.name];
+    if (g) v.assign(tf.tidy(() => tf.sub(v, tf.mul(g, 0.1))));
+  }
+  tf.dispose(Object.values(grads));
+  return total;
+}
+
+describe('backbone feature shapes', () => {
+  it.each([
+    // site channels: down sites carry the running dense concatenation (stem + k*L per block); up sites
+    // carry the upsampled u = k*L channels plus the skip from the down block of that size
+    ['tiny', 32, 3, [[32, 8], [16, 16], [8, 24], [4, 32], [8, 8 + 32], [16, 8 + 24], [32, 8 + 16]]],
+    ['small', 64, 4, [[64, 16], [32, 32], [16, 48], [8, 64], [4, 80], [8, 16 + 80], [16, 16 + 64], [32, 16 + 48], [64, 16 + 32]]],
+  ] as const)('preset %s has the documented sites and shapes', (preset, S, blocks, expected) => {
+    const net = new IntegratedNetwork([mapTask(), vectorTask()], { backbone: preset, iterations: 0 });
+    expect(net.inputSize).toBe(S);
+    expect(net.backbone.sites.length).toBe(2 * blocks + 1);
+    expect(net.backbone.sites.map((s) => [s.size, s.channels])).toEqual(expected);
+    const shapes = tf.tidy(() => {
+      const ctx = net.context();
+      const f = net.backbone.apply(tf.zeros([2, S, S, 3]) as tf.Tensor4D, ctx, (_k, h) => h);
+      return f.sites.map((t) => t.shape);
+    });
+    expect(shapes).toEqual(expected.map(([s, c]) => [2, s, s, c]));
+    const r = tf.tidy(() => {
+      const out = net.forward(images(2, S), net.context());
+      return [out.raw[0].map.shape, out.raw[0].vector.shape];
+    });
+    expect(r).toEqual([[2, S, S, 3], [2, 4]]);
+    net.dispose();
+  });
+
+  it('refuses an input size that the blocks cannot halve', () => {
+    expect(() => new IntegratedNetwork([mapTask()], { backbone: { inputSize: 40, blocks: 4, layersPerBlock: 1, growthRate: 4, stemChannels: 4 } })).toThrow(
+      /not divisible by 2\^blocks = 16/,
+    );
+  });
+
+  it('refuses images of the wrong size with the expected shape', () => {
+    const net = new IntegratedNetwork([mapTask()], tinyConfig);
+    expect(() => tf.tidy(() => net.forward(tf.zeros([1, 31, 31, 3]), net.context()))).toThrow(/\[batch, 32, 32, 3\]/);
+    net.dispose();
+  });
+
+  it('counts FLOPs linearly in the iterations and parameters exactly', () => {
+    const net = new IntegratedNetwork([mapTask(), vectorTask()], { ...tinyConfig, iterations: 2 });
+    const f0 = net.flops(0);
+    const f1 = net.flops(1);
+    const f2 = net.flops(2);
+    expect(f0).toBeGreaterThan(0);
+    expect(f2 - f1).toBeCloseTo(f1 - f0, 0);
+    // stem alone: 32*32 outputs x 7*7*3 inputs x 8 channels, times 2 for multiply + add
+    expect(net.backbone.stem.macs).toBe(32 * 32 * 7 * 7 * 3 * 8);
+    const counted = [...net.params.variables.values()].reduce((a, v) => a + v.size, 0);
+    expect(net.parameterCount().total).toBe(counted);
+    net.dispose();
+  });
+});
+
+describe('batch norm per key', () => {
+  it('a step under key A leaves key B untouched, with separate keys', () => {
+    const net = new IntegratedNetwork([mapTask('a'), vectorTask('b')], tinyConfig);
+    const isB = (n: string) => n.startsWith('backbone/') && n.includes('/b/');
+    const isA = (n: string) => n.startsWith('backbone/') && n.includes('/a/');
+    const beforeB = snapshot(net, isB);
+    const beforeA = snapshot(net, isA);
+    expect(Object.keys(beforeB).length).toBeGreaterThan(0);
+    const x = images(2, 32);
+    const vars = net.variables({ backbone: true, bnKey: 'a', decoders: ['a'], reencoders: ['a', 'b'] });
+    expect(vars.some((v) => /\/bn\/b\//.test(net.params.nameOf(v)))).toBe(false);
+    sgdStep(net, x, targets(net, { a: [0, 1] }), 'a', vars);
+    expect(changed(beforeB, snapshot(net, isB))).toEqual([]);
+    const changedA = changed(beforeA, snapshot(net, isA));
+    expect(changedA.some((n) => n.endsWith('moving_mean'))).toBe(true);
+    expect(changedA.some((n) => n.endsWith('gamma'))).toBe(true);
+    x.dispose();
+    net.dispose();
+  });
+
+  it('with sharedBatchNorm a step under either key changes the one shared set', () => {
+    const net = new IntegratedNetwork([mapTask('a'), vectorTask('b')], { ...tinyConfig, sharedBatchNorm: true });
+    const names = [...net.params.variables.keys()].filter((n) => n.startsWith('backbone/') && /\/bn\//.test(n));
+    expect(names.every((n) => n.includes('/bn/shared/'))).toBe(true);
+    const before = snapshot(net, (n) => n.includes('/bn/shared/'));
+    const x = images(2, 32);
+    sgdStep(net, x, targets(net, { b: [1, 2] }), 'b', net.variables({ backbone: true, bnKey: 'b', decoders: ['b'] }), 0);
+    const diff = changed(before, snapshot(net, (n) => n.includes('/bn/shared/')));
+    expect(diff.some((n) => n.endsWith('moving_variance'))).toBe(true);
+    expect(diff.some((n) => n.endsWith('beta'))).toBe(true);
+    x.dispose();
+    net.dispose();
+  });
+
+  it('an unknown key is refused with the keys there are', () => {
+    const net = new IntegratedNetwork([mapTask('a')], tinyConfig);
+    expect(() => net.context({ bnKey: 'zzz' })).toThrow(/unknown batch-norm key "zzz".*a/);
+    net.dispose();
+  });
+});
+
+describe('feedback loop', () => {
+  it('ITER = 0 equals the network built without feedback', () => {
+    const withFeedback = new IntegratedNetwork([mapTask(), vectorTask()], { ...tinyConfig, iterations: 2 });
+    const without = new IntegratedNetwork([mapTask(), vectorTask()], { ...tinyConfig, iterations: 0 });
+    expect(without.integrator.length).toBe(0);
+    expect(withFeedback.integrator.length).toBe(withFeedback.backbone.sites.length);
+    const x = images(2, 32);
+    const [a, b] = tf.tidy(() => {
+      const ra = withFeedback.forward(x, withFeedback.context(), 0);
+      const rb = without.forward(x, without.context(), 0);
+      expect(ra.raw.length).toBe(1);
+      const flat = (r: typeof ra) => tf.concat([tf.reshape(r.raw[0].map, [-1]), tf.reshape(r.raw[0].vector, [-1])]);
+      return [flat(ra), flat(rb)];
+    });
+    expect(Array.from(a.dataSync())).toEqual(Array.from(b.dataSync()));
+    tf.dispose([a, b, x]);
+    withFeedback.dispose();
+    without.dispose();
+  });
+
+  it('returns every iteration, and feedback changes later iterations', () => {
+    const net = new IntegratedNetwork([mapTask(), vectorTask()], { ...tinyConfig, iterations: 2 });
+    const x = images(2, 32);
+    const diffs = tf.tidy(() => {
+      const r = net.forward(x, net.context());
+      expect(r.raw.length).toBe(3);
+      expect(r.predictions.length).toBe(3);
+      return [tf.max(tf.abs(tf.sub(r.raw[1].vector, r.raw[0].vector))).dataSync()[0], tf.max(tf.abs(tf.sub(r.raw[2].map, r.raw[1].map))).dataSync()[0]];
+    });
+    expect(diffs[0]).toBeGreaterThan(1e-6);
+    expect(diffs[1]).toBeGreaterThan(1e-6);
+    x.dispose();
+    net.dispose();
+  });
+
+  it.each(['learned', 'resize'] as const)('gradients reach the re-encoders and the backbone through the loop (%s)', (reencoder) => {
+    const net = new IntegratedNetwork([mapTask(), vectorTask()], { ...tinyConfig, reencoder });
+    const x = images(2, 32);
+    const t = targets(net, { vector: [1, 3] });
+    const vars = net.variables({ backbone: true, bnKey: 'vector', decoders: ['vector'], reencoders: ['map', 'vector'] });
+    // the loss of iteration 1 only: every gradient to a re-encoder or the integrator comes through the loop
+    const { grads } = tf.variableGrads(() => {
+      const r = net.forward(x, net.context({ training: true, bnKey: 'vector' }));
+      return net.plugin('vector').loss(r.raw[1].vector, t.vector.target, t.vector.mask);
+    }, vars);
+    const norm = (prefix: string) =>
+      Object.entries(grads)
+        .filter(([n]) => net.params.nameOf(n).startsWith(prefix))
+        .reduce((a, [, g]) => a + tf.sum(tf.square(g)).dataSync()[0], 0);
+    if (reencoder === 'learned') {
+      expect(norm('tasks/map/reencoder/')).toBeGreaterThan(0);
+      expect(norm('tasks/vector/reencoder/')).toBeGreaterThan(0);
+    }
+    expect(norm('integrator/')).toBeGreaterThan(0);
+    expect(norm('backbone/stem/')).toBeGreaterThan(0);
+    tf.dispose([...Object.values(grads), x, t.vector.target, t.vector.mask]);
+    net.dispose();
+  });
+
+  it('initialFeedback "prior" feeds the re-encoded priors into iteration 0', () => {
+    const base = new IntegratedNetwork([mapTask(), vectorTask()], { ...tinyConfig, iterations: 0 });
+    const prior = new IntegratedNetwork([mapTask(), vectorTask()], { ...tinyConfig, iterations: 0, initialFeedback: 'prior' });
+    expect(prior.integrator.length).toBeGreaterThan(0);
+    const x = images(1, 32);
+    const d = tf.tidy(() => tf.max(tf.abs(tf.sub(base.forward(x, base.context()).raw[0].vector, prior.forward(x, prior.context()).raw[0].vector))).dataSync()[0]);
+    expect(d).toBeGreaterThan(1e-6);
+    x.dispose();
+    base.dispose();
+    prior.dispose();
+  });
+});
+
+describe('gradient check', () => {
+  it('analytic gradients match central finite differences on a tiny network', async () => {
+    const net = new IntegratedNetwork([mapTask('m', 2), vectorTask('v', 3)], {
+      backbone: { inputSize: 8, blocks: 1, layersPerBlock: 1, growthRate: 2, stemChannels: 2 },
+      iterations: 1,
+      seed: 5,
+    });
+    const x = images(2, 8, 11);
+    const t = targets(net, { m: [0, 1], v: [2, 0] });
+    // eval-mode batch norm keeps the loss a smooth function of the weights
+    const lossFn = () => {
+      const r = net.forward(x, net.context({ training: false, bnKey: 'm' }));
+      let total = tf.scalar(0);
+      for (const raw of r.raw) {
+        total = tf.add(total, net.plugin('m').loss(raw.m, t.m.target, t.m.mask));
+        total = tf.add(total, net.plugin('v').loss(raw.v, t.v.target, t.v.mask));
+      }
+      return total as tf.Scalar;
+    };
+    const checked = ['backbone/stem/kernel', 'backbone/down0/layer0/conv/kernel', 'integrator/site0_down1/kernel', 'tasks/v/reencoder/fc/kernel', 'tasks/m/decoder/logits/kernel'];
+    const vars = checked.map((n) => net.params.variables.get(n)!);
+    const { grads } = tf.variableGrads(lossFn, vars);
+    // ReLU makes the loss piecewise smooth: an index whose one-sided differences disagree sits on a
+    // kink, where no finite difference is meaningful, and is passed over for the next one.
+    const eps = 1e-3;
+    let kinks = 0;
+    for (const v of vars) {
+      const g = grads[v.name].dataSync();
+      const values = v.dataSync().slice() as Float32Array;
+      const at = (i: number, delta: number) => {
+        const w = values.slice();
+        w[i] += delta;
+        v.assign(tf.tensor(w, v.shape));
+        return tf.tidy(() => lossFn().dataSync()[0]);
+      };
+      let checked = 0;
+      for (let i = 0; i < values.length && checked < 3; i += Math.max(1, Math.floor(values.length / 9))) {
+        const f0 = at(i, 0);
+        const right = (at(i, eps) - f0) / eps;
+        const left = (f0 - at(i, -eps)) / eps;
+        v.assign(tf.tensor(values, v.shape));
+        if (Math.abs(right - left) > 0.02 * Math.abs(right + left) / 2 + 1e-3) {
+          kinks++;
+          continue;
+        }
+        const numeric = (right + left) / 2;
+        expect(Math.abs(numeric - g[i]), `${net.params.nameOf(v)}[${i}]: numeric ${numeric} analytic ${g[i]}`).toBeLessThan(1e-3 + 0.02 * Math.abs(g[i]));
+        checked++;
+      }
+      expect(checked, `${net.params.nameOf(v)}: too many kinks`).toBe(3);
+    }
+    expect(kinks).toBeLessThan(10);
+    tf.dispose([...Object.values(grads), x, t.m.target, t.m.mask, t.v.target, t.v.mask]);
+    net.dispose();
+  });
+});
+
+describe('memory', () => {
+  it('predict and a training step leave no tensor behind', async () => {
+    const net = new IntegratedNetwork([mapTask(), vectorTask()], tinyConfig);
+    const x = images(2, 32);
+    const opt = tf.train.rmsprop(1e-3);
+    const vars = net.variables({ backbone: true, bnKey: 'map', decoders: ['map'], reencoders: ['map', 'vector'] });
+    const step = () => {
+      const t = targets(net, { map: [0, 2] });
+      const { grads } = net.computeGradients(x, t, { bnKey: 'map', variables: vars });
+      opt.applyGradients(grads);
+      tf.dispose([...Object.values(grads), t.map.target, t.map.mask]);
+    };
+    step(); // the optimiser creates its slots on the first step
+    const before = tf.memory().numTensors;
+    await net.predict(x);
+    expect(tf.memory().numTensors).toBe(before);
+    step();
+    expect(tf.memory().numTensors).toBe(before);
+    opt.dispose();
+    x.dispose();
+    net.dispose();
+  });
+});
