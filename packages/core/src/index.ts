@@ -1,4 +1,4 @@
-export type * from './data/types';
+export * from './data/index';
 export type * from './plugin';
 export type { ForwardContext, MovingStatUpdate } from './nn/context';
 export { ParamStore, ParamScope, Rng } from './nn/params';
@@ -22,3 +22,5 @@ export { saveNetwork, loadNetwork, crc32, NETWORK_FORMAT, NETWORK_FORMAT_VERSION
 export type { LoadNetworkOptions, SavedTopology } from './io';
 export { selectBackend, currentBackend, resetBackendSelection, BACKENDS } from './backend';
 export type { BackendChoice, BackendName, SelectBackendOptions } from './backend';
+export { ConvPyramidEncoder, maskedMean, softmaxCrossEntropy, tileToSizes } from './nn/blocks';
+export type { ConvPyramidArgs } from './nn/blocks';

@@ -92,7 +92,7 @@ export async function loadNetwork(
   if (crc32(bytes) !== topo.weightsCrc32) {
     throw new Error(`the weights of ${where} are corrupted (checksum mismatch); save the network again`);
   }
-  const decoded = tf.io.decodeWeights(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength), artifacts.weightSpecs);
+  const decoded = tf.io.decodeWeights(bytes.slice().buffer as ArrayBuffer, artifacts.weightSpecs);
   const net = new IntegratedNetwork(plugins, topo.network);
   try {
     const expected = net.params.variables;

@@ -110,7 +110,9 @@ export class IntegratedNetwork {
     const pyramidSizes = Array.from({ length: this.backboneConfig.blocks + 1 }, (_, k) => S / 2 ** k);
     for (const p of plugins) {
       const tap = p.decodeFrom;
-      const downsample = tap.downsample === 'deepest' ? 2 ** this.backboneConfig.blocks : tap.downsample;
+      // a tap deeper than this backbone goes (landmarks' 1/16 on a 3-block preset) reads the deepest site
+      const deepest = 2 ** this.backboneConfig.blocks;
+      const downsample = tap.downsample === 'deepest' ? deepest : tap.path === 'down' ? Math.min(tap.downsample, deepest) : tap.downsample;
       const i = this.backbone.siteIndex(tap.path, downsample);
       this.tapIndex[p.name] = i;
       const site = this.backbone.sites[i];

@@ -12,7 +12,10 @@ import type { ParamScope } from './nn/params';
  */
 export interface FeatureTap {
   path: 'down' | 'up';
-  /** A power of two, or `'deepest'` for the bottom of the down path whatever the preset. */
+  /**
+   * A power of two, or `'deepest'` for the bottom of the down path whatever the preset. A `down` tap
+   * deeper than the backbone goes reads the deepest site (1/16 on a 3-block backbone reads 1/8).
+   */
   downsample: number | 'deepest';
 }
 

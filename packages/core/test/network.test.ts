@@ -74,7 +74,9 @@ describe('backbone feature shapes', () => {
 
   it('refuses images of the wrong size with the expected shape', () => {
     const net = new IntegratedNetwork([mapTask()], tinyConfig);
-    expect(() => tf.tidy(() => net.forward(tf.zeros([1, 31, 31, 3]), net.context()))).toThrow(/\[batch, 32, 32, 3\]/);
+    expect(() => tf.tidy(() => {
+      net.forward(tf.zeros([1, 31, 31, 3]), net.context());
+    })).toThrow(/\[batch, 32, 32, 3\]/);
     net.dispose();
   });
 
@@ -141,7 +143,7 @@ describe('feedback loop', () => {
     expect(without.integrator.length).toBe(0);
     expect(withFeedback.integrator.length).toBe(withFeedback.backbone.sites.length);
     const x = images(2, 32);
-    const [a, b] = tf.tidy(() => {
+    const [a, b] = tf.tidy((): tf.Tensor[] => {
       const ra = withFeedback.forward(x, withFeedback.context(), 0);
       const rb = without.forward(x, without.context(), 0);
       expect(ra.raw.length).toBe(1);

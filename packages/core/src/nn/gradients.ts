@@ -1,5 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-core/dist/register_all_gradients';
+// tfjs-core registers no gradients by itself; the union package registers them all (into the global
+// registry that every tfjs-core copy shares). Its ESM-only `dist/register_all_gradients` entry cannot
+// be imported from Node, so the union package it is.
+import '@tensorflow/tfjs';
 
 /**
  * Gradients tfjs does not ship that the network needs. Imported for its side effect by the network.

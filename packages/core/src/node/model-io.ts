@@ -75,7 +75,8 @@ export function registerFileRouter(): void {
   routed = true;
   const router = (url: string | string[]) => {
     const u = Array.isArray(url) ? url[0] : url;
-    return typeof u === 'string' && u.startsWith('file://') ? fileSystemHandler(u) : null;
+    // tfjs's router type says IOHandler, but routers answer null for URLs they do not handle
+    return (typeof u === 'string' && u.startsWith('file://') ? fileSystemHandler(u) : null) as tf.io.IOHandler;
   };
   tf.io.registerSaveRouter(router);
   tf.io.registerLoadRouter(router);

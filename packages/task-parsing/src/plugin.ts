@@ -1,0 +1,121 @@
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  Conv2D,
+  ConvPyramidEncoder,
+  maskedMean,
+  softmaxCrossEntropy,
+  type BuildContext,
+  type Dataset,
+  type FeatureTap,
+  type LabelTransform,
+  type LoadOptions,
+  type TaskHead,
+  type TaskPlugin,
+} from '@ifan/core';
+import { HELEN_11, loadParsingDataset, PARSING_FORMATS } from './loaders';
+import { createParsingMetric } from './metrics';
+import { argmaxClasses, probabilitiesToOriginal, transformParsing } from './transform';
+import type { ParsingLabel, ParsingLabelSet, ParsingOutput } from './types';
+import { drawParsing } from './visualize';
+
+export interface ParsingTaskOptions {
+  /** Task name and label key. Default `'parsing'`. */
+  name?: string;
+  /** Batch-norm key. Default the task name. */
+  bnKey?: string;
+  /** The classes. Default Helen's 11. */
+  labelSet?: ParsingLabelSet;
+  /** Where the decoder reads. Default the full-resolution end of the up path (paper 4.1.2). */
+  decodeFrom?: FeatureTap;
+  /** Channels of every feedback pyramid level. Default 8. */
+  feedbackChannels?: number;
+  /** Class frequencies used as the prior prediction (every pixel). Default uniform. */
+  prior?: number[];
+}
+
+/**
+ * Face parsing (paper 4.1.2): a per-pixel softmax over the label set from the full-resolution features at
+ * the end of the up path, categorical cross-entropy on the network-resolution map; evaluation resizes
+ * the probabilities to the original image (bilinear) before the argmax. The re-encoder passes the
+ * probability map through alternating convolutions and max pooling.
+ */
+export function parsingTask(options: ParsingTaskOptions = {}): TaskPlugin<ParsingLabel, ParsingOutput> {
+  const set = options.labelSet ?? HELEN_11;
+  const C = set.classes.length;
+  const name = options.name ?? 'parsing';
+  const F = options.feedbackChannels ?? 8;
+  const prior = options.prior ?? set.classes.map(() => 1 / C);
+  if (prior.length !== C) throw new Error(`parsingTask: prior has ${prior.length} values, the label set "${set.name}" has ${C} classes`);
+
+  return {
+    name,
+    bnKey: options.bnKey ?? name,
+    decodeFrom: options.decodeFrom ?? { path: 'up', downsample: 1 },
+    config: { labelSet: set.name, classes: set.classes, feedbackChannels: F },
+    formats: PARSING_FORMATS,
+
+    loadDataset(format: string, root: string, opts?: LoadOptions): Promise<Dataset> {
+      return loadParsingDataset(format, root, { ...opts, taskName: name, labelSet: set });
+    },
+
+    build(ctx: BuildContext): TaskHead {
+      const [s, , c] = ctx.featureShape;
+      const bn = ctx.batchNorm(ctx.decoder, 'bn', c);
+      const hidden = new Conv2D(ctx.decoder, 'conv', { inChannels: c, outChannels: 16, kernelSize: 3, outSize: s });
+      const logits = new Conv2D(ctx.decoder, 'logits', { inChannels: 16, outChannels: C, kernelSize: 1, outSize: s });
+      const encoder = new ConvPyramidEncoder(ctx.reencoder, { inChannels: C, sizes: ctx.pyramidSizes, channels: F });
+      return {
+        decode: (f, fctx) => logits.apply(tf.relu(hidden.apply(tf.relu(bn.apply(f, fctx))))),
+        activate: (raw) => tf.softmax(raw),
+        reencode: (p) => encoder.apply(p as tf.Tensor4D),
+        pyramidChannels: encoder.pyramidChannels,
+        toMap: (p) => p as tf.Tensor4D,
+        mapChannels: C,
+        prior: (b) => tf.tile(tf.reshape(tf.tensor1d(prior), [1, 1, 1, C]), [b, ctx.inputSize, ctx.inputSize, 1]),
+        cost: { decoder: hidden.macs + logits.macs, reencoder: encoder.macs },
+      };
+    },
+
+    encodeTargets(labels, inputSize) {
+      const b = labels.length;
+      const n = inputSize * inputSize;
+      const t = new Float32Array(b * n * C);
+      const mask = new Float32Array(b);
+      labels.forEach((l, i) => {
+        if (!l) return;
+        const m = l.mask;
+        if (m.width !== inputSize || m.height !== inputSize) {
+          throw new Error(`${name}: a label mask is ${m.width}x${m.height}, the network needs ${inputSize}x${inputSize}: transform labels with transformLabel (prepareSample) first`);
+        }
+        mask[i] = 1;
+        for (let p = 0; p < n; p++) {
+          const k = m.data[p];
+          if (k >= C) throw new Error(`${name}: class ${k} at pixel ${p} is outside the label set "${set.name}" (0..${C - 1})`);
+          t[(i * n + p) * C + k] = 1;
+        }
+      });
+      return { target: tf.tensor4d(t, [b, inputSize, inputSize, C]), mask: tf.tensor1d(mask) };
+    },
+
+    /** Categorical cross-entropy averaged over the network-resolution pixels, then over labelled images. */
+    loss: (raw, target, mask) => tf.tidy(() => maskedMean(softmaxCrossEntropy(raw, target), mask)),
+
+    async decodeOutput(prediction, inputSize, transforms?: LabelTransform[]) {
+      const probs = (await prediction.data()) as Float32Array;
+      const b = prediction.shape[0];
+      const n = inputSize * inputSize * C;
+      const out: ParsingOutput[] = [];
+      for (let i = 0; i < b; i++) {
+        const p = probs.subarray(i * n, (i + 1) * n);
+        const map = { width: inputSize, height: inputSize, channels: C, data: p };
+        out.push({ mask: transforms ? argmaxClasses(probabilitiesToOriginal(map, transforms[i], set)) : argmaxClasses(map) });
+      }
+      return out;
+    },
+
+    transformLabel: (label, t) => transformParsing(label, t, set),
+    createMetric: () => createParsingMetric(set),
+    visualize: (image, output) => drawParsing(image, output.mask, set),
+  };
+}
+

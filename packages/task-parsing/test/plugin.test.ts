@@ -1,0 +1,64 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { faceCrop, IntegratedNetwork, selectBackend } from '@ifan/core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { FASSEG_6, parsingTask } from '../src/index';
+
+beforeAll(async () => {
+  await selectBackend({ backend: 'cpu', log: false });
+});
+
+describe('parsing plugin', () => {
+  it.each([
+    ['tiny', 32],
+    ['small', 64],
+  ] as const)('decoder and re-encoder shapes on the %s preset', (preset, S) => {
+    const net = new IntegratedNetwork([parsingTask()], { backbone: preset, iterations: 1 });
+    const shapes = tf.tidy(() => {
+      const r = net.forward(tf.zeros([2, S, S, 3]), net.context());
+      const p = r.predictions[1].parsing;
+      return { raw: r.raw[0].parsing.shape, pyramid: net.heads.parsing.reencode(p, net.context()).map((t) => t.shape), map: net.heads.parsing.toMap(p).shape };
+    });
+    expect(shapes.raw).toEqual([2, S, S, 11]);
+    const sizes = net.backbone.sites.filter((s) => s.path === 'down').map((s) => s.size);
+    expect(shapes.pyramid).toEqual(sizes.map((s) => [2, s, s, 8]));
+    expect(shapes.map).toEqual([2, S, S, 11]);
+    net.dispose();
+  });
+
+  it('per-pixel cross-entropy matches hand computation and finite differences', () => {
+    const plugin = parsingTask({ labelSet: FASSEG_6 });
+    const mask0 = { width: 2, height: 2, data: Uint8Array.from([0, 1, 2, 5]) };
+    const { target, mask } = plugin.encodeTargets([{ mask: mask0 }, undefined], 2);
+    expect(target.shape).toEqual([2, 2, 2, 6]);
+    const raw = tf.randomNormal([2, 2, 2, 6], 0, 1, 'float32', 8);
+    const r = raw.arraySync() as number[][][][];
+    const ce = (row: number[], k: number) => Math.log(row.reduce((a, v) => a + Math.exp(v), 0)) - row[k];
+    const expected = (ce(r[0][0][0], 0) + ce(r[0][0][1], 1) + ce(r[0][1][0], 2) + ce(r[0][1][1], 5)) / 4;
+    expect(plugin.loss(raw, target, mask).dataSync()[0]).toBeCloseTo(expected, 5);
+    const g = tf.grad((x: tf.Tensor) => plugin.loss(x, target, mask))(raw).dataSync();
+    const values = raw.dataSync();
+    for (const i of [0, 7, 13, 23]) {
+      const at = (d: number) => {
+        const v = values.slice();
+        v[i] += d;
+        return plugin.loss(tf.tensor4d(v, [2, 2, 2, 6]), target, mask).dataSync()[0];
+      };
+      expect((at(1e-2) - at(-1e-2)) / 2e-2).toBeCloseTo(g[i], 3);
+    }
+    expect(() => plugin.encodeTargets([{ mask: mask0 }], 4)).toThrow(/2x2, the network needs 4x4/);
+    expect(() => plugin.encodeTargets([{ mask: { width: 1, height: 1, data: Uint8Array.from([6]) } }], 1)).toThrow(/class 6 .* outside the label set/);
+  });
+
+  it('decodes at network resolution, and at the original size through the crop', async () => {
+    const plugin = parsingTask({ labelSet: FASSEG_6 });
+    // 2x2 map: classes 1, 2 / 3, 4
+    const probs = tf.oneHot(tf.tensor2d([[1, 2], [3, 4]], [2, 2], 'int32'), 6).reshape([1, 2, 2, 6]).toFloat();
+    const [small] = await plugin.decodeOutput(probs, 2);
+    expect(Array.from(small.mask.data)).toEqual([1, 2, 3, 4]);
+    const t = faceCrop([4, 4], undefined, { size: 2, margin: 0 });
+    const [big] = await plugin.decodeOutput(probs, 2, [t]);
+    expect([big.mask.width, big.mask.height]).toEqual([4, 4]);
+    expect(big.mask.data[0]).toBe(1);
+    expect(big.mask.data[15]).toBe(4);
+  });
+});
