@@ -66,4 +66,9 @@ export interface LabelTransform {
   outSize: [number, number];
   /** True when the transform mirrors left and right: left/right labels must be swapped. */
   flipped: boolean;
+  /**
+   * `[width, height]` of the image the transform applies to, which mapping a result back to the
+   * original image needs (set by `faceCrop`, kept by flips and augmentation).
+   */
+  sourceSize?: [number, number];
 }

@@ -1,0 +1,441 @@
+/**
+ * Landmark data sets: MTFL's own format, 300-W / iBUG `.pts` files, and a generic CSV; and the point
+ * sets they use, as data. Loaders list samples cheaply (annotation syntax, paths, files present) and
+ * decode images in `load()`, where the points are also checked against the image size.
+ */
+import { join } from 'node:path';
+import type { Dataset, LabelledImage, LoadOptions, Sample } from '@ifan/core';
+import {
+  DatasetError,
+  SkipCollector,
+  decodeImage,
+  isFile,
+  listFiles,
+  numberedLines,
+  parseCsvLine,
+  readTextFile,
+  resolveInside,
+} from '@ifan/core/node';
+import type { MtflAttributes } from './transform';
+import type { LandmarkLabel, LandmarkSet } from './types';
+
+/** Key of landmark labels in `LabelledImage.labels` unless a loader is told otherwise. */
+export const LANDMARKS_TASK = 'landmarks';
+/** Key of MTFL's attribute labels. */
+export const MTFL_ATTRIBUTES_TASK = 'attributes';
+
+/**
+ * MTFL's five points. "Left" and "right" are as seen in the picture (MTFL's left eye has the smaller
+ * x), the convention of 300-W's 68 points too.
+ */
+export const MTFL_5: LandmarkSet = Object.freeze({
+  name: 'mtfl-5',
+  points: ['left eye', 'right eye', 'nose tip', 'left mouth corner', 'right mouth corner'],
+  flipPairs: [
+    [0, 1],
+    [3, 4],
+  ],
+  leftEye: [0],
+  rightEye: [1],
+}) as LandmarkSet;
+
+function ibugNames(): string[] {
+  const names: string[] = [];
+  for (let i = 1; i <= 17; i++) names.push(`jaw ${i}`);
+  for (let i = 1; i <= 5; i++) names.push(`left brow ${i}`);
+  for (let i = 1; i <= 5; i++) names.push(`right brow ${i}`);
+  for (let i = 1; i <= 4; i++) names.push(`nose bridge ${i}`);
+  for (let i = 1; i <= 5; i++) names.push(`nostril ${i}`);
+  for (let i = 1; i <= 6; i++) names.push(`left eye ${i}`);
+  for (let i = 1; i <= 6; i++) names.push(`right eye ${i}`);
+  for (let i = 1; i <= 12; i++) names.push(`outer lip ${i}`);
+  for (let i = 1; i <= 8; i++) names.push(`inner lip ${i}`);
+  return names;
+}
+
+/**
+ * The 68 points of Multi-PIE / iBUG / 300-W (0-based here; the usual 1-based numbering is one more).
+ * Points 36-41 are the eye on the left of the picture, 42-47 the one on the right.
+ */
+export const IBUG_68: LandmarkSet = Object.freeze({
+  name: 'ibug-68',
+  points: ibugNames(),
+  flipPairs: [
+    // jaw
+    ...Array.from({ length: 8 }, (_, i) => [i, 16 - i] as [number, number]),
+    // brows
+    [17, 26], [18, 25], [19, 24], [20, 23], [21, 22],
+    // nostrils
+    [31, 35], [32, 34],
+    // eyes
+    [36, 45], [37, 44], [38, 43], [39, 42], [40, 47], [41, 46],
+    // outer lip
+    [48, 54], [49, 53], [50, 52], [59, 55], [58, 56],
+    // inner lip
+    [60, 64], [61, 63], [67, 65],
+  ],
+  leftEye: [36, 37, 38, 39, 40, 41],
+  rightEye: [42, 43, 44, 45, 46, 47],
+}) as LandmarkSet;
+
+const mean = (pts: [number, number][], idx: number[]): [number, number] => [
+  idx.reduce((s, i) => s + pts[i][0], 0) / idx.length,
+  idx.reduce((s, i) => s + pts[i][1], 0) / idx.length,
+];
+
+/**
+ * The standard reduction of 68 points to MTFL's 5: eye centres = mean of each eye's six points
+ * (36-41, 42-47), nose tip = 30, mouth corners = 48 and 54.
+ */
+export function reduce68To5(points: [number, number][]): [number, number][] {
+  if (points.length !== 68) throw new Error(`reduce68To5: expected 68 points, got ${points.length}`);
+  return [mean(points, IBUG_68.leftEye), mean(points, IBUG_68.rightEye), [...points[30]], [...points[48]], [...points[54]]];
+}
+
+/** The pose codes of MTFL, 1-based: `MTFL_POSES[pose - 1]`. */
+export const MTFL_POSES = ['left profile', 'left', 'frontal', 'right', 'right profile'] as const;
+
+export interface LandmarkLoadOptions extends LoadOptions {
+  /** Key of the landmark labels. Default `landmarks`. */
+  taskName?: string;
+  /** The point set the labels must have (the plugin's); see each loader. */
+  landmarkSet?: LandmarkSet;
+  /**
+   * How far a point may lie outside its image, as a fraction of the image's width (for x) and height
+   * (for y), before it is an error: faces cut by the border have points just outside. Default 0.05.
+   */
+  pointTolerance?: number;
+}
+
+/** MTFL: `split` `train` reads `training.txt` (default), `test` reads `testing.txt`. */
+export interface MtflLoadOptions extends LandmarkLoadOptions {
+  /** Annotation file relative to the root, instead of the split's. */
+  file?: string;
+}
+
+const MTFL_SPLITS: Record<string, string> = { train: 'training.txt', training: 'training.txt', test: 'testing.txt', testing: 'testing.txt' };
+
+/**
+ * The identity of an LFW image from its path (`lfw_5590\Aaron_Eckhart_0001.jpg` -> `Aaron_Eckhart`),
+ * or `undefined` for names that do not follow LFW's `<Name>_<4 digits>` pattern.
+ */
+export function lfwIdentity(path: string): string | undefined {
+  const base = path.replace(/\\/g, '/').split('/').pop() ?? '';
+  const m = /^(.+)_\d{4}\.[A-Za-z]+$/.exec(base);
+  return m ? m[1] : undefined;
+}
+
+/**
+ * The identity used for identity-disjoint splits of MTFL: the person's name for LFW images, and for
+ * `net_7876` images a group read from the name (`5151_0_0.jpg` and `5151_2_0.jpg` -> `net:5151`,
+ * `_0_1163_1.jpg` -> `net:_0_1163`). MTFL does not document these names; images sharing the number
+ * were seen to show the same person, so they are kept together (a larger group costs nothing).
+ */
+export function mtflIdentity(path: string): string | undefined {
+  const p = path.replace(/\\/g, '/');
+  const base = p.split('/').pop() ?? '';
+  if (/^lfw/i.test(p)) return lfwIdentity(p);
+  const pose = /^(_-?\d+_\d+)_\d+\.[A-Za-z]+$/.exec(base);
+  if (pose) return `net:${pose[1]}`;
+  const plain = /^(\d+)_\d+_\d+\.[A-Za-z]+$/.exec(base);
+  return plain ? `net:${plain[1]}` : undefined;
+}
+
+interface PendingSample {
+  id: string;
+  rel: string;
+  abs: string;
+  /** Where the annotation came from, for messages: `file` or `file:line`. */
+  where: { file: string; line?: number };
+  points: [number, number][];
+  identity?: string;
+  extra?: Record<string, unknown>;
+  faceBox?: [number, number, number, number];
+}
+
+function toNumber(token: string, what: string, where: { file: string; line?: number }): number {
+  const v = Number(token);
+  if (token.trim() === '' || !Number.isFinite(v)) {
+    throw new DatasetError(where.file, `${what} is not a number: "${token}"`, { line: where.line });
+  }
+  return v;
+}
+
+/** Drops samples whose image is missing (in `skip` mode) or throws (in `error` mode). */
+async function keepExisting(pending: PendingSample[], collector: SkipCollector): Promise<PendingSample[]> {
+  const exists = new Array<boolean>(pending.length);
+  for (let i = 0; i < pending.length; i += 256) {
+    const chunk = pending.slice(i, i + 256);
+    const found = await Promise.all(chunk.map((p) => isFile(p.abs)));
+    found.forEach((f, k) => (exists[i + k] = f));
+  }
+  const kept: PendingSample[] = [];
+  pending.forEach((p, i) => {
+    if (exists[i]) kept.push(p);
+    else {
+      const at = p.where.line !== undefined ? `${p.where.file}:${p.where.line}` : p.where.file;
+      collector.fail(new DatasetError(p.abs, `image file is missing (listed at ${at})`));
+    }
+  });
+  return kept;
+}
+
+function makeSamples(pending: PendingSample[], options: LandmarkLoadOptions): Sample[] {
+  const task = options.taskName ?? LANDMARKS_TASK;
+  const tol = options.pointTolerance ?? 0.05;
+  const seen = new Map<string, number>();
+  return pending.map((p) => {
+    const n = (seen.get(p.id) ?? 0) + 1;
+    seen.set(p.id, n);
+    const id = n === 1 ? p.id : `${p.id}#${n}`;
+    return {
+      id,
+      ...(p.identity !== undefined ? { identity: p.identity } : {}),
+      async load(): Promise<LabelledImage> {
+        const image = await decodeImage(p.abs, { limitInputPixels: options.limitInputPixels });
+        const { width: w, height: h } = image;
+        p.points.forEach(([x, y], i) => {
+          if (x < -tol * w || x > w * (1 + tol) || y < -tol * h || y > h * (1 + tol)) {
+            throw new DatasetError(p.where.file, `point ${i + 1} (${x}, ${y}) lies outside the ${w}x${h} image ${p.rel}`, {
+              line: p.where.line,
+              hint: 'coordinates must be pixels of this image; check the x/y order and the image',
+            });
+          }
+        });
+        const label: LandmarkLabel = { points: p.points.map(([x, y]) => [x, y]) };
+        return {
+          image,
+          labels: { [task]: label, ...p.extra },
+          ...(p.faceBox ? { faceBox: [...p.faceBox] as [number, number, number, number] } : {}),
+        };
+      },
+    };
+  });
+}
+
+function dataset(name: string, tasks: string[], samples: Sample[], collector: SkipCollector): Dataset {
+  return { name, tasks, samples, ...(collector.skipped.length ? { skipped: collector.skipped } : {}) };
+}
+
+/**
+ * MTFL (Zhang et al., ECCV 2014) in its own format: `training.txt` / `testing.txt`, one face per line,
+ * `path x1..x5 y1..y5 gender smile glasses pose` with Windows `\` paths, CRLF line ends and leading
+ * spaces. Labels: `landmarks` (the five points, {@link MTFL_5}) and `attributes` ({@link MtflAttributes}).
+ * Samples carry an `identity` ({@link mtflIdentity}) for identity-disjoint splits.
+ */
+export async function loadMtfl(root: string, options: MtflLoadOptions = {}): Promise<Dataset> {
+  const collector = new SkipCollector(options.onError);
+  if (options.landmarkSet && options.landmarkSet.points.length !== MTFL_5.points.length) {
+    throw new Error(`loadMtfl: MTFL has 5 points but the landmark set "${options.landmarkSet.name}" has ${options.landmarkSet.points.length}`);
+  }
+  const split = options.split ?? 'train';
+  const fileName = options.file ?? MTFL_SPLITS[split];
+  if (!fileName) throw new Error(`loadMtfl: unknown split "${split}"; use train or test, or pass options.file`);
+  const annFile = join(root, fileName);
+  const text = await readTextFile(annFile, 'MTFL keeps its annotations in training.txt and testing.txt at its root');
+  const pending: PendingSample[] = [];
+  for (const { line, text: raw } of numberedLines(text)) {
+    collector.attempt(() => {
+      const where = { file: annFile, line };
+      const tokens = raw.trim().split(/\s+/);
+      const numbers = tokens.length - 1;
+      if (numbers !== 14) {
+        throw new DatasetError(annFile, `expected an image path and 14 numbers (x1..x5 y1..y5 gender smile glasses pose), found ${numbers} number${numbers === 1 ? '' : 's'}`, { line });
+      }
+      const rel = tokens[0];
+      const abs = resolveInside(root, rel, where);
+      const v = tokens.slice(1).map((t, i) => toNumber(t, i < 5 ? `x${i + 1}` : i < 10 ? `y${i - 4}` : ['gender', 'smile', 'glasses', 'pose'][i - 10], where));
+      const code = (value: number, name: string, max: number) => {
+        if (!Number.isInteger(value) || value < 1 || value > max) {
+          throw new DatasetError(annFile, `${name} must be an integer from 1 to ${max}, got ${value}`, { line });
+        }
+        return value;
+      };
+      const attributes: MtflAttributes = {
+        gender: code(v[10], 'gender', 2) === 1 ? 'male' : 'female',
+        smile: code(v[11], 'smile', 2) === 1,
+        glasses: code(v[12], 'glasses', 2) === 1,
+        pose: code(v[13], 'pose', 5) as MtflAttributes['pose'],
+      };
+      const id = rel.replace(/\\/g, '/');
+      pending.push({
+        id,
+        rel: id,
+        abs,
+        where,
+        points: [0, 1, 2, 3, 4].map((i) => [v[i], v[5 + i]]),
+        identity: mtflIdentity(id),
+        extra: { [MTFL_ATTRIBUTES_TASK]: attributes },
+      });
+    });
+  }
+  const kept = await keepExisting(pending, collector);
+  return dataset(`mtfl/${options.file ?? split}`, [options.taskName ?? LANDMARKS_TASK, MTFL_ATTRIBUTES_TASK], makeSamples(kept, options), collector);
+}
+
+/** `.pts` files (300-W, iBUG, LFPW, HELEN, AFW as distributed by iBUG). */
+export interface PtsLoadOptions extends LandmarkLoadOptions {
+  /**
+   * `split`: sub-folders of the root to read, comma-separated (`lfpw/trainset,helen/trainset,afw`).
+   * Default: the whole root.
+   */
+  split?: string;
+  /**
+   * The point set of the labels. Default {@link IBUG_68}. A 5-point set with 68-point files reduces
+   * them with {@link reduce68To5}; otherwise the files must have as many points as the set.
+   */
+  landmarkSet?: LandmarkSet;
+  /** Give each sample the bounding box of its points as face box. Default true. */
+  boxFromPoints?: boolean;
+}
+
+/**
+ * `.pts` coordinates count pixels from 1 (the centre of the first pixel is 1.0, Matlab's convention,
+ * menpo subtracts 1); this library puts pixel centres at integer + 0.5, so 0.5 is subtracted.
+ */
+export const PTS_OFFSET = -0.5;
+
+/** Parses the text of one `.pts` file (`version: 1`, `n_points: N`, `{`, N lines `x y`, `}`). */
+export function parsePts(text: string, file: string): [number, number][] {
+  const lines = numberedLines(text);
+  let n: number | undefined;
+  let i = 0;
+  for (; i < lines.length; i++) {
+    const t = lines[i].text.trim();
+    if (t === '{') break;
+    const m = /^([A-Za-z_]+)\s*:\s*(.*)$/.exec(t);
+    if (!m) throw new DatasetError(file, `expected a header line "key: value" or "{", found "${t}"`, { line: lines[i].line });
+    if (m[1] === 'n_points') {
+      n = Number(m[2]);
+      if (!Number.isInteger(n) || n < 1) throw new DatasetError(file, `n_points must be a positive integer, got "${m[2]}"`, { line: lines[i].line });
+    }
+  }
+  if (i === lines.length) throw new DatasetError(file, 'no "{" opening the list of points');
+  if (n === undefined) throw new DatasetError(file, 'the header has no n_points');
+  const points: [number, number][] = [];
+  for (i++; i < lines.length; i++) {
+    const { line, text: raw } = lines[i];
+    const t = raw.trim();
+    if (t === '}') break;
+    const tokens = t.split(/\s+/);
+    if (tokens.length !== 2) throw new DatasetError(file, `expected two numbers "x y", found ${tokens.length} values`, { line });
+    const where = { file, line };
+    points.push([toNumber(tokens[0], 'x', where) + PTS_OFFSET, toNumber(tokens[1], 'y', where) + PTS_OFFSET]);
+  }
+  if (i === lines.length) throw new DatasetError(file, 'no "}" closing the list of points');
+  if (points.length !== n) throw new DatasetError(file, `n_points says ${n} but ${points.length} points are listed`);
+  return points;
+}
+
+function boundingBox(points: [number, number][]): [number, number, number, number] {
+  const xs = points.map((p) => p[0]);
+  const ys = points.map((p) => p[1]);
+  const x0 = Math.min(...xs);
+  const y0 = Math.min(...ys);
+  return [x0, y0, Math.max(Math.max(...xs) - x0, 1), Math.max(Math.max(...ys) - y0, 1)];
+}
+
+/**
+ * 300-W / iBUG layout: every `name.pts` beside its image `name.jpg` / `.jpeg` / `.png` (any depth
+ * below the root or the `split` folders). Points use `landmarkSet` (default {@link IBUG_68}; with
+ * {@link MTFL_5}, 68-point files are reduced to 5); the face box is the bounding box of all the file's
+ * points unless `boxFromPoints` is false.
+ */
+export async function loadPts(root: string, options: PtsLoadOptions = {}): Promise<Dataset> {
+  const collector = new SkipCollector(options.onError);
+  const set = options.landmarkSet ?? IBUG_68;
+  const folders = options.split ? options.split.split(',').map((s) => s.trim()).filter(Boolean) : [''];
+  const pending: PendingSample[] = [];
+  for (const folder of folders) {
+    const base = folder === '' ? root : resolveInside(root, folder, { file: root });
+    const files = await listFiles(base, { recursive: true, hint: 'pass existing sub-folders of the root as split' });
+    const present = new Set(files);
+    for (const ptsRel of files.filter((f) => f.toLowerCase().endsWith('.pts'))) {
+      const ptsFile = join(base, ptsRel);
+      const stem = ptsRel.slice(0, -4);
+      const imageRel = ['.jpg', '.jpeg', '.png', '.JPG', '.JPEG', '.PNG'].map((e) => stem + e).find((f) => present.has(f));
+      const text = await collector.attemptAsync(() => readTextFile(ptsFile));
+      if (text === undefined) continue;
+      collector.attempt(() => {
+        if (!imageRel) throw new DatasetError(ptsFile, `no image ${stem}.jpg, .jpeg or .png beside the .pts file`);
+        let points = parsePts(text, ptsFile);
+        const reduce = points.length === 68 && set.points.length === 5;
+        if (points.length !== set.points.length && !reduce) {
+          throw new DatasetError(ptsFile, `${points.length} points but the landmark set "${set.name}" has ${set.points.length}`, {
+            hint: 'pass the matching set as landmarkSet',
+          });
+        }
+        const faceBox = options.boxFromPoints === false ? undefined : boundingBox(points);
+        if (reduce) points = reduce68To5(points);
+        const id = folder === '' ? imageRel : `${folder.replace(/\\/g, '/').replace(/\/$/, '')}/${imageRel}`;
+        pending.push({ id, rel: id, abs: join(base, imageRel), where: { file: ptsFile }, points, faceBox });
+      });
+    }
+  }
+  return dataset(`pts/${options.split ?? 'all'}`, [options.taskName ?? LANDMARKS_TASK], makeSamples(pending, options), collector);
+}
+
+/** Generic CSV: `path,x1,y1,x2,y2,...` (a header row is recognised and skipped). */
+export interface LandmarkCsvOptions extends LandmarkLoadOptions {
+  /** CSV file relative to the root. Default `<split>.csv` with a split, else `landmarks.csv`. */
+  file?: string;
+  /** The point set. Default: {@link MTFL_5} for 5 points, {@link IBUG_68} for 68; required otherwise. */
+  landmarkSet?: LandmarkSet;
+}
+
+/** A generic CSV of image paths (relative to the root) and interleaved point coordinates in pixels. */
+export async function loadLandmarkCsv(root: string, options: LandmarkCsvOptions = {}): Promise<Dataset> {
+  const collector = new SkipCollector(options.onError);
+  const fileName = options.file ?? (options.split ? `${options.split}.csv` : 'landmarks.csv');
+  const csv = join(root, fileName);
+  const lines = numberedLines(await readTextFile(csv, 'expected a CSV of path,x1,y1,x2,y2,...'));
+  let set = options.landmarkSet;
+  const pending: PendingSample[] = [];
+  lines.forEach(({ line, text }, k) => {
+    const fields = parseCsvLine(text).map((f) => f.trim());
+    if (k === 0 && fields.length > 1 && !Number.isFinite(Number(fields[1]))) return; // header
+    collector.attempt(() => {
+      const where = { file: csv, line };
+      const numbers = fields.length - 1;
+      if (numbers < 2 || numbers % 2 !== 0) {
+        throw new DatasetError(csv, `expected a path and an even number of coordinates (x1,y1,x2,y2,...), found ${numbers}`, { line });
+      }
+      if (!set) {
+        set = numbers === 10 ? MTFL_5 : numbers === 136 ? IBUG_68 : undefined;
+        if (!set) throw new DatasetError(csv, `${numbers / 2} points per line; pass landmarkSet for a point set other than 5 or 68`, { line });
+      }
+      if (numbers !== 2 * set.points.length) {
+        throw new DatasetError(csv, `expected ${2 * set.points.length} coordinates for the set "${set.name}", found ${numbers}`, { line });
+      }
+      const abs = resolveInside(root, fields[0], where);
+      const v = fields.slice(1).map((f, i) => toNumber(f, `${i % 2 ? 'y' : 'x'}${(i >> 1) + 1}`, where));
+      const points = Array.from({ length: numbers / 2 }, (_, i) => [v[2 * i], v[2 * i + 1]] as [number, number]);
+      const id = fields[0].replace(/\\/g, '/');
+      pending.push({ id, rel: id, abs, where, points });
+    });
+  });
+  const kept = await keepExisting(pending, collector);
+  return dataset(`csv/${fileName}`, [options.taskName ?? LANDMARKS_TASK], makeSamples(kept, options), collector);
+}
+
+/** Formats {@link loadLandmarkDataset} reads. */
+export const LANDMARK_FORMATS = ['mtfl', 'pts', 'csv'] as const;
+export type LandmarkFormat = (typeof LANDMARK_FORMATS)[number];
+
+/** Reads a landmark data set by format name (what a plugin's `loadDataset` calls). */
+export function loadLandmarkDataset(
+  format: string,
+  root: string,
+  options: MtflLoadOptions & PtsLoadOptions & LandmarkCsvOptions = {},
+): Promise<Dataset> {
+  switch (format) {
+    case 'mtfl':
+      return loadMtfl(root, options);
+    case 'pts':
+      return loadPts(root, options);
+    case 'csv':
+      return loadLandmarkCsv(root, options);
+    default:
+      return Promise.reject(new Error(`unknown landmark data set format "${format}"; known: ${LANDMARK_FORMATS.join(', ')}`));
+  }
+}
