@@ -24,3 +24,4 @@ export { selectBackend, currentBackend, resetBackendSelection, BACKENDS } from '
 export type { BackendChoice, BackendName, SelectBackendOptions } from './backend';
 export { ConvPyramidEncoder, maskedMean, softmaxCrossEntropy, tileToSizes } from './nn/blocks';
 export type { ConvPyramidArgs } from './nn/blocks';
+export { composeOverlays } from './visualize';
