@@ -1,1 +1,27 @@
-export {};
+/**
+ * @ifan/synthetic: procedural faces with exact labels for face parsing (Helen classes), 5 facial
+ * landmarks (MTFL order) and 7 expressions (FER2013 folder order), in domains with different image
+ * statistics, and writers to the real data sets' disk layouts.
+ */
+export { CLASS, EXPRESSIONS, HELEN_CLASSES, HELEN_COLORS, MTFL_POINTS } from './constants';
+export type { ExpressionName } from './constants';
+export { generateFace, DEFAULT_FACE_OPTIONS } from './generate';
+export { syntheticDataset, syntheticDomains } from './dataset';
+export type { SyntheticDataset, SyntheticDatasetOptions, SyntheticDomainsOptions, SyntheticSample } from './dataset';
+export { DOMAINS } from './domains';
+export type { DomainName, DomainSpec } from './domains';
+export { DEFAULT_IMAGING } from './imaging';
+export { SeededRandom, mixSeed } from './rng';
+export type { RandomSource } from './rng';
+export { writeHelen, writeMtfl, writeImageFolders, formatMtfl, encodeJpeg } from './writers';
+export type {
+  ImageSource,
+  WriteOptions,
+  HelenWriteOptions,
+  HelenWriteResult,
+  MtflWriteOptions,
+  MtflRecord,
+  ImageFolderWriteOptions,
+} from './writers';
+export { colorizeMask, drawLandmarks } from './visualize';
+export type * from './types';

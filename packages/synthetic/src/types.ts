@@ -18,12 +18,12 @@ export interface EmotionLabel {
   classIndex: number;
 }
 
-/** The labels a synthetic face carries: one key per requested task. */
-export interface SyntheticLabels {
+/** The labels a synthetic face carries: one key per requested task. (A type alias, so it is a `Record<string, unknown>`.) */
+export type SyntheticLabels = {
   parsing?: ParsingLabel;
   landmarks?: LandmarkLabel;
   emotion?: EmotionLabel;
-}
+};
 
 export type HairStyle = 'short' | 'sidepart' | 'buzz' | 'bald' | 'long' | 'bob' | 'bangs' | 'bun' | 'curly';
 
@@ -48,7 +48,7 @@ export interface FaceAttributes {
   pose: 1 | 2 | 3 | 4 | 5;
   /** Face half-height (centre of head to chin) in pixels. */
   faceScale: number;
-  /** Whether each of the 5 landmarks is unoccluded (an occluder covers the others). */
+  /** Whether each of the 5 landmarks is unoccluded: no occluder within 2 pixels of it. */
   visible: boolean[];
   /** Whether any occluder was drawn over the face. */
   occluded: boolean;

@@ -1,0 +1,1366 @@
+/**
+ * Draws a face into a canvas: background clutter, body, hair, head, nose, eyes, brows, mouth,
+ * glasses and occluders, each an implicit shape in the face's frame. The same shapes give the mask
+ * classes and the landmark positions, so labels match the picture exactly.
+ */
+import { CLASS } from './constants';
+import type { ExpressionShape, Identity } from './face';
+import {
+  AT,
+  Canvas,
+  type Mat,
+  type RGB,
+  type Shape,
+  apply,
+  boxDist,
+  clamp,
+  compose,
+  distanceAt,
+  draw,
+  ellipseDist,
+  frame,
+  mix,
+  smoothstep,
+} from './raster';
+import { type SeededRandom, fbm2, valueNoise } from './rng';
+import type { HairStyle } from './types';
+
+/** Scene settings already resolved from the options. */
+export interface SceneOptions {
+  maxRoll: number;
+  maxYaw: number;
+  scale: [number, number];
+  maxShift: number;
+  occlusion: number;
+  clutter: number;
+  glasses: number;
+}
+
+export interface RenderResult {
+  points: [number, number][];
+  faceBox: [number, number, number, number];
+  visible: boolean[];
+  occluded: boolean;
+  glasses: boolean;
+  yaw: number;
+  roll: number;
+  faceScale: number;
+}
+
+const DEG = Math.PI / 180;
+
+/** `x^(3/4)` for x >= 0, without `Math.pow` (which is slow in hot paths). */
+const pow34 = (x: number) => Math.sqrt(x * Math.sqrt(x));
+/** `x^(5/8)`. */
+const pow58 = (x: number) => Math.sqrt(x) * Math.sqrt(Math.sqrt(Math.sqrt(x)));
+/** `x^(3/8)`. */
+const pow38 = (x: number) => Math.sqrt(Math.sqrt(x * Math.sqrt(x)));
+/** A smooth bump: 1 at 0 falling to 0 at |x| = 1 (a cheap stand-in for a Gaussian). */
+const bump = (x: number) => {
+  const q = 1 - x * x;
+  return q > 0 ? q * q : 0;
+};
+
+/** A muted random colour, as found in rooms and streets. */
+function randomColour(rng: SeededRandom): RGB {
+  const c: RGB = [rng.range(15, 240), rng.range(15, 240), rng.range(15, 240)];
+  const grey = (c[0] + c[1] + c[2]) / 3;
+  return mix(c, [grey, grey, grey], rng.range(0.1, 0.75));
+}
+
+type Pattern = (u: number, v: number, out: Float32Array) => void;
+
+/** A texture in pixel-scale local coordinates: solid, stripes, checks, mottled or a gradient. */
+function randomPattern(rng: SeededRandom, base: RGB, unit: number): Pattern {
+  const other = rng.chance(0.5) ? randomColour(rng) : mix(base, rng.chance(0.5) ? [0, 0, 0] : [255, 255, 255], rng.range(0.2, 0.5));
+  const kind = rng.int(5);
+  const period = unit * rng.range(0.03, 0.15);
+  const angle = rng.range(0, Math.PI);
+  const ca = Math.cos(angle) / period;
+  const sa = Math.sin(angle) / period;
+  const seed = rng.uint32();
+  const [r0, g0, b0] = base;
+  const [r1, g1, b1] = other;
+  const set = (t: number, out: Float32Array) => {
+    out[0] = r0 + (r1 - r0) * t;
+    out[1] = g0 + (g1 - g0) * t;
+    out[2] = b0 + (b1 - b0) * t;
+  };
+  switch (kind) {
+    case 0:
+      return (u, v, out) => set(0.15 * valueNoise(u * ca, v * ca, seed), out);
+    case 1:
+      return (u, v, out) => set(smoothstep(-0.3, 0.3, Math.sin((u * ca + v * sa) * Math.PI)), out);
+    case 2:
+      return (u, v, out) => set((Math.floor(u * ca) + Math.floor(v * ca)) & 1 ? 1 : 0, out);
+    case 3:
+      return (u, v, out) => set(fbm2(u * ca * 0.7, v * ca * 0.7, seed), out);
+    default:
+      return (u, v, out) => set(clamp((u * ca + v * sa) * 0.05 + 0.5, 0, 1), out);
+  }
+}
+
+/** A stroke along the parabola `v = k*u^2` for `|u| < half`, `width` thick, fading at its ends. */
+function arcStroke(toPixel: Mat, scale: number, half: number, k: number, width: number, colour: RGB, alpha: number): Shape {
+  const pad = width + Math.abs(k) * half * half;
+  return {
+    toPixel,
+    bounds: [-half - width, -pad, half + width, pad],
+    scale,
+    cls: -1,
+    dist() {
+      const u = AT[0];
+      const v = AT[1];
+      const c = k * u * u;
+      const g = 2 * k * u;
+      AT[2] = Math.max(Math.abs(v - c) / Math.sqrt(1 + g * g) - width / 2, Math.abs(u) - half);
+    },
+    paint(out) {
+      const u = AT[0];
+      out[0] = colour[0];
+      out[1] = colour[1];
+      out[2] = colour[2];
+      const t = u / half;
+      out[3] = alpha * Math.sqrt(Math.max(0, 1 - t * t));
+    },
+  };
+}
+
+interface HairlineSpec {
+  top: number;
+  curve: number;
+  tilt: number;
+  wave: number;
+  waveFreq: number;
+  sideDrop: number;
+  sideStart: number;
+}
+
+function hairlineSpec(style: HairStyle, part: number): HairlineSpec {
+  const base = { top: -0.5, curve: 0.15, tilt: 0, wave: 0.008, waveFreq: 20, sideDrop: 0.55, sideStart: 0.8 };
+  switch (style) {
+    case 'sidepart':
+      return { ...base, top: -0.56, curve: 0.12, tilt: part > 0 ? 0.14 : -0.14, sideDrop: 0.5, sideStart: 0.82 };
+    case 'buzz':
+      return { ...base, top: -0.56, curve: 0.1, sideDrop: 0.45, sideStart: 0.85 };
+    case 'long':
+      return { ...base, top: -0.52, tilt: part, sideDrop: 1.12, sideStart: 0.84 };
+    case 'bob':
+      return { ...base, top: -0.45, curve: 0.1, tilt: part * 0.5, sideDrop: 1.0, sideStart: 0.84 };
+    case 'bangs':
+      return { ...base, top: -0.4, curve: 0.06, wave: 0.022, waveFreq: 24, sideDrop: 0.95, sideStart: 0.82 };
+    case 'bun':
+      return { ...base, top: -0.56, curve: 0.18, sideDrop: 0.42, sideStart: 0.86 };
+    case 'curly':
+      return { ...base, top: -0.52, curve: 0.1, wave: 0.03, waveFreq: 17, sideDrop: 0.8, sideStart: 0.84 };
+    default:
+      return { ...base, top: -0.5 + part * 0.2 };
+  }
+}
+
+/**
+ * Draws one face. `rng` must be the image's stream; the identity and expression come in already
+ * sampled.
+ */
+export function renderFace(canvas: Canvas, id: Identity, ex: ExpressionShape, opts: SceneOptions, rng: SeededRandom): RenderResult {
+  const W = canvas.width;
+  const H = canvas.height;
+  const side = Math.min(W, H);
+
+  // ---- pose ----
+  const s = side * rng.range(opts.scale[0], opts.scale[1]);
+  const roll = rng.sym(opts.maxRoll) * DEG;
+  const yaw = rng.sym(opts.maxYaw) * DEG;
+  const cx = W / 2 + rng.sym(opts.maxShift) * W;
+  const cy = H / 2 - 0.2 * s + rng.sym(opts.maxShift) * H;
+  const F = frame(cx, cy, roll, s, s);
+  const sinY = Math.sin(yaw);
+  const cosY = Math.cos(yaw);
+  const a = id.faceA;
+  /** Projected x of a point at canonical x0 and depth z (in front of the rotation axis). */
+  const proj = (x0: number, z: number) => x0 * cosY + z * sinY;
+  /** Horizontal foreshortening of a feature at canonical x0. */
+  const fore = (x0: number) => {
+    const alpha = Math.asin(clamp(x0 / 0.8, -0.95, 0.95));
+    return clamp(Math.cos(alpha + yaw) / Math.cos(alpha), 0.3, 1.15);
+  };
+  /** A feature frame in face units: origin, mirrored for the image-left side, tilted, foreshortened. */
+  const featureFrame = (x: number, y: number, sideSign: number, tilt: number, kx: number, shear = 0): Mat => {
+    const c = Math.cos(tilt);
+    const sn = Math.sin(tilt);
+    // canonical (u outward, v down) -> face: rotate so that u > 0 goes up by `tilt`, mirror, compress
+    const local: Mat = [sideSign * kx * c, sideSign * kx * sn + shear, x, -sn, c, y];
+    return compose(F, local);
+  };
+
+  // ---- light ----
+  const lightAngle = rng.range(-Math.PI, Math.PI);
+  const lightSide = rng.range(0.15, 0.75);
+  const lx = Math.cos(lightAngle) * lightSide;
+  const ly = Math.sin(lightAngle) * lightSide * 0.7 - 0.25;
+  const lz = Math.sqrt(Math.max(0.1, 1 - lx * lx - ly * ly));
+  const ambient = rng.range(0.38, 0.6);
+  const chinShift = 0.45 * sinY;
+  const faceShade = (u: number, v: number) => {
+    const nx = clamp((u - chinShift * (v > 0 ? v * v : 0) - 0.25 * sinY) / (a * 1.05), -1, 1);
+    const ny = clamp(v / 1.05, -1, 1);
+    const nz = Math.sqrt(Math.max(0, 1 - nx * nx - ny * ny));
+    const d = nx * lx + ny * ly + nz * lz;
+    return ambient + (1 - ambient) * (d > 0 ? d : 0) * 1.05;
+  };
+
+  // ---- background, clutter and body, drawn at half resolution (a soft, out-of-focus backdrop) ----
+  const bgW = Math.max(16, Math.ceil(W / 2));
+  const bgH = Math.max(16, Math.ceil(H / 2));
+  const bg = scratchCanvas(bgW, bgH);
+  const view: Mat = [bgW / W, 0, 0, 0, bgH / H, 0];
+  const viewScale = bgW / W;
+  const clutter = opts.clutter;
+  {
+    const c0 = randomColour(rng);
+    const c1 = rng.chance(0.5) ? randomColour(rng) : mix(c0, [0, 0, 0], 0.4);
+    const freq = rng.range(1.5, 5) / bgW;
+    const seed = rng.uint32();
+    const gx = rng.sym(0.6) / bgW;
+    const gy = rng.sym(0.6) / bgH;
+    fillBackdrop(bg.rgb, bgW, bgH, freq, seed, Math.min(1, clutter + 0.3), gx, gy, c0[0], c0[1], c0[2], c1[0], c1[1], c1[2]);
+    const n = Math.round(rng.range(3, 9) * clutter);
+    for (let k = 0; k < n; k++) drawClutter(bg, view, viewScale, W, H, rng, side, id);
+  }
+  {
+    const Fb = compose(view, F);
+    const sb = s * viewScale;
+    const clothes = randomColour(rng);
+    const pattern = rng.chance(0.35) ? randomPattern(rng, clothes, s) : null;
+    const neckX = -0.12 * sinY;
+    const shoulderShade = faceShade(0, 0.6);
+    draw(bg, {
+      toPixel: Fb,
+      bounds: [-2.2, 1.2, 2.2, 3.2],
+      scale: sb,
+      cls: -1,
+      lipschitz: 1.5,
+      dist: () => {
+        const u = AT[0];
+        const v = AT[1];
+        AT[2] = ellipseDist(u - neckX * 2, v - 2.1, 2.0, 0.85);
+      },
+      paint(out) {
+        const u = AT[0];
+        const v = AT[1];
+        if (pattern) pattern(u * s, v * s, out);
+        else {
+          out[0] = clothes[0];
+          out[1] = clothes[1];
+          out[2] = clothes[2];
+        }
+        const k = shoulderShade * (0.8 + 0.2 * smoothstep(1.3, 2.0, v));
+        out[0] *= k;
+        out[1] *= k;
+        out[2] *= k;
+      },
+    });
+    const neckSkin = id.skin;
+    const neckShade = faceShade(0, 0.5);
+    draw(bg, {
+      toPixel: Fb,
+      bounds: [-0.7, 0.3, 0.7, 1.9],
+      scale: sb,
+      cls: -1,
+      lipschitz: 1.5,
+      dist: () => {
+        const u = AT[0];
+        const v = AT[1];
+        AT[2] = boxDist(u - neckX, v - 1.1, 0.4 * (a / 0.74) + 0.04 * Math.max(0, v - 1.2), 0.75, 0.1);
+      },
+      paint(out) {
+        const u = AT[0];
+        const v = AT[1];
+        const k = neckShade * (0.62 + 0.22 * smoothstep(0.95, 1.45, v)) * (1 - 0.1 * smoothstep(0.1, 0.4, Math.abs(u - neckX)));
+        out[0] = neckSkin[0] * k;
+        out[1] = neckSkin[1] * k;
+        out[2] = neckSkin[2] * k;
+      },
+    });
+  }
+  upsample(bg, canvas);
+
+  // ---- hair behind the head ----
+  const hairSeed = id.textureSeed ^ 0x68a1;
+  const hair = id.hair;
+  const hairBack = backHair(id.hairStyle, a, id.hairPart);
+  if (hairBack) {
+    draw(canvas, {
+      toPixel: F,
+      bounds: hairBack.bounds,
+      scale: s,
+      cls: CLASS.hair,
+      lipschitz: hairBack.lipschitz,
+      dist: hairBack.dist,
+      paint(out) {
+        const u = AT[0];
+        const v = AT[1];
+        const n = valueNoise(u * 38 + v * 3 * u, v * 2.5, hairSeed);
+        const k = (0.5 + 0.45 * n) * (0.75 + 0.25 * faceShade(u * 0.8, v * 0.5));
+        out[0] = hair[0] * k;
+        out[1] = hair[1] * k;
+        out[2] = hair[2] * k;
+      },
+    });
+  }
+
+  // ---- ears (face skin), hidden by hair that falls over them ----
+  const earsCovered = id.hairStyle === 'long' || id.hairStyle === 'bob' || id.hairStyle === 'curly';
+  for (const sideSign of earsCovered ? [] : [-1, 1]) {
+    const ex0 = sideSign * (a - 0.02) - 0.3 * sinY;
+    const ey = id.earY + 0.02;
+    const ew = 0.085 * id.earSize;
+    const eh = 0.17 * id.earSize;
+    const skin = id.skin;
+    draw(canvas, {
+      toPixel: F,
+      bounds: [ex0 - 0.15, ey - 0.25, ex0 + 0.15, ey + 0.25],
+      scale: s,
+      cls: CLASS.skin,
+      lipschitz: 2,
+      dist: () => {
+        const u = AT[0];
+        const v = AT[1];
+        AT[2] = ellipseDist(u - ex0, v - ey, ew, eh);
+      },
+      paint(out) {
+        const u = AT[0];
+        const v = AT[1];
+        const inner = ellipseDist(u - ex0 - sideSign * 0.02, v - ey, ew * 0.55, eh * 0.6);
+        const k = faceShade(sideSign * a * 0.9, v) * (inner < 0 ? 0.72 : 0.9);
+        out[0] = skin[0] * k;
+        out[1] = skin[1] * k * 0.97;
+        out[2] = skin[2] * k * 0.97;
+      },
+    });
+  }
+
+  // ---- feature placement (face units) ----
+  const eyeZ = 0.6;
+  const eyes = [-1, 1].map((sideSign) => {
+    const x0 = sideSign * id.eyeX;
+    return { sideSign, x: proj(x0, eyeZ), y: id.eyeY, kx: fore(x0) };
+  });
+  const tipX = proj(0, 0.92);
+  const bridgeX = proj(0, 0.72);
+  const tipY = id.noseTipY;
+  const mouthX = proj(0, 0.7);
+  const mouthY = id.mouthY + 0.2 * ex.open;
+  const mouthK = cosY;
+  const cheekRaise = ex.lowerLid;
+
+  // ---- head (face skin) ----
+  {
+    const jaw = id.jaw;
+    const skin = id.skin;
+    const seed = id.textureSeed;
+    const blush = id.blush;
+    const stubble = id.stubble;
+    const stubbleTop = tipY + 0.06;
+    const e0x = eyes[0].x;
+    const e1x = eyes[1].x;
+    const ey = id.eyeY;
+    const cheekY = 0.3 - 0.05 * cheekRaise;
+    const c0x = proj(-0.37, 0.5);
+    const c1x = proj(0.37, 0.5);
+    const dark = mix(id.hair, [30, 25, 22], 0.5);
+    const distHead = (u: number, v: number) => {
+      const uu = u - chinShift * (v > 0 ? v * v : 0);
+      const k = v > 0 ? Math.max(0.5, 1 - jaw * v * v) : 1;
+      return ellipseDist(uu, v, a * k, 1);
+    };
+    draw(canvas, {
+      toPixel: F,
+      bounds: [-a - 0.4, -1.05, a + 0.4, 1.05],
+      scale: s,
+      cls: CLASS.skin,
+      lipschitz: 1.6,
+      dist: () => {
+        AT[2] = distHead(AT[0], AT[1]);
+      },
+      paint(out) {
+        const u = AT[0];
+        const v = AT[1];
+        let k = faceShade(u, v) * (0.97 + 0.06 * valueNoise(u * 30, v * 30, seed));
+        // eye sockets
+        const dy = v - ey + 0.02;
+        if (dy * dy < 0.014) {
+          let w = 1 - ((u - e0x) * (u - e0x)) / 0.04 - (dy * dy) / 0.014;
+          if (w > 0) k *= 1 - 0.12 * w;
+          w = 1 - ((u - e1x) * (u - e1x)) / 0.04 - (dy * dy) / 0.014;
+          if (w > 0) k *= 1 - 0.12 * w;
+        }
+        // jaw shadow towards the outline
+        k *= 1 - 0.12 * smoothstep(0.55, 0.95, v);
+        let r = skin[0] * k;
+        let g = skin[1] * k;
+        let b = skin[2] * k;
+        // cheeks
+        const dc = Math.min((u - c0x) * (u - c0x), (u - c1x) * (u - c1x)) + (v - cheekY) * (v - cheekY);
+        if (dc < 0.035) {
+          const t = (1 - dc / 0.035) * (blush + 0.25 * cheekRaise);
+          r += 18 * t;
+          g -= 8 * t;
+          b -= 6 * t;
+          if (cheekRaise > 0) {
+            const h = 1 + 0.06 * cheekRaise * (1 - dc / 0.035);
+            r *= h;
+            g *= h;
+            b *= h;
+          }
+        }
+        if (stubble > 0 && v > stubbleTop) {
+          const t = stubble * 0.45 * smoothstep(stubbleTop, stubbleTop + 0.12, v) * (0.5 + valueNoise(u * 90, v * 90, seed ^ 7));
+          r += (dark[0] - r) * t;
+          g += (dark[1] - g) * t;
+          b += (dark[2] - b) * t;
+        }
+        out[0] = r;
+        out[1] = g;
+        out[2] = b;
+      },
+    });
+  }
+
+  const shadowSkin = (k: number): RGB => {
+    const sh = faceShade(0, 0.2) * k;
+    return [id.skin[0] * sh, id.skin[1] * sh * 0.95, id.skin[2] * sh * 0.95];
+  };
+
+  // ---- skin lines: forehead wrinkles, frown, nasolabial folds, shadow under the nose ----
+  {
+    const fw = ex.foreheadWrinkle;
+    if (fw > 0.1) {
+      for (let k = 0; k < 3; k++) {
+        const y = id.eyeY - id.browLift + ex.browRaise - 0.12 - 0.075 * k;
+        draw(canvas, arcStroke(compose(F, frame(proj(0, 0.7), y, 0)), s, 0.28 - 0.04 * k, 0.5, 0.011, shadowSkin(0.7), 0.45 * fw));
+      }
+    }
+    if (ex.frown > 0.1) {
+      for (const sg of [-1, 1]) {
+        const x = proj(sg * 0.045, 0.72);
+        const y = id.eyeY - id.browLift + 0.1;
+        draw(canvas, arcStroke(compose(F, frame(x, y, Math.PI / 2 + sg * 0.15)), s, 0.055, 0.8, 0.01, shadowSkin(0.65), 0.55 * ex.frown));
+      }
+    }
+    const nl = 0.1 + 0.4 * ex.nasolabial + 0.1 * id.stubble;
+    for (const sg of [-1, 1]) {
+      const x0 = proj(sg * (id.noseWing + 0.035), 0.8);
+      const y0 = tipY + 0.01;
+      const x1 = proj(sg * (id.mouthHW * ex.width + 0.045), 0.65);
+      const y1 = mouthY - ex.curve * 0.8;
+      const len = Math.hypot(x1 - x0, y1 - y0);
+      const ang = Math.atan2(y1 - y0, x1 - x0);
+      // bulge away from the mouth: the parabola opens towards the face centre
+      const k = (ang > -Math.PI / 2 && ang < Math.PI / 2 ? 1 : -1) * sg * -0.9;
+      draw(canvas, arcStroke(compose(F, frame((x0 + x1) / 2, (y0 + y1) / 2, ang)), s, len / 2, k, 0.016, shadowSkin(0.72), nl));
+    }
+    const sub = shadowSkin(0.6);
+    draw(canvas, {
+      toPixel: compose(F, frame(proj(0, 0.85), tipY + 0.065, 0)),
+      bounds: [-0.2, -0.08, 0.2, 0.08],
+      scale: s,
+      cls: -1,
+      dist: () => {
+        const u = AT[0];
+        const v = AT[1];
+        AT[2] = ellipseDist(u, v, id.noseWing * 0.9, 0.032);
+      },
+      paint(out) {
+        const u = AT[0];
+        const v = AT[1];
+        out[0] = sub[0];
+        out[1] = sub[1];
+        out[2] = sub[2];
+        out[3] = 0.35 * (1 - Math.min(1, (u * u) / (id.noseWing * id.noseWing * 0.8) + (v * v) / 0.001));
+      },
+    });
+  }
+
+  // ---- nose ----
+  const noseFrame = featureFrame(tipX, tipY, 1, 0, cosY, 0);
+  {
+    const top = id.noseTop - tipY;
+    const bottom = 0.055;
+    const wing = id.noseWing * (1 + 0.1 * ex.noseWrinkle + 0.06 * ex.nasolabial);
+    const wTop = 0.042;
+    const shear = (bridgeX - tipX) / top;
+    const toPixel = compose(F, [cosY, shear, tipX, 0, 1, tipY] as Mat);
+    const skin = id.skin;
+    const halfWidth = (v: number) => {
+      if (v < -0.03) {
+        const t = smoothstep(top, -0.03, v);
+        return wTop + (wing - wTop) * t * t;
+      }
+      const q = (v + 0.03) / (bottom + 0.03);
+      return q >= 1 ? 0 : wing * Math.sqrt(1 - q * q);
+    };
+    const darkSide = lx > 0 ? -1 : 1;
+    draw(canvas, {
+      toPixel,
+      bounds: [-wing - 0.02, top - 0.02, wing + 0.02, bottom + 0.02],
+      scale: s,
+      cls: CLASS.nose,
+      dist: () => {
+        const u = AT[0];
+        const v = AT[1];
+        AT[2] = Math.max(Math.abs(u) - halfWidth(v), top - v, v - bottom);
+      },
+      paint(out) {
+        const u = AT[0];
+        const v = AT[1];
+        const hw = halfWidth(v);
+        const q = Math.abs(u) / Math.max(hw, 1e-3);
+        let k = faceShade(tipX + u * 0.5, tipY + v);
+        k *= 1 - (u * darkSide > 0 ? 0.28 : 0.12) * smoothstep(0.45, 1, q);
+        if (v < -0.05 && q < 0.35) k *= 1.04;
+        const tip = (u * u) / 0.0012 + ((v + 0.02) * (v + 0.02)) / 0.0009;
+        if (tip < 1) k *= 1 + 0.1 * (1 - tip);
+        const crease = Math.abs(((Math.abs(u) - wing * 0.6) * (Math.abs(u) - wing * 0.6)) / (wing * wing * 0.18) + ((v + 0.005) * (v + 0.005)) / 0.0022 - 1);
+        if (crease < 0.3 && v > -0.06) k *= 0.92 + 0.08 * (crease / 0.3);
+        let r = skin[0] * k;
+        let g = skin[1] * k;
+        let b = skin[2] * k;
+        const du = Math.abs(u) - wing * 0.47;
+        const nos = (du * du) / (wing * wing * 0.09) + ((v - 0.03) * (v - 0.03)) / 0.00028;
+        if (nos < 1) {
+          const t = smoothstep(1, 0.4, nos) * 0.85;
+          r += (35 - r) * t;
+          g += (20 - g) * t;
+          b += (18 - b) * t;
+        }
+        out[0] = r;
+        out[1] = g;
+        out[2] = b;
+      },
+    });
+    if (ex.noseWrinkle > 0.1) {
+      for (let k = 0; k < 2; k++) {
+        draw(canvas, arcStroke(compose(toPixel, frame(0, top * (0.55 - 0.12 * k), 0)), s, 0.045, -3, 0.008, shadowSkin(0.6), 0.5 * ex.noseWrinkle));
+      }
+    }
+  }
+
+  // ---- eyes ----
+  const eyeCentres: [number, number][] = [];
+  const gazeX = rng.sym(0.22) * id.eyeHW;
+  const gazeY = rng.sym(0.008);
+  const eyeAlpha = 0.5 + 0.5 * rng.next();
+  for (const e of eyes) {
+    const hw = id.eyeHW;
+    const up = id.eyeUp * ex.eyeOpen;
+    const low = id.eyeLow * (1 - 0.45 * ex.lowerLid) * (0.85 + 0.15 * ex.eyeOpen);
+    const yU = (t: number) => {
+      const q = 1 - t * t;
+      return q <= 0 ? 0 : -up * pow34(q) * (1 + 0.12 * t);
+    };
+    const yL = (t: number) => {
+      const q = 1 - t * t;
+      return q <= 0 ? 0 : low * q * (1.15 - 0.15 * q) * (1 - 0.12 * t);
+    };
+    const toPixel = featureFrame(e.x, e.y, e.sideSign, id.eyeTilt, e.kx);
+    const irisR = hw * 0.42;
+    const gx = clamp(gazeX * e.sideSign, -0.4 * hw, 0.4 * hw);
+    const tg = gx / hw;
+    const lidTop = yU(tg);
+    const lidBottom = yL(tg);
+    const gy = clamp((id.eyeLow - id.eyeUp) / 2 + gazeY, lidTop + 0.35 * (lidBottom - lidTop), lidBottom - 0.35 * (lidBottom - lidTop));
+    const iris = id.iris;
+    const shade = faceShade(e.x, e.y) * 1.05;
+    const aaW = 0.7 / s;
+    const hlx = -0.3 * irisR * e.sideSign * (lx >= 0 ? 1 : -1);
+    const hly = -0.35 * irisR;
+    const seed = id.textureSeed ^ 0x3e;
+    const pupil = irisR * (0.36 + 0.08 * eyeAlpha);
+    draw(canvas, {
+      toPixel,
+      bounds: [-hw - 0.01, -up - 0.01, hw + 0.01, low + 0.01],
+      scale: s,
+      cls: e.sideSign < 0 ? CLASS.leftEye : CLASS.rightEye,
+      dist() {
+        const u = AT[0];
+        const v = AT[1];
+        const t = u / hw;
+        if (t <= -1 || t >= 1) {
+          AT[2] = Math.hypot(Math.abs(u) - hw, v);
+          return;
+        }
+        AT[2] = Math.max(yU(t) - v, v - yL(t), Math.abs(u) - hw);
+      },
+      paint(out) {
+        const u = AT[0];
+        const v = AT[1];
+        const t = u / hw;
+        const corner = 1 - 0.3 * Math.abs(t * t * t);
+        const lid = 1 - 0.4 * (1 - smoothstep(0, 0.45 * up, v - yU(t)));
+        let r = 228 * corner;
+        let g = 222 * corner;
+        let b = 214 * corner;
+        const du = u - gx;
+        const dv = v - gy;
+        const d = Math.sqrt(du * du + dv * dv);
+        if (d < irisR + aaW) {
+          const n = 0.85 + 0.3 * valueNoise(du * 260, dv * 260, seed);
+          const ring = d > irisR * 0.8 ? 0.6 : 1;
+          let ir = iris[0] * n * ring;
+          let ig = iris[1] * n * ring;
+          let ib = iris[2] * n * ring;
+          const tp = smoothstep(pupil + aaW, pupil - aaW, d);
+          ir += (12 - ir) * tp;
+          ig += (10 - ig) * tp;
+          ib += (10 - ib) * tp;
+          const ti = smoothstep(irisR + aaW, irisR - aaW, d);
+          r += (ir - r) * ti;
+          g += (ig - g) * ti;
+          b += (ib - b) * ti;
+          const hd = (du - hlx) * (du - hlx) + (dv - hly) * (dv - hly);
+          if (hd < irisR * irisR * 0.05) {
+            r = g = b = 245;
+          }
+        }
+        const k = shade * lid;
+        out[0] = r * k;
+        out[1] = g * k;
+        out[2] = b * k;
+      },
+    });
+    // lash line along the upper lid, the crease above it and the lower lid line
+    const lash: RGB = mix(id.brow, [20, 15, 14], 0.6);
+    const lashW = 0.016 + 0.006 * (id.gender === 'female' ? 1 : 0);
+    draw(canvas, {
+      toPixel,
+      bounds: [-hw * 1.15, -up - 0.05, hw * 1.15, 0.03],
+      scale: s,
+      cls: -1,
+      dist() {
+        const u = AT[0];
+        const v = AT[1];
+        const t = clamp(u / hw, -1, 1);
+        const w = lashW * (0.55 + 0.6 * Math.max(0, t + 0.3));
+        const c = yU(t) - w / 2 + 0.002;
+        AT[2] = Math.max(Math.abs(v - c) - w / 2, Math.abs(u) - hw * 1.06);
+      },
+      paint(out) {
+        out[0] = lash[0];
+        out[1] = lash[1];
+        out[2] = lash[2];
+        out[3] = 0.9;
+      },
+    });
+    const crease = shadowSkin(0.72);
+    draw(canvas, {
+      toPixel,
+      bounds: [-hw, -up * 1.6 - 0.06, hw, 0],
+      scale: s,
+      cls: -1,
+      dist() {
+        const u = AT[0];
+        const v = AT[1];
+        const t = u / hw;
+        const c = yU(t * 0.95) * 1.25 - 0.028;
+        AT[2] = Math.max(Math.abs(v - c) - 0.006, Math.abs(u) - hw * 0.85);
+      },
+      paint(out) {
+        const u = AT[0];
+        out[0] = crease[0];
+        out[1] = crease[1];
+        out[2] = crease[2];
+        const t = u / (hw * 0.85);
+        out[3] = 0.45 * (1 - t * t);
+      },
+    });
+    const lower = shadowSkin(0.78);
+    draw(canvas, {
+      toPixel,
+      bounds: [-hw, 0, hw, low + 0.03],
+      scale: s,
+      cls: -1,
+      dist() {
+        const u = AT[0];
+        const v = AT[1];
+        const t = u / hw;
+        const c = yL(t) + 0.006;
+        AT[2] = Math.max(Math.abs(v - c) - 0.005, Math.abs(u) - hw * 0.9);
+      },
+      paint(out) {
+        const u = AT[0];
+        out[0] = lower[0];
+        out[1] = lower[1];
+        out[2] = lower[2];
+        out[3] = 0.4 * (1 - (u / hw) * (u / hw));
+      },
+    });
+    eyeCentres.push(apply(toPixel, gx, gy));
+  }
+
+  // ---- brows ----
+  for (const e of eyes) {
+    const x0 = e.sideSign * (id.eyeX + id.browOut);
+    const bx = proj(x0, 0.64);
+    const by = id.eyeY - id.browLift + ex.browRaise + 0.02 * ex.lowerLid;
+    const hw = id.browHW;
+    const arch = id.browArch + ex.browArch;
+    const inner = ex.browInner;
+    const th = id.browThick * (1 + 0.1 * ex.frown);
+    const toPixel = featureFrame(bx, by, e.sideSign, id.browTilt, fore(x0));
+    const colour = id.brow;
+    const seed = id.textureSeed ^ 0xb7;
+    const centre = (t: number) => -arch * (1 - t * t) + inner * (1 - t) * 0.5;
+    const thick = (t: number) => {
+      const x = (t + 1) / 2;
+      return th * (1.15 - 0.55 * x * Math.sqrt(x));
+    };
+    draw(canvas, {
+      toPixel,
+      bounds: [-hw - 0.01, -arch - th - 0.02 - Math.abs(inner), hw + 0.01, th + 0.02 + Math.abs(inner)],
+      scale: s,
+      cls: e.sideSign < 0 ? CLASS.leftBrow : CLASS.rightBrow,
+      dist() {
+        const u = AT[0];
+        const v = AT[1];
+        const t = clamp(u / hw, -1, 1);
+        AT[2] = Math.max(Math.abs(v - centre(t)) - thick(t) / 2, Math.abs(u) - hw);
+      },
+      paint(out) {
+        const u = AT[0];
+        const v = AT[1];
+        const t = clamp(u / hw, -1, 1);
+        const n = valueNoise(u * 110 + v * 40, v * 30, seed);
+        const k = 0.8 + 0.45 * n;
+        out[0] = colour[0] * k;
+        out[1] = colour[1] * k;
+        out[2] = colour[2] * k;
+        const edge = Math.abs(v - centre(t)) / (thick(t) / 2);
+        out[3] = (0.95 - 0.25 * edge * edge) * (1 - 0.3 * ((t + 1) / 2) * ((t + 1) / 2));
+      },
+    });
+  }
+
+  // ---- mouth ----
+  let mouthCorners: [number, number][];
+  {
+    const hw = id.mouthHW * ex.width;
+    const curve = id.restCurve + ex.curve;
+    const open = ex.open;
+    const raise = ex.upperRaise;
+    const upperT = id.upperT * ex.lips;
+    const lowerT = id.lowerT * ex.lips * (1 + 0.3 * Math.max(0, -ex.curve) / 0.065 * 0.5);
+    const round = ex.width < 0.9;
+    const toPixel = featureFrame(mouthX, mouthY, 1, 0, mouthK);
+    const lip = id.lip;
+    const aaW = 0.7 / s;
+    const teeth = ex.teeth;
+    const seed = id.textureSeed ^ 0x91;
+    const shadeM = faceShade(mouthX, mouthY);
+    const bend = (t: number) => -curve * t * t;
+    const gap = (t: number) => {
+      const q = 1 - t * t;
+      return q <= 0 ? 0 : open * (round ? Math.sqrt(q) : pow58(q));
+    };
+    const lift = (t: number) => {
+      const q = 1 - t * t;
+      return q <= 0 ? 0 : Math.max(0, Math.sign(raise) * t) * Math.abs(raise) * Math.sqrt(Math.sqrt(q));
+    };
+    const upperInner = (t: number) => bend(t) - 0.4 * gap(t) - lift(t);
+    const lowerInner = (t: number) => bend(t) + 0.6 * gap(t);
+    const upperThick = (t: number) => {
+      const q = 1 - t * t;
+      if (q <= 0) return 0;
+      const at = Math.abs(t);
+      const bow = 0.78 + 0.32 * bump((at - 0.28) / 0.34) - 0.22 * bump(t / 0.15);
+      return upperT * bow * pow38(q);
+    };
+    const lowerThick = (t: number) => {
+      const q = 1 - t * t;
+      return q <= 0 ? 0 : lowerT * Math.sqrt(q);
+    };
+    const top = -Math.max(0, curve) - 0.4 * open - Math.abs(raise) - upperT * 1.2 - 0.01;
+    const bottom = Math.max(0, -curve) + 0.6 * open + lowerT + 0.01;
+    draw(canvas, {
+      toPixel,
+      bounds: [-hw - 0.01, top, hw + 0.01, bottom],
+      scale: s,
+      cls: CLASS.upperLip,
+      dist() {
+        const u = AT[0];
+        const v = AT[1];
+        const t = u / hw;
+        if (t <= -1 || t >= 1) {
+          AT[2] = Math.hypot(Math.abs(u) - hw, v + curve);
+          return;
+        }
+        const ui = upperInner(t);
+        const li = lowerInner(t);
+        AT[2] = Math.max(ui - upperThick(t) - v, v - li - lowerThick(t), Math.abs(u) - hw);
+      },
+      classAt() {
+        const u = AT[0];
+        const v = AT[1];
+        const t = u / hw;
+        if (v < upperInner(t)) return CLASS.upperLip;
+        if (v < lowerInner(t)) return CLASS.innerMouth;
+        return CLASS.lowerLip;
+      },
+      paint(out) {
+        const u = AT[0];
+        const v = AT[1];
+        const t = u / hw;
+        const ui = upperInner(t);
+        const li = lowerInner(t);
+        const a1 = smoothstep(ui - aaW, ui + aaW, v);
+        const a2 = smoothstep(li - aaW, li + aaW, v);
+        const corner = 1 - 0.35 * smoothstep(0.75, 1, Math.abs(t));
+        // upper lip darker, lower lip with a highlight
+        const lt = lowerThick(t);
+        const hl = lt > 0 ? bump((v - li - lt * 0.4) / (lt * 0.5 + 1e-6)) : 0;
+        const line = 1 - 0.45 * bump((v - (ui + li) / 2) / (aaW * 2 + 0.009));
+        const ku = 0.82 * corner * line * shadeM;
+        const kl = (1 + 0.14 * hl) * corner * line * shadeM;
+        let ir = 48;
+        let ig = 16;
+        let ib = 18;
+        const g = li - ui;
+        if (a1 > 0 && a2 < 1 && g > 0) {
+          const th = Math.min(0.04, 0.45 * g);
+          const tooth = 0.88 + 0.12 * smoothstep(0.1, 0.3, Math.abs(((u / 0.036) % 1 + 1) % 1 - 0.5));
+          const tc = (1 - 0.45 * smoothstep(0.45, 0.95, Math.abs(t))) * tooth;
+          if (teeth >= 1 && v < ui + th) {
+            ir = 230 * tc;
+            ig = 224 * tc;
+            ib = 208 * tc;
+          } else if (teeth === 2 && v > li - th * 0.8) {
+            ir = 220 * tc;
+            ig = 214 * tc;
+            ib = 198 * tc;
+          } else if (g > 0.07 && v > li - 0.45 * g) {
+            const n = valueNoise(u * 80, v * 80, seed);
+            ir = 160 + 20 * n;
+            ig = 62;
+            ib = 68;
+          }
+          ir *= shadeM;
+          ig *= shadeM;
+          ib *= shadeM;
+        }
+        const wu = 1 - a1;
+        const wi = a1 - a2;
+        const wl = a2;
+        out[0] = lip[0] * ku * wu + ir * wi + lip[0] * kl * wl;
+        out[1] = lip[1] * ku * wu + ig * wi + lip[1] * kl * wl;
+        out[2] = lip[2] * ku * wu + ib * wi + lip[2] * kl * wl;
+      },
+    });
+    mouthCorners = [apply(toPixel, -hw, -curve), apply(toPixel, hw, -curve)];
+  }
+
+  // ---- hair over the head ----
+  if (id.hairStyle !== 'bald') {
+    const spec = hairlineSpec(id.hairStyle, id.hairPart);
+    const shift = 0.5 * sinY;
+    const curly = id.hairStyle === 'curly';
+    const capA = a + (curly ? 0.13 : 0.05);
+    const capB = curly ? 1.18 : 1.07;
+    const capCY = curly ? -0.08 : -0.02;
+    const alpha = id.hairStyle === 'buzz' ? 0.55 : 1;
+    const phase = (id.textureSeed % 1000) / 100;
+    // The hairline: a gentle curve y(u) over the forehead (tabulated, with its slope, so that the
+    // vertical distance can be turned into a near-true distance), and side locks as rounded
+    // quarter-planes on either side, so that the whole distance stays Lipschitz.
+    const lutN = 128;
+    const lut0 = -capA - 0.05;
+    const lutStep = (2 * capA + 0.1) / (lutN - 1);
+    const lut = new Float64Array(lutN);
+    const slopeNorm = new Float64Array(lutN);
+    for (let i = 0; i < lutN; i++) {
+      const xn = (lut0 + i * lutStep - shift) / a;
+      lut[i] = spec.top + spec.curve * xn * xn + spec.tilt * xn + spec.wave * Math.sin(xn * spec.waveFreq + phase);
+    }
+    for (let i = 0; i < lutN; i++) {
+      const g = (lut[Math.min(i + 1, lutN - 1)] - lut[Math.max(i - 1, 0)]) / (2 * lutStep);
+      slopeNorm[i] = 1 / Math.sqrt(1 + g * g);
+    }
+    const lockInner = a * (spec.sideStart + 0.07);
+    const lockBottom = spec.top + spec.curve * spec.sideStart * spec.sideStart + spec.sideDrop;
+    const lockR = 0.07;
+    const lowest = Math.max(lockBottom, ...lut);
+    /** Signed distance to the hair side of the hairline (negative in the hair). */
+    const hairlineDist = (u: number, v: number) => {
+      let f = (u - lut0) / lutStep;
+      f = f < 0 ? 0 : f > lutN - 1.001 ? lutN - 1.001 : f;
+      const i = f | 0;
+      const t = f - i;
+      const top = (v - (lut[i] + (lut[i + 1] - lut[i]) * t)) * (slopeNorm[i] + (slopeNorm[i + 1] - slopeNorm[i]) * t);
+      const qx = lockInner - Math.abs(u - shift) + lockR;
+      const qy = v - lockBottom + lockR;
+      const ox = qx > 0 ? qx : 0;
+      const oy = qy > 0 ? qy : 0;
+      const lock = Math.sqrt(ox * ox + oy * oy) + Math.min(Math.max(qx, qy), 0) - lockR;
+      return top < lock ? top : lock;
+    };
+    const early = 0.6 / s;
+    const lum = 0.3 * hair[0] + 0.59 * hair[1] + 0.11 * hair[2];
+    const sheen = lum < 60 ? 40 : 25;
+    draw(canvas, {
+      toPixel: F,
+      bounds: [-capA - 0.05, capCY - capB - 0.05, capA + 0.05, Math.min(1.1, lowest + 0.05)],
+      scale: s,
+      cls: CLASS.hair,
+      lipschitz: curly ? 3.5 : 2.5,
+      dist: () => {
+        const u = AT[0];
+        const v = AT[1];
+        const below = hairlineDist(u, v);
+        if (below > early) {
+          AT[2] = below;
+          return;
+        }
+        const e = ellipseDist(u, v - capCY, capA, capB);
+        const bump = curly ? 0.025 * Math.sin(Math.atan2(v - capCY, u) * 14 + phase) : 0;
+        AT[2] = Math.max(e + bump, below);
+      },
+      paint(out) {
+        const u = AT[0];
+        const v = AT[1];
+        const du = u;
+        const dv = v + 1.1;
+        const ang = du / (Math.abs(dv) + 0.3);
+        const r = Math.sqrt(du * du + dv * dv);
+        const n = curly ? fbm2(u * 22, v * 22, hairSeed) : valueNoise(ang * 36, r * 5, hairSeed);
+        const k = (0.55 + 0.5 * n) * (0.75 + 0.3 * faceShade(u * 0.7, v * 0.7));
+        const q = ((r - 0.75) * (r - 0.75)) / 0.012;
+        const band = q < 1 ? (1 - q) * (1 - q) * Math.max(0, -lx * u + 0.4) : 0;
+        out[0] = hair[0] * k + sheen * band;
+        out[1] = hair[1] * k + sheen * band;
+        out[2] = hair[2] * k + sheen * band * 0.9;
+        out[3] = alpha;
+      },
+    });
+  }
+
+  // ---- glasses (no class: the mask keeps the eyes) ----
+  const glasses = rng.chance(opts.glasses);
+  if (glasses) {
+    const frameColour: RGB = rng.pick<RGB>([
+      [20, 18, 18],
+      [70, 40, 25],
+      [150, 150, 155],
+      [110, 30, 30],
+      [30, 40, 90],
+    ]);
+    const rw = rng.range(0.012, 0.024);
+    const rx = id.eyeHW * rng.range(1.45, 1.65);
+    const ry = id.eyeHW * rng.range(1.05, 1.2);
+    const ey = id.eyeY + 0.01;
+    const rims: Mat[] = eyes.map((e) => compose(F, frame(e.x, ey, 0, e.kx, 1)));
+    for (const toPixel of rims) {
+      draw(canvas, {
+        toPixel,
+        bounds: [-rx - rw, -ry - rw, rx + rw, ry + rw],
+        scale: s,
+        cls: -1,
+        dist: () => {
+          const u = AT[0];
+          const v = AT[1];
+          AT[2] = ellipseDist(u, v, rx + rw / 2, ry + rw / 2);
+        },
+        paint(out) {
+          const u = AT[0];
+          const v = AT[1];
+          const ring = Math.abs(ellipseDist(u, v, rx, ry)) < rw / 2;
+          out[0] = ring ? frameColour[0] : 200;
+          out[1] = ring ? frameColour[1] : 215;
+          out[2] = ring ? frameColour[2] : 230;
+          out[3] = ring ? 1 : 0.1;
+        },
+      });
+    }
+    const x0 = eyes[0].x + rx * eyes[0].kx;
+    const x1 = eyes[1].x - rx * eyes[1].kx;
+    if (x1 > x0) {
+      draw(canvas, {
+        toPixel: compose(F, frame((x0 + x1) / 2, ey - ry * 0.3, 0)),
+        bounds: [-(x1 - x0) / 2 - 0.01, -0.03, (x1 - x0) / 2 + 0.01, 0.03],
+        scale: s,
+        cls: -1,
+        dist: () => {
+          const u = AT[0];
+          const v = AT[1];
+          AT[2] = boxDist(u, v + 0.012 * (1 - (2 * u) ** 2 / ((x1 - x0) ** 2 + 1e-6)), (x1 - x0) / 2 + 0.005, rw / 2);
+        },
+        paint(out) {
+          out[0] = frameColour[0];
+          out[1] = frameColour[1];
+          out[2] = frameColour[2];
+        },
+      });
+    }
+    for (const e of eyes) {
+      const inner = e.x + e.sideSign * rx * e.kx;
+      const outer = e.sideSign * (a - 0.02);
+      if (e.sideSign * (outer - inner) <= 0) continue;
+      draw(canvas, {
+        toPixel: compose(F, frame((inner + outer) / 2, ey - ry * 0.35, 0)),
+        bounds: [-Math.abs(outer - inner) / 2 - 0.01, -0.03, Math.abs(outer - inner) / 2 + 0.01, 0.03],
+        scale: s,
+        cls: -1,
+        dist: () => {
+          const u = AT[0];
+          const v = AT[1];
+          AT[2] = boxDist(u, v, Math.abs(outer - inner) / 2, rw * 0.45);
+        },
+        paint(out) {
+          out[0] = frameColour[0];
+          out[1] = frameColour[1];
+          out[2] = frameColour[2];
+        },
+      });
+    }
+  }
+
+  // ---- occluders (background class) ----
+  const occluders: Shape[] = [];
+  if (rng.chance(opts.occlusion)) {
+    const n = rng.chance(0.2) ? 2 : 1;
+    for (let k = 0; k < n; k++) {
+      const shape = occluder(rng, F, s, id, a);
+      draw(canvas, shape);
+      occluders.push(shape);
+    }
+  }
+
+  // ---- labels ----
+  const [nx, ny] = apply(noseFrame, 0, 0);
+  const points: [number, number][] = [eyeCentres[0], eyeCentres[1], [nx, ny], mouthCorners[0], mouthCorners[1]];
+  // visible: no occluder within 2 pixels of the point
+  const visible = points.map(([x, y]) => occluders.every((o) => distanceAt(o, x, y) >= 2));
+  let bx0 = Infinity;
+  let by0 = Infinity;
+  let bx1 = -Infinity;
+  let by1 = -Infinity;
+  for (const [u, v] of [
+    [-a, -0.62],
+    [a, -0.62],
+    [-a, 1.03],
+    [a, 1.03],
+  ]) {
+    const [x, y] = apply(F, u, v);
+    bx0 = Math.min(bx0, x);
+    by0 = Math.min(by0, y);
+    bx1 = Math.max(bx1, x);
+    by1 = Math.max(by1, y);
+  }
+  return {
+    points,
+    faceBox: [bx0, by0, bx1 - bx0, by1 - by0],
+    visible,
+    occluded: occluders.length > 0,
+    glasses,
+    yaw: yaw / DEG,
+    roll: roll / DEG,
+    faceScale: s,
+  };
+}
+
+/** The hair behind the head, in face units, or null for styles that have none. */
+function backHair(
+  style: HairStyle,
+  a: number,
+  part: number,
+): { dist: () => void; bounds: [number, number, number, number]; lipschitz: number } | null {
+  switch (style) {
+    case 'long': {
+      const len = 1.55 + Math.abs(part) * 2;
+      return {
+        bounds: [-a - 0.45, -1.3, a + 0.45, len + 0.2],
+        lipschitz: 2.4,
+        dist: () => {
+          const u = AT[0];
+          const v = AT[1];
+          const ragged = 0.05 * Math.sin(u * 9 + part * 40) * smoothstep(len - 0.6, len, v);
+          AT[2] = Math.min(ellipseDist(u, v + 0.06, a + 0.14, 1.12), boxDist(u, v - (len + 0.1) / 2 + ragged, a + 0.16 + 0.06 * Math.max(0, v), (len - 0.1) / 2, 0.35));
+        },
+      };
+    }
+    case 'bob':
+      return {
+        bounds: [-a - 0.35, -1.3, a + 0.35, 0.95],
+        lipschitz: 1.6,
+        dist: () => {
+          const u = AT[0];
+          const v = AT[1];
+          AT[2] = Math.min(ellipseDist(u, v + 0.05, a + 0.17, 1.12), boxDist(u, v - 0.3, a + 0.19, 0.5, 0.18));
+        },
+      };
+    case 'curly':
+      return {
+        bounds: [-a - 0.5, -1.5, a + 0.5, 0.8],
+        lipschitz: 3,
+        dist: () => {
+          const u = AT[0];
+          const v = AT[1];
+          AT[2] = Math.min(ellipseDist(u, v + 0.15, a + 0.3, 1.26) + 0.03 * Math.sin(u * 30) * Math.sin(v * 30), boxDist(u, v - 0.2, a + 0.28, 0.45, 0.25));
+        },
+      };
+    case 'bun':
+      return {
+        bounds: [-0.45, -1.55, 0.45, -0.6],
+        lipschitz: 1.6,
+        dist: () => {
+          const u = AT[0];
+          const v = AT[1];
+          AT[2] = ellipseDist(u, v + 1.1, 0.32, 0.28);
+        },
+      };
+    default:
+      return null;
+  }
+}
+
+/** A random background object; some are skin or hair coloured to be confusable with the face. */
+function drawClutter(canvas: Canvas, view: Mat, viewScale: number, W: number, H: number, rng: SeededRandom, side: number, id: Identity): void {
+  const x = rng.range(-0.1, 1.1) * W;
+  const y = rng.range(-0.1, 1.1) * H;
+  const angle = rng.range(0, Math.PI);
+  const kind = rng.int(5);
+  const w = side * rng.range(0.05, 0.35);
+  const h = kind === 3 ? side * rng.range(0.01, 0.04) : side * rng.range(0.05, 0.35);
+  const lookalike = rng.next();
+  const base = lookalike < 0.12 ? mix(id.skin, randomColour(rng), 0.3) : lookalike < 0.2 ? mix(id.hair, randomColour(rng), 0.3) : randomColour(rng);
+  const pattern = randomPattern(rng, base, side);
+  const ring = h * rng.range(0.1, 0.3);
+  const wobble = rng.range(0, 0.25);
+  const freq = rng.int(5) + 3;
+  let dist: () => void;
+  switch (kind) {
+    case 0:
+      dist = () => {
+        const u = AT[0];
+        const v = AT[1];
+        AT[2] = boxDist(u, v, w, h, Math.min(w, h) * 0.1);
+      };
+      break;
+    case 1:
+      dist = () => {
+        const u = AT[0];
+        const v = AT[1];
+        AT[2] = ellipseDist(u, v, w, h);
+      };
+      break;
+    case 2:
+      dist = () => {
+        const u = AT[0];
+        const v = AT[1];
+        AT[2] = Math.abs(ellipseDist(u, v, w, h)) - ring;
+      };
+      break;
+    case 3:
+      dist = () => {
+        const u = AT[0];
+        const v = AT[1];
+        AT[2] = boxDist(u, v, w * 2, h);
+      };
+      break;
+    default:
+      dist = () => {
+        const u = AT[0];
+        const v = AT[1];
+        AT[2] = ellipseDist(u, v, w, h) + wobble * Math.min(w, h) * Math.sin(Math.atan2(v, u) * freq);
+      };
+  }
+  const grow = 1 + wobble;
+  const eu = (kind === 3 ? 2 * w : w) * grow + ring + 1;
+  const ev = h * grow + ring + 1;
+  draw(canvas, {
+    toPixel: compose(view, frame(x, y, angle)),
+    bounds: [-eu, -ev, eu, ev],
+    scale: viewScale,
+    // background only: an occasional misjudged block edge costs a little anti-aliasing, no labels
+    lipschitz: 1.5,
+    cls: -1,
+    dist,
+    paint: (out) => pattern(AT[0], AT[1], out),
+  });
+}
+
+/** A hand, an object or a scarf over part of the face. */
+function occluder(rng: SeededRandom, F: Mat, s: number, id: Identity, a: number): Shape {
+  const kind = rng.weighted([0.4, 0.4, 0.2]);
+  if (kind === 0) {
+    // a hand: palm and four fingers, coming from below or the side
+    const x = rng.sym(0.7);
+    const y = rng.range(0.35, 1.05);
+    const angle = rng.sym(0.9);
+    const size = rng.range(0.8, 1.15);
+    const skin: RGB = mix(id.skin, [200, 150, 120], rng.range(0, 0.3));
+    const toPixel = compose(F, frame(x, y, angle, size, size));
+    const fingerX = [-0.12, -0.04, 0.04, 0.12];
+    const fingerL = [0.22, 0.28, 0.27, 0.22].map((l) => l * rng.range(0.85, 1.1));
+    const bend = rng.sym(0.04);
+    return {
+      toPixel,
+      bounds: [-0.3, -0.55, 0.3, 0.75],
+      scale: s * size,
+      cls: CLASS.background,
+      dist() {
+        const u = AT[0];
+        const v = AT[1];
+        let d = ellipseDist(u, v - 0.3, 0.18, 0.26);
+        for (let i = 0; i < 4; i++) {
+          const fx = fingerX[i] + bend * (v + 0.1);
+          d = Math.min(d, boxDist(u - fx, v + fingerL[i] / 2 - 0.1, 0.036, fingerL[i] / 2 + 0.02, 0.035));
+        }
+        AT[2] = d;
+      },
+      paint(out) {
+        const u = AT[0];
+        const v = AT[1];
+        let k = 0.75 + 0.25 * smoothstep(-0.4, 0.4, -v);
+        for (const fx of fingerX) {
+          const gap = Math.abs(u - fx - bend * (v + 0.1)) - 0.036;
+          if (gap > -0.008 && v < 0.12) k *= 0.85;
+        }
+        out[0] = skin[0] * k;
+        out[1] = skin[1] * k;
+        out[2] = skin[2] * k;
+      },
+    };
+  }
+  if (kind === 1) {
+    // an object: a cup, a phone, a microphone
+    const x = rng.sym(0.65);
+    const y = rng.range(-0.2, 0.95);
+    const hw = rng.range(0.08, 0.22);
+    const hh = rng.range(0.15, 0.45);
+    const angle = rng.sym(Math.PI / 2);
+    const colour = randomColour(rng);
+    const pattern = randomPattern(rng, colour, s * 0.3);
+    const round = Math.min(hw, hh) * rng.range(0, 0.9);
+    return {
+      toPixel: compose(F, frame(x, y, angle)),
+      bounds: [-hw - 0.02, -hh - 0.02, hw + 0.02, hh + 0.02],
+      scale: s,
+      cls: CLASS.background,
+      dist: () => {
+        const u = AT[0];
+        const v = AT[1];
+        AT[2] = boxDist(u, v, hw, hh, round);
+      },
+      paint(out) {
+        const u = AT[0];
+        const v = AT[1];
+        pattern(u * s, v * s, out);
+        const k = 0.75 + 0.35 * smoothstep(-hw, hw, u);
+        out[0] *= k;
+        out[1] *= k;
+        out[2] *= k;
+      },
+    };
+  }
+  // a scarf or collar over the lower face
+  const y = rng.range(0.82, 1.05);
+  const hh = rng.range(0.12, 0.28);
+  const colour = randomColour(rng);
+  const pattern = randomPattern(rng, colour, s * 0.4);
+  const angle = rng.sym(0.15);
+  return {
+    toPixel: compose(F, frame(0, y, angle)),
+    bounds: [-a - 0.3, -hh - 0.08, a + 0.3, hh + 0.08],
+    scale: s,
+    cls: CLASS.background,
+    dist: () => {
+      const u = AT[0];
+      const v = AT[1];
+      AT[2] = boxDist(u, v - 0.05 * Math.cos(u * 3), a + 0.2, hh, 0.05);
+    },
+    paint(out) {
+      const u = AT[0];
+      const v = AT[1];
+      pattern(u * s, v * s, out);
+      const k = 0.8 + 0.2 * Math.sin(u * 25 + v * 8);
+      out[0] *= k;
+      out[1] *= k;
+      out[2] *= k;
+    },
+  };
+}
+
+/** Bilinear upsampling of a small canvas's colours over a whole larger canvas. */
+function upsample(src: Canvas, dst: Canvas): void {
+  const { width: sw, height: sh, rgb: srgb } = src;
+  const { width: dw, height: dh, rgb: drgb } = dst;
+  const xi = new Int32Array(dw);
+  const xt = new Float32Array(dw);
+  for (let x = 0; x < dw; x++) {
+    const fx = Math.max(0, ((x + 0.5) * sw) / dw - 0.5);
+    const x0 = Math.min(Math.floor(fx), sw - 1);
+    xi[x] = x0;
+    xt[x] = x0 < sw - 1 ? fx - x0 : 0;
+  }
+  for (let y = 0, j = 0; y < dh; y++) {
+    const fy = Math.max(0, ((y + 0.5) * sh) / dh - 0.5);
+    const y0 = Math.min(Math.floor(fy), sh - 1);
+    const ty = y0 < sh - 1 ? fy - y0 : 0;
+    const r0 = y0 * sw * 3;
+    const r1 = Math.min(y0 + 1, sh - 1) * sw * 3;
+    for (let x = 0; x < dw; x++, j += 3) {
+      const a = r0 + xi[x] * 3;
+      const c = r1 + xi[x] * 3;
+      const tx = xt[x];
+      const b = tx > 0 ? a + 3 : a;
+      const d = tx > 0 ? c + 3 : c;
+      const t0 = srgb[a] + (srgb[b] - srgb[a]) * tx;
+      const t1 = srgb[a + 1] + (srgb[b + 1] - srgb[a + 1]) * tx;
+      const t2 = srgb[a + 2] + (srgb[b + 2] - srgb[a + 2]) * tx;
+      drgb[j] = t0 + (srgb[c] + (srgb[d] - srgb[c]) * tx - t0) * ty;
+      drgb[j + 1] = t1 + (srgb[c + 1] + (srgb[d + 1] - srgb[c + 1]) * tx - t1) * ty;
+      drgb[j + 2] = t2 + (srgb[c + 2] + (srgb[d + 2] - srgb[c + 2]) * tx - t2) * ty;
+    }
+  }
+}
+
+const scratchCanvases = new Map<string, Canvas>();
+
+/** A reusable canvas for the backdrop (its colours are fully overwritten, its mask is never read). */
+function scratchCanvas(width: number, height: number): Canvas {
+  const key = `${width}x${height}`;
+  let canvas = scratchCanvases.get(key);
+  if (!canvas) {
+    if (scratchCanvases.size > 16) scratchCanvases.clear();
+    canvas = new Canvas(width, height);
+    scratchCanvases.set(key, canvas);
+  }
+  return canvas;
+}
+
+/** A smooth two-colour backdrop (value noise plus a linear gradient); a kernel of its own for V8. */
+function fillBackdrop(
+  rgb: Float32Array,
+  width: number,
+  height: number,
+  freq: number,
+  seed: number,
+  amount: number,
+  gx: number,
+  gy: number,
+  r0: number,
+  g0: number,
+  b0: number,
+  r1: number,
+  g1: number,
+  b1: number,
+): void {
+  for (let y = 0, i = 0; y < height; y++) {
+    for (let x = 0; x < width; x++, i += 3) {
+      let t = valueNoise(x * freq, y * freq, seed) * amount + (x - width / 2) * gx + (y - height / 2) * gy;
+      t = t < 0 ? 0 : t > 1 ? 1 : t;
+      rgb[i] = r0 + (r1 - r0) * t;
+      rgb[i + 1] = g0 + (g1 - g0) * t;
+      rgb[i + 2] = b0 + (b1 - b0) * t;
+    }
+  }
+}

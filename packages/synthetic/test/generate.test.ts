@@ -1,0 +1,174 @@
+import { describe, expect, it } from 'vitest';
+import { CLASS, DOMAINS, EXPRESSIONS, SeededRandom, generateFace, syntheticDataset, syntheticDomains } from '../src/index';
+import { drawSettings } from '../src/raster';
+
+function sameFace(a: ReturnType<typeof generateFace>, b: ReturnType<typeof generateFace>) {
+  expect(Buffer.from(a.image.data).equals(Buffer.from(b.image.data))).toBe(true);
+  expect(Object.keys(a.labels)).toEqual(Object.keys(b.labels));
+  if (a.labels.parsing) expect(Buffer.from(a.labels.parsing.mask.data).equals(Buffer.from(b.labels.parsing!.mask.data))).toBe(true);
+  expect(a.labels.landmarks).toEqual(b.labels.landmarks);
+  expect(a.labels.emotion).toEqual(b.labels.emotion);
+  expect(a.faceBox).toEqual(b.faceBox);
+  expect(a.attributes).toEqual(b.attributes);
+}
+
+describe('generateFace', () => {
+  it('is deterministic for a seed, whatever was generated before', () => {
+    const a = generateFace(42, { size: 96 });
+    generateFace(7, { size: 64 });
+    generateFace(8, { size: 96, imaging: { grey: true, gamma: 1.3 } });
+    sameFace(a, generateFace(42, { size: 96 }));
+    const b = generateFace(43, { size: 96 });
+    expect(Buffer.from(a.image.data).equals(Buffer.from(b.image.data))).toBe(false);
+  });
+
+  it('accepts a random source and draws one seed from it', () => {
+    const a = generateFace(new SeededRandom(5), { size: 64 });
+    const b = generateFace(new SeededRandom(5), { size: 64 });
+    sameFace(a, b);
+    const rng = { next: () => 0.25 };
+    sameFace(generateFace(rng, { size: 64 }), generateFace(rng, { size: 64 }));
+  });
+
+  it('makes RGB images and labels of the requested size', () => {
+    const f = generateFace(1, { size: [80, 60] });
+    expect(f.image).toMatchObject({ width: 80, height: 60, channels: 3 });
+    expect(f.image.data).toBeInstanceOf(Uint8Array);
+    expect(f.image.data.length).toBe(80 * 60 * 3);
+    expect(f.labels.parsing!.mask).toMatchObject({ width: 80, height: 60 });
+    expect(f.labels.landmarks!.points).toHaveLength(5);
+    expect(f.labels.emotion!.classIndex).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...f.labels.parsing!.mask.data)).toBeLessThanOrEqual(10);
+  });
+
+  it('attaches only the requested labels and honours a fixed expression', () => {
+    const f = generateFace(3, { size: 48, tasks: ['emotion'], expression: 'surprise' });
+    expect(Object.keys(f.labels)).toEqual(['emotion']);
+    expect(f.labels.emotion!.classIndex).toBe(EXPRESSIONS.indexOf('surprise'));
+  });
+
+  it('explains bad options', () => {
+    expect(() => generateFace(1, { expression: 'bored' })).toThrow(/expression/);
+    expect(() => generateFace(1, { size: 3 })).toThrow(/size/);
+    expect(() => generateFace(1, { tasks: ['pose' as never] })).toThrow(/tasks/);
+    expect(() => generateFace(1, { expressionWeights: [1, 1] })).toThrow(/expressionWeights/);
+  });
+
+  it('decides 4x4 blocks exactly: masks match a per-pixel render', () => {
+    try {
+      for (let seed = 0; seed < 60; seed++) {
+        const size = [48, 96, 128][seed % 3];
+        drawSettings.blocks = true;
+        const fast = generateFace(seed, { size });
+        drawSettings.blocks = false;
+        const slow = generateFace(seed, { size });
+        expect(Buffer.from(fast.labels.parsing!.mask.data).equals(Buffer.from(slow.labels.parsing!.mask.data))).toBe(true);
+      }
+    } finally {
+      drawSettings.blocks = true;
+    }
+  });
+});
+
+describe('syntheticDataset', () => {
+  it('lists samples cheaply and loads them deterministically', async () => {
+    const a = syntheticDataset({ count: 6, seed: 9, size: 64, task: 'landmarks' });
+    const b = syntheticDataset({ count: 20, seed: 9, size: 64, task: 'landmarks' });
+    expect(a.samples).toHaveLength(6);
+    expect(a.tasks).toEqual(['landmarks']);
+    expect(a.samples[0].id).toBe('synthetic/000000');
+    for (const k of [0, 5, 3]) sameFace(await a.samples[k].load(), await b.samples[k].load());
+    const other = syntheticDataset({ count: 6, seed: 10, size: 64, task: 'landmarks' });
+    const [x, y] = [await a.samples[0].load(), await other.samples[0].load()];
+    expect(Buffer.from(x.image.data).equals(Buffer.from(y.image.data))).toBe(false);
+  });
+
+  it('keeps identities across consecutive samples when asked', async () => {
+    const ds = syntheticDataset({ count: 6, seed: 1, size: 64, facesPerIdentity: 3 });
+    expect(ds.samples.map((s) => s.identity)).toEqual([0, 0, 0, 1, 1, 1].map((p) => `synthetic/person0000${p}`));
+    const faces = await Promise.all(ds.samples.map((s) => s.load()));
+    expect(faces[1].attributes.gender).toBe(faces[0].attributes.gender);
+    expect(faces[1].attributes.hairStyle).toBe(faces[0].attributes.hairStyle);
+  });
+
+  it('makes one data set per domain, each labelled for one task, deterministic per domain', async () => {
+    const sets = syntheticDomains({ count: 4, seed: 2 });
+    expect(sets.map((s) => s.tasks)).toEqual([['parsing'], ['landmarks'], ['emotion']]);
+    expect(sets.map((s) => s.name)).toEqual([DOMAINS.parsing.name, DOMAINS.landmarks.name, DOMAINS.emotion.name]);
+    const again = syntheticDomains({ count: 4, seed: 2 });
+    for (let d = 0; d < 3; d++) {
+      const [f, g] = [await sets[d].samples[1].load(), await again[d].samples[1].load()];
+      sameFace(f, g);
+      expect(Object.keys(f.labels)).toEqual(sets[d].tasks);
+    }
+    const emotion = await sets[2].samples[0].load();
+    expect(emotion.image.width).toBe(48);
+    const d = emotion.image.data;
+    for (let i = 0; i < d.length; i += 3) expect(d[i] === d[i + 1] && d[i] === d[i + 2]).toBe(true);
+  });
+
+  it('gives domains different image statistics', async () => {
+    const stats = async (domain: 'parsing' | 'landmarks') => {
+      const ds = syntheticDataset({ count: 24, seed: 4, domain, size: 64 });
+      let sum = 0;
+      let blue = 0;
+      let n = 0;
+      for (const s of ds.samples) {
+        const d = (await s.load()).image.data;
+        for (let i = 0; i < d.length; i += 3) {
+          sum += d[i] + d[i + 1] + d[i + 2];
+          blue += d[i + 2] - d[i];
+          n++;
+        }
+      }
+      return { brightness: sum / (3 * n), blueCast: blue / n };
+    };
+    const helen = await stats('parsing');
+    const mtfl = await stats('landmarks');
+    expect(helen.brightness - mtfl.brightness).toBeGreaterThan(5);
+    expect(mtfl.blueCast - helen.blueCast).toBeGreaterThan(5);
+  });
+});
+
+describe('expressions', () => {
+  it('are balanced over a few hundred samples', async () => {
+    const ds = syntheticDataset({ count: 350, seed: 3, domain: 'emotion', size: 32 });
+    const counts = new Array(7).fill(0);
+    for (const s of ds.samples) counts[(await s.load()).labels.emotion!.classIndex]++;
+    for (const c of counts) {
+      expect(c).toBeGreaterThan(30);
+      expect(c).toBeLessThan(72);
+    }
+  });
+
+  it('move the mouth: smiles lift the corners, sadness drops them, surprise opens the mouth', () => {
+    const measure = (expression: string) => {
+      let lift = 0;
+      let inner = 0;
+      const n = 16;
+      for (let seed = 0; seed < n; seed++) {
+        const f = generateFace(seed, { size: 96, expression, occlusion: 0, intensity: [0.9, 1] });
+        const { width, data } = f.labels.parsing!.mask;
+        let cy = 0;
+        let count = 0;
+        for (let i = 0; i < data.length; i++) {
+          if (data[i] === CLASS.upperLip || data[i] === CLASS.lowerLip || data[i] === CLASS.innerMouth) {
+            cy += Math.floor(i / width) + 0.5;
+            count++;
+          }
+          if (data[i] === CLASS.innerMouth) inner++;
+        }
+        const p = f.labels.landmarks!.points;
+        lift += (cy / count - (p[3][1] + p[4][1]) / 2) / f.attributes.faceScale;
+      }
+      return { lift: lift / n, inner: inner / n };
+    };
+    const happy = measure('happy');
+    const sad = measure('sad');
+    const neutral = measure('neutral');
+    const surprise = measure('surprise');
+    expect(happy.lift).toBeGreaterThan(neutral.lift + 0.03);
+    expect(sad.lift).toBeLessThan(neutral.lift - 0.03);
+    expect(surprise.inner).toBeGreaterThan(neutral.inner * 5 + 20);
+  });
+});
