@@ -1,8 +1,8 @@
 import { composeOverlays, type RawImage } from '@ifan/core';
 import { describe, expect, it } from 'vitest';
-import { emotionTask } from '../../task-emotion/src/index';
-import { parsingTask, FASSEG_6 } from '../../task-parsing/src/index';
-import { landmarkTask } from '../src/index';
+import { emotionTask } from '@ifan/task-emotion';
+import { parsingTask, FASSEG_6 } from '@ifan/task-parsing';
+import { landmarkTask } from '@ifan/task-landmarks';
 
 const grey = (w: number, h: number): RawImage => ({ width: w, height: h, channels: 3, data: new Uint8Array(w * h * 3).fill(100) });
 const px = (im: RawImage, x: number, y: number) => Array.from(im.data.slice((y * im.width + x) * 3, (y * im.width + x) * 3 + 3));

@@ -1,0 +1,52 @@
+/**
+ * The custom attributes plugin trained together with the three built-in tasks. MTFL labels landmarks
+ * and attributes on the same images, so its one data set trains both tasks in every batch; Helen and
+ * the emotion folders each label one task.
+ *
+ *   pnpm --filter @ifan/examples train-attributes
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { selectBackend, type BackbonePresetName } from '@ifan/core';
+import { emotionTask } from '@ifan/task-emotion';
+import { landmarkTask } from '@ifan/task-landmarks';
+import { parsingTask } from '@ifan/task-parsing';
+import { evaluate, resultsToMarkdown, Trainer, type EvaluationResult } from '@ifan/trainer';
+import { writeSyntheticLayouts } from '../synthetic-data';
+import { attributesTask } from './attributes-plugin';
+
+export async function trainWithAttributes(o: { count?: number; preset?: BackbonePresetName; pretrainEpochs?: number; rounds?: number; progress?: boolean } = {}): Promise<{
+  result: EvaluationResult;
+  markdown: string;
+  sources: { name: string; tasks: string[] }[];
+}> {
+  await selectBackend();
+  const data = await writeSyntheticLayouts(await mkdtemp(join(tmpdir(), 'ifan-4t-')), o.count ?? 200);
+  const [parsing, landmarks, emotion, attributes] = [parsingTask(), landmarkTask(), emotionTask(), attributesTask()];
+  const mtflTrain = await landmarks.loadDataset('mtfl', data.mtfl, { split: 'train' });
+  const mtflTest = await landmarks.loadDataset('mtfl', data.mtfl, { split: 'test' });
+  const datasets = {
+    parsing: { train: await parsing.loadDataset('helen', data.helen, { split: 'train' }), test: await parsing.loadDataset('helen', data.helen, { split: 'test' }) },
+    landmarks: { train: mtflTrain, test: mtflTest },
+    attributes: { train: mtflTrain, test: mtflTest },
+    emotion: { train: await emotion.loadDataset('folders', data.fer, { split: 'train' }), test: await emotion.loadDataset('folders', data.fer, { split: 'test' }) },
+  };
+  const trainer = new Trainer({
+    plugins: [parsing, landmarks, emotion, attributes],
+    datasets,
+    network: { backbone: o.preset ?? 'small', iterations: 1 },
+    schedule: { pretrainEpochs: o.pretrainEpochs ?? 1, rounds: o.rounds ?? 30 },
+    progress: o.progress ?? true,
+  });
+  const sources = trainer.sources.map((s) => ({ name: s.name, tasks: [...s.tasks] }));
+  await trainer.fit();
+  const result = await evaluate(trainer.net, Object.fromEntries(Object.entries(datasets).map(([k, v]) => [k, v.test])));
+  trainer.dispose();
+  return { result, markdown: resultsToMarkdown([{ label: 'iFAN 4T', result }]), sources };
+}
+
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
+  const { markdown } = await trainWithAttributes();
+  console.log(markdown);
+}

@@ -1,0 +1,68 @@
+/**
+ * A user training script: landmarks and parsing only (the paper's "2T"), each from its own data set.
+ *
+ *   pnpm --filter @ifan/examples train-2t                     # on synthetic faces written to a temp dir
+ *   pnpm --filter @ifan/examples train-2t -- --helen DIR --mtfl DIR
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { selectBackend, type BackbonePresetName } from '@ifan/core';
+import { landmarkTask } from '@ifan/task-landmarks';
+import { parsingTask } from '@ifan/task-parsing';
+import { evaluate, resultsToMarkdown, Trainer, type EvaluationResult } from '@ifan/trainer';
+import { writeSyntheticLayouts } from './synthetic-data';
+
+export interface ExampleOptions {
+  /** Helen-layout root; default synthetic faces. */
+  helen?: string;
+  /** MTFL root; default synthetic faces. */
+  mtfl?: string;
+  /** Synthetic faces per data set when no data is given. Default 200. */
+  count?: number;
+  preset?: BackbonePresetName;
+  pretrainEpochs?: number;
+  rounds?: number;
+  iterations?: number;
+  progress?: boolean;
+}
+
+export async function trainLandmarksAndParsing(o: ExampleOptions = {}): Promise<{ result: EvaluationResult; markdown: string }> {
+  await selectBackend();
+  let { helen, mtfl } = o;
+  if (!helen || !mtfl) {
+    const data = await writeSyntheticLayouts(await mkdtemp(join(tmpdir(), 'ifan-2t-')), o.count ?? 200);
+    helen ??= data.helen;
+    mtfl ??= data.mtfl;
+  }
+  const parsing = parsingTask();
+  const landmarks = landmarkTask();
+  const datasets = {
+    parsing: { train: await parsing.loadDataset('helen', helen, { split: 'train' }), test: await parsing.loadDataset('helen', helen, { split: 'test' }) },
+    landmarks: { train: await landmarks.loadDataset('mtfl', mtfl, { split: 'train' }), test: await landmarks.loadDataset('mtfl', mtfl, { split: 'test' }) },
+  };
+  const trainer = new Trainer({
+    plugins: [landmarks, parsing],
+    datasets,
+    network: { backbone: o.preset ?? 'small', iterations: o.iterations ?? 1 },
+    schedule: { pretrainEpochs: o.pretrainEpochs ?? 2, rounds: o.rounds ?? 40 },
+    batchSize: { parsing: 8, landmarks: 16 },
+    progress: o.progress ?? true,
+  });
+  await trainer.fit();
+  const result = await evaluate(trainer.net, { parsing: datasets.parsing.test, landmarks: datasets.landmarks.test });
+  trainer.dispose();
+  return { result, markdown: resultsToMarkdown([{ label: 'iFAN 2T', result }]) };
+}
+
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
+  const { values } = parseArgs({ options: { helen: { type: 'string' }, mtfl: { type: 'string' }, rounds: { type: 'string' }, preset: { type: 'string' } } });
+  const { markdown } = await trainLandmarksAndParsing({
+    helen: values.helen,
+    mtfl: values.mtfl,
+    rounds: values.rounds ? Number(values.rounds) : undefined,
+    preset: values.preset as BackbonePresetName | undefined,
+  });
+  console.log(markdown);
+}
