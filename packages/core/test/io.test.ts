@@ -2,15 +2,14 @@ import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IntegratedNetwork, loadNetwork, saveNetwork } from '../src/index';
+import { IntegratedNetwork, loadNetwork, saveNetwork, selectBackend } from '../src/index';
 import { fileSystemHandler, registerFileRouter } from '../src/node/model-io';
 import { mapTask, vectorTask } from './dummy-plugins';
 
 let dir: string;
 beforeAll(async () => {
-  await tf.setBackend('cpu');
+  await selectBackend({ backend: 'wasm', log: false });
   dir = await mkdtemp(join(tmpdir(), 'ifan-io-'));
   registerFileRouter();
 });

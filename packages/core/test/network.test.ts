@@ -1,11 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { IntegratedNetwork, type NetworkConfig } from '../src/index';
+import { IntegratedNetwork, selectBackend, type NetworkConfig } from '../src/index';
 import { mapTask, vectorTask } from './dummy-plugins';
 
 beforeAll(async () => {
-  await tf.setBackend('cpu');
+  await selectBackend({ backend: 'wasm', log: false });
 });
 
 const tinyConfig: Partial<NetworkConfig> = { backbone: 'tiny', iterations: 1, seed: 3 };

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { BNU_LSVED_7, emotionTask } from '../src/index';
 
 beforeAll(async () => {
-  await selectBackend({ backend: 'cpu', log: false });
+  await selectBackend({ backend: 'wasm', log: false });
 });
 
 describe('emotion plugin', () => {
