@@ -1,0 +1,86 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { saveStock, takeStock } from './composite';
+import { conv2dBackpropFilterKernel, conv2dBackpropInputKernel } from './conv2d_backprop';
+import { spatialMeanKernel, spatialSumKernel } from './reduce';
+import { WASM_MEMORY_KERNELS } from './wasm_memory';
+
+export type TrainingKernelBackend = 'wasm' | 'cpu';
+
+/**
+ * The kernels this library supplies per backend, each chosen because it measured faster than the
+ * backend's own (or the backend has none); `bench/kernels.ts` prints the numbers.
+ *
+ * wasm: Conv2DBackpropFilter is missing from tfjs-backend-wasm 4.22 and its Conv2DBackpropInput is a
+ * naive loop; both become XNNPACK convolutions or matrix products. Sum and Mean over [0, 1, 2] become
+ * average pools; Identity, Cast, Slice, SplitV, Concat, Tile, DepthToSpace and AvgPoolGrad become
+ * copies on the wasm heap (see wasm_memory.ts).
+ *
+ * cpu: the stock Conv2DBackpropFilter runs at under 0.01 GFLOP/s; as one forward convolution it runs
+ * at 0.1-0.5. Conv2DBackpropInput as a convolution measured no faster than the stock one, so it stays.
+ */
+const KERNELS: Record<TrainingKernelBackend, Array<(backendName: string) => tf.KernelConfig>> = {
+  wasm: [
+    conv2dBackpropFilterKernel,
+    conv2dBackpropInputKernel,
+    spatialSumKernel,
+    spatialMeanKernel,
+    ...WASM_MEMORY_KERNELS.map((k) => () => k),
+  ],
+  cpu: [(backendName) => conv2dBackpropFilterKernel(backendName, 'conv')],
+};
+
+const registered = new Map<string, string[]>();
+
+/**
+ * Registers this library's training kernels for a backend (the backend's package must already be
+ * imported, so its own kernels are in the registry). Idempotent. Returns the names of the kernels
+ * registered for the backend.
+ */
+export function registerTrainingKernels(backendName: TrainingKernelBackend): string[] {
+  const done = registered.get(backendName);
+  if (done) return [...done];
+  const factories = KERNELS[backendName];
+  if (!factories) throw new Error(`no training kernels for backend "${String(backendName)}": use one of ${Object.keys(KERNELS).join(', ')}`);
+  if (!tf.getKernel('Conv2D', backendName)) {
+    throw new Error(
+      `backend "${backendName}" has no kernels registered: import '@tensorflow/tfjs-backend-${backendName}' before registerTrainingKernels`,
+    );
+  }
+  const names: string[] = [];
+  for (const make of factories) {
+    const config = make(backendName);
+    const stock = tf.getKernel(config.kernelName, backendName);
+    if (stock) {
+      saveStock(stock);
+      tf.unregisterKernel(config.kernelName, backendName);
+    }
+    tf.registerKernel(config);
+    names.push(config.kernelName);
+  }
+  registered.set(backendName, names);
+  return [...names];
+}
+
+/** Puts the backend's own kernels back (for benchmarks and tests). Returns the names restored. */
+export function unregisterTrainingKernels(backendName: TrainingKernelBackend): string[] {
+  const names = registered.get(backendName) ?? [];
+  const instance = (tf.engine().registry as Record<string, tf.KernelBackend | undefined>)[backendName];
+  for (const name of names) {
+    tf.unregisterKernel(name, backendName);
+    const stock = takeStock(name, backendName);
+    if (stock) {
+      tf.registerKernel(stock);
+      // A backend initialised while the stock kernel was unregistered never ran its setup.
+      if (instance && stock.setupFunc) stock.setupFunc(instance);
+    }
+  }
+  registered.delete(backendName);
+  return names;
+}
+
+/** Names of the kernels currently registered by {@link registerTrainingKernels} for a backend. */
+export function trainingKernels(backendName: TrainingKernelBackend): string[] {
+  return [...(registered.get(backendName) ?? [])];
+}
+
+export type { Conv2DBackpropFilterAttrs, Conv2DBackpropInputAttrs } from './conv2d_backprop';
