@@ -1,1 +1,518 @@
-export {};
+#!/usr/bin/env node
+/**
+ * The `ifan` command: train, eval, predict, info, demo. `main(argv)` runs in-process (tests call it)
+ * and returns the exit code: 0 done, 1 failed, 2 bad usage or configuration, 130 interrupted.
+ */
+import { existsSync, realpathSync } from 'node:fs';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname, extname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { BACKBONE_PRESETS, IntegratedNetwork, selectBackend, type BackbonePresetName, type Dataset } from '@ifan/core';
+import { IMAGE_EXTENSIONS } from '@ifan/core/node';
+import { runDemo } from './demo';
+import { ConfigError, TrainingDivergedError } from './errors';
+import { evaluate } from './evaluate';
+import { loadModel, writeTaskOptions } from './model';
+import { predictImages } from './predict';
+import { buildRun, checkRunConfig, loadData, parseDataSpec, type DataSpec, type RunConfigFile } from './run-config';
+import { resultsToMarkdown } from './tables';
+import { taskEntry, taskNames } from './tasks';
+import { Trainer, RUN_FILES } from './trainer';
+import type { ResolvedTrainConfig } from './types';
+
+export interface CliIO {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+}
+
+const defaultIO: CliIO = {
+  stdout: (s) => process.stdout.write(s),
+  stderr: (s) => process.stderr.write(s),
+};
+
+/** Bad usage: printed with the command's usage, exit code 2. */
+class UsageError extends Error {}
+
+const USAGE: Record<string, string> = {
+  train: `ifan train --config FILE | --task TASK=FORMAT:PATH ... [options]
+  --config FILE          run configuration (JSON; flags override it)
+  --task T=FORMAT:PATH   training data of task T (repeat per task), e.g. landmarks=mtfl:/data/mtfl,
+                         emotion=folders:/data/fer2013/train, parsing=synthetic:500
+  --val T=FORMAT:PATH    validation data (default: carved out of the training data)
+  --test T=FORMAT:PATH   test data (default: carved out of the training data)
+  --preset NAME          backbone preset: ${Object.keys(BACKBONE_PRESETS).join(', ')}
+  --iterations N         interaction iterations ITER (0..16)
+  --epochs N             stage-1 (task-wise pre-training) epochs per data set
+  --rounds N             stage-2 (batch-wise fine-tuning) rounds
+  --batch-size [T=]N     batch size, for all tasks or for task T
+  --reencoder learned|resize     --shared-bn     --no-augment     --margin X     --seed N
+  --out DIR              run directory (default runs/<date-time>)
+  --resume DIR           continue the run in DIR from its latest checkpoint
+  --quiet                no progress output`,
+  eval: `ifan eval --model DIR [--task T=FORMAT:PATH ...] [--iterations N] [--batch-size N] [--json FILE]
+  Evaluates every task on its data at every iteration 0..N and prints the tables. Without --task, DIR
+  must be a run directory: its test splits are used.`,
+  predict: `ifan predict IMAGE|DIR --model DIR [--out DIR] [--iterations N] [--bn-key KEY]
+  Writes <name>.json and <name>.overlay.png per image into --out (default ./predictions). Images are
+  cropped to their centred square. --bn-key: the batch-norm statistics to use, those of the data set
+  the images resemble (default the first task's).`,
+  info: `ifan info [MODEL] [--preset NAME|all]
+  Tasks, configuration, FLOPs per iteration and parameter count of a model or of backbone presets.`,
+  demo: `ifan demo [--out DIR] [--faces N] [--epochs N] [--rounds N] [--preset NAME]
+  Synthetic data sets (one per task, different image statistics), the integrated network trained on all
+  three with the hybrid strategy, single-task baselines, tables and overlays.`,
+};
+
+const HELP = `ifan: integrated face analytics network (Li et al., ACM MM 2017)
+
+Commands:
+  train    cross-dataset hybrid training
+  eval     evaluate a model, print the paper's tables
+  predict  run a model on images
+  info     tasks, FLOPs and parameters of a model or preset
+  demo     the whole pipeline on synthetic faces
+
+Run "ifan COMMAND --help" for a command's options. Tasks: ${taskNames().join(', ')}.
+`;
+
+export async function main(argv: string[], io: CliIO = defaultIO): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    io.stdout(HELP);
+    return command ? 0 : 2;
+  }
+  const commands: Record<string, (args: string[], io: CliIO) => Promise<number>> = { train, eval: evalCommand, predict, info, demo };
+  const run = commands[command];
+  if (!run) {
+    io.stderr(`ifan: unknown command "${command}"\n\n${HELP}`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.stdout(`usage: ${USAGE[command]}\n`);
+    return 0;
+  }
+  try {
+    return await run(rest, io);
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    if (e instanceof UsageError || err.code?.startsWith('ERR_PARSE_ARGS')) {
+      io.stderr(`ifan ${command}: ${err.message}\n\nusage: ${USAGE[command]}\n`);
+      return 2;
+    }
+    if (e instanceof ConfigError) {
+      io.stderr(`ifan ${command}: configuration error: ${err.message}\n`);
+      return 2;
+    }
+    if (e instanceof TrainingDivergedError) {
+      io.stderr(`ifan ${command}: ${err.message}\n`);
+      return 1;
+    }
+    io.stderr(`ifan ${command}: ${err.message}\n`);
+    return 1;
+  }
+}
+
+function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, positionals = false) {
+  return parseArgs({ args, options, allowPositionals: positionals, strict: true });
+}
+
+function intFlag(name: string, v: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!/^-?\d+$/.test(v.trim()) || n < min || n > max) throw new ConfigError(`--${name}`, `must be an integer from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ''}, got "${v}"`);
+  return n;
+}
+
+function numberFlag(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n)) throw new ConfigError(`--${name}`, `must be a number, got "${v}"`);
+  return n;
+}
+
+function checkPreset(name: string | undefined): BackbonePresetName | undefined {
+  if (name !== undefined && !(name in BACKBONE_PRESETS)) {
+    throw new ConfigError('--preset', `unknown preset "${name}": use one of ${Object.keys(BACKBONE_PRESETS).join(', ')}`);
+  }
+  return name as BackbonePresetName | undefined;
+}
+
+/** `T=SPEC` pairs -> { T: SPEC }. */
+function taskPairs(flag: string, values: string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const v of values ?? []) {
+    const i = v.indexOf('=');
+    if (i <= 0) throw new UsageError(`--${flag} ${v}: expected TASK=FORMAT:PATH (e.g. landmarks=mtfl:/data/mtfl)`);
+    const task = v.slice(0, i);
+    taskEntry(task, `--${flag} ${task}`);
+    out[task] = v.slice(i + 1);
+  }
+  return out;
+}
+
+async function backend(): Promise<void> {
+  await selectBackend();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// train
+
+/** Data specs with absolute paths, so a run directory can be resumed from anywhere. */
+function absolutize(config: RunConfigFile, baseDir: string): RunConfigFile {
+  const fix = (s: string | DataSpec | undefined, field: string): DataSpec | undefined => {
+    if (s === undefined) return undefined;
+    const spec = typeof s === 'string' ? parseDataSpec(s, field) : s;
+    return spec.path !== undefined ? { ...spec, path: resolve(baseDir, spec.path) } : spec;
+  };
+  const tasks = Object.fromEntries(
+    Object.entries(config.tasks).map(([name, t]) => {
+      const out = { ...t, train: fix(t.train, `tasks.${name}.train`)! };
+      if (t.val !== undefined) out.val = fix(t.val, `tasks.${name}.val`);
+      if (t.test !== undefined) out.test = fix(t.test, `tasks.${name}.test`);
+      return [name, out];
+    }),
+  );
+  return { ...config, tasks, ...(config.out ? { out: resolve(baseDir, config.out) } : {}) };
+}
+
+async function train(args: string[], io: CliIO): Promise<number> {
+  const { values } = parse(args, {
+    config: { type: 'string' },
+    task: { type: 'string', multiple: true },
+    val: { type: 'string', multiple: true },
+    test: { type: 'string', multiple: true },
+    preset: { type: 'string' },
+    iterations: { type: 'string' },
+    epochs: { type: 'string' },
+    rounds: { type: 'string' },
+    'batch-size': { type: 'string', multiple: true },
+    reencoder: { type: 'string' },
+    'shared-bn': { type: 'boolean' },
+    'no-augment': { type: 'boolean' },
+    margin: { type: 'string' },
+    seed: { type: 'string' },
+    out: { type: 'string' },
+    resume: { type: 'string' },
+    quiet: { type: 'boolean' },
+  });
+  let config: RunConfigFile;
+  let resume = false;
+  if (values.resume) {
+    const others = Object.keys(values).filter((k) => !['resume', 'quiet'].includes(k));
+    if (others.length) throw new UsageError(`--resume continues a run with its own config.json; drop --${others.join(', --')}`);
+    const runDir = resolve(values.resume);
+    const path = join(runDir, RUN_FILES.config);
+    if (!existsSync(path)) throw new ConfigError('--resume', `${path} does not exist: ${runDir} is not a run directory`);
+    const saved = JSON.parse(await readFile(path, 'utf8')) as ResolvedTrainConfig;
+    const run = saved.meta?.run as RunConfigFile | undefined;
+    if (!run) throw new ConfigError('--resume', `${path} was not written by "ifan train" (no meta.run): resume it with the Trainer API`);
+    config = { ...run, out: runDir };
+    resume = true;
+  } else {
+    let base: Partial<RunConfigFile> = {};
+    let baseDir = process.cwd();
+    if (values.config) {
+      const file = resolve(values.config);
+      let text: string;
+      try {
+        text = await readFile(file, 'utf8');
+      } catch {
+        throw new ConfigError('--config', `${file} does not exist or cannot be read`);
+      }
+      try {
+        base = JSON.parse(text) as Partial<RunConfigFile>;
+      } catch (e) {
+        throw new ConfigError('--config', `${file} is not valid JSON: ${(e as Error).message}`);
+      }
+      baseDir = dirname(file);
+    }
+    const fileConfig = values.config ? absolutize(checkRunConfig(base), baseDir) : undefined;
+    const tasks = { ...(fileConfig?.tasks ?? {}) };
+    for (const [t, spec] of Object.entries(taskPairs('task', values.task))) tasks[t] = { ...tasks[t], train: spec };
+    for (const flag of ['val', 'test'] as const) {
+      for (const [t, spec] of Object.entries(taskPairs(flag, values[flag]))) {
+        if (!tasks[t]) throw new UsageError(`--${flag} ${t}=...: task ${t} has no training data (--task ${t}=FORMAT:PATH)`);
+        tasks[t] = { ...tasks[t], [flag]: spec };
+      }
+    }
+    if (Object.keys(tasks).length === 0) throw new UsageError('give --config FILE or at least one --task TASK=FORMAT:PATH');
+    for (const b of values['batch-size'] ?? []) {
+      const i = b.indexOf('=');
+      if (i > 0) {
+        const t = b.slice(0, i);
+        if (!tasks[t]) throw new UsageError(`--batch-size ${b}: task ${t} is not being trained`);
+        tasks[t] = { ...tasks[t], batchSize: intFlag('batch-size', b.slice(i + 1), 1) };
+      } else {
+        const n = intFlag('batch-size', b, 1);
+        for (const t of Object.keys(tasks)) tasks[t] = { ...tasks[t], batchSize: n };
+      }
+    }
+    const preset = checkPreset(values.preset ?? fileConfig?.preset);
+    if (values.reencoder !== undefined && values.reencoder !== 'learned' && values.reencoder !== 'resize') {
+      throw new ConfigError('--reencoder', `must be learned or resize, got "${values.reencoder}"`);
+    }
+    const network = {
+      ...fileConfig?.network,
+      ...(values.iterations !== undefined ? { iterations: intFlag('iterations', values.iterations, 0, 16) } : {}),
+      ...(values.reencoder ? { reencoder: values.reencoder as 'learned' | 'resize' } : {}),
+      ...(values['shared-bn'] ? { sharedBatchNorm: true } : {}),
+    };
+    const schedule = {
+      ...fileConfig?.schedule,
+      ...(values.epochs !== undefined ? { pretrainEpochs: intFlag('epochs', values.epochs, 0) } : {}),
+      ...(values.rounds !== undefined ? { rounds: intFlag('rounds', values.rounds, 0) } : {}),
+    };
+    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+    config = checkRunConfig({
+      ...fileConfig,
+      tasks,
+      ...(preset ? { preset } : {}),
+      network,
+      schedule,
+      ...(values['no-augment'] ? { augment: false } : {}),
+      ...(values.margin !== undefined ? { crop: { ...fileConfig?.crop, margin: numberFlag('margin', values.margin)! } } : {}),
+      ...(values.seed !== undefined ? { seed: intFlag('seed', values.seed, 0, 0xffffffff) } : {}),
+      out: values.out ? resolve(values.out) : (fileConfig?.out ?? resolve('runs', stamp)),
+    });
+    config = absolutize(config, process.cwd());
+  }
+  const built = await buildRun(config);
+  await backend();
+  const trainer = new Trainer({ ...built.options, resume, progress: !values.quiet, handleSignals: true });
+  try {
+    io.stderr(
+      `ifan train: ${trainer.totalSteps} steps (${trainer.sources.map((s) => `${s.name}: ${s.dataset.samples.length} images, batch ${s.batchSize}`).join('; ')}) -> ${trainer.runDir}\n`,
+    );
+    const result = await trainer.fit();
+    if (result.status !== 'completed') {
+      io.stderr(`ifan train: ${result.reason ?? result.status} after step ${result.steps}; checkpoint in ${join(trainer.runDir!, RUN_FILES.checkpoints)}; continue with: ifan train --resume ${trainer.runDir}\n`);
+      return result.status === 'interrupted' ? 130 : 0;
+    }
+    const model = join(trainer.runDir!, RUN_FILES.model);
+    await writeTaskOptions(model, taskOptionsOf(config));
+    const test = Object.fromEntries(Object.entries(built.data).filter(([, d]) => d.test).map(([t, d]) => [t, d.test!]));
+    if (Object.keys(test).length) {
+      const res = await evaluate(trainer.net, test, { crop: trainer.config.crop, batchSize: config.evalBatchSize ?? 16 });
+      await writeFile(join(trainer.runDir!, 'eval.json'), JSON.stringify(res, null, 2));
+      io.stdout(`${resultsToMarkdown([{ label: 'iFAN', result: res }])}\n`);
+    }
+    io.stderr(`ifan train: done in ${result.seconds.toFixed(1)} s; model in ${model}\n`);
+    return 0;
+  } finally {
+    trainer.dispose();
+  }
+}
+
+function taskOptionsOf(config: RunConfigFile): Record<string, Record<string, unknown>> {
+  return Object.fromEntries(Object.entries(config.tasks).map(([t, s]) => [t, s.options ?? {}]));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// eval
+
+async function evalCommand(args: string[], io: CliIO): Promise<number> {
+  const { values } = parse(args, {
+    model: { type: 'string' },
+    task: { type: 'string', multiple: true },
+    iterations: { type: 'string' },
+    'batch-size': { type: 'string' },
+    json: { type: 'string' },
+  });
+  if (!values.model) throw new UsageError('--model DIR is required');
+  const pairs = taskPairs('task', values.task);
+  const iterations = intFlag('iterations', values.iterations, 0, 16);
+  const batchSize = intFlag('batch-size', values['batch-size'], 1);
+  await backend();
+  const model = await loadModel(values.model);
+  try {
+    if (iterations !== undefined && iterations > model.net.config.iterations && model.net.integrator.length === 0) {
+      throw new ConfigError('--iterations', `this model was trained with ITER 0 and has no integrator`);
+    }
+    let data: Record<string, Dataset> = {};
+    if (Object.keys(pairs).length) {
+      for (const [task, spec] of Object.entries(pairs)) {
+        const plugin = model.plugins.find((p) => p.name === task);
+        if (!plugin) throw new ConfigError(`--task ${task}`, `the model has no task ${task}; it has ${model.plugins.map((p) => p.name).join(', ')}`);
+        data[task] = await loadData(plugin, parseDataSpec(spec, `--task ${task}`), `--task ${task}`, process.cwd(), 1, 'test');
+      }
+    } else {
+      data = await runTestSets(values.model);
+    }
+    const result = await evaluate(model.net, data, { iterations, batchSize, crop: model.preprocessing.crop });
+    const jsonPath = values.json ? resolve(values.json) : join(model.dir, 'eval.json');
+    await writeFile(jsonPath, JSON.stringify(result, null, 2));
+    io.stdout(`${resultsToMarkdown([{ label: 'iFAN', result }])}\n`);
+    io.stderr(`ifan eval: results in ${jsonPath}\n`);
+    return 0;
+  } finally {
+    model.net.dispose();
+  }
+}
+
+/** The test splits of the run whose directory is `dir` (rebuilt from its config.json). */
+async function runTestSets(dir: string): Promise<Record<string, Dataset>> {
+  // the run directory itself, or the run's model/ folder
+  const runDir = existsSync(join(resolve(dir), RUN_FILES.config)) ? resolve(dir) : dirname(resolve(dir));
+  const path = join(runDir, RUN_FILES.config);
+  if (!existsSync(path)) throw new UsageError(`give --task TASK=FORMAT:PATH: ${resolve(dir)} is not in a run directory (no ${RUN_FILES.config}) to take test splits from`);
+  const saved = JSON.parse(await readFile(path, 'utf8')) as ResolvedTrainConfig;
+  const run = saved.meta?.run as RunConfigFile | undefined;
+  if (!run) throw new UsageError(`give --task TASK=FORMAT:PATH: ${path} does not say where the run's data is`);
+  const built = await buildRun(run);
+  return Object.fromEntries(Object.entries(built.data).filter(([, d]) => d.test).map(([t, d]) => [t, d.test!]));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// predict
+
+async function predict(args: string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parse(args, { model: { type: 'string' }, out: { type: 'string' }, iterations: { type: 'string' }, 'bn-key': { type: 'string' } }, true);
+  if (!values.model) throw new UsageError('--model DIR is required');
+  if (positionals.length === 0) throw new UsageError('give an image file or a folder of images');
+  const files: string[] = [];
+  for (const p of positionals) {
+    const path = resolve(p);
+    let s;
+    try {
+      s = await stat(path);
+    } catch {
+      throw new ConfigError('IMAGE', `${path} does not exist`);
+    }
+    if (s.isDirectory()) {
+      const names = (await readdir(path)).filter((n) => IMAGE_EXTENSIONS.includes(extname(n).toLowerCase())).sort();
+      if (names.length === 0) throw new ConfigError('DIR', `${path} holds no images (${IMAGE_EXTENSIONS.join(', ')})`);
+      files.push(...names.map((n) => join(path, n)));
+    } else files.push(path);
+  }
+  const iterations = intFlag('iterations', values.iterations, 0, 16);
+  await backend();
+  const model = await loadModel(values.model);
+  try {
+    const outDir = resolve(values.out ?? 'predictions');
+    const bnKey = values['bn-key'];
+    if (bnKey !== undefined && !model.net.bnKeys.includes(bnKey)) {
+      throw new ConfigError('--bn-key', `"${bnKey}" is not a batch-norm key of this model; it has ${model.net.bnKeys.join(', ')}`);
+    }
+    const results = await predictImages(model, files, { iterations, outDir, bnKey });
+    for (const r of results) io.stdout(`${r.file}: ${summarize(r.outputs)}\n`);
+    io.stderr(`ifan predict: ${results.length} image(s); JSON and overlays in ${outDir}\n`);
+    return 0;
+  } finally {
+    model.net.dispose();
+  }
+}
+
+/** A one-line view of outputs: numbers rounded, large structures abbreviated. */
+function summarize(outputs: Record<string, unknown>): string {
+  return Object.entries(outputs)
+    .map(([task, v]) => {
+      const s = JSON.stringify(v, (_k, x) => {
+        if (ArrayBuffer.isView(x)) return `<${(x as Uint8Array).length} values>`;
+        if (typeof x === 'number') return Math.round(x * 100) / 100;
+        return x;
+      });
+      return `${task} ${s.length > 160 ? `${s.slice(0, 157)}...` : s}`;
+    })
+    .join('; ');
+}
+
+// ---------------------------------------------------------------------------------------------------
+// info
+
+async function info(args: string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parse(args, { preset: { type: 'string' }, iterations: { type: 'string' } }, true);
+  if (positionals.length > 1) throw new UsageError('give one model');
+  if (positionals.length && values.preset) throw new UsageError('give a model or --preset, not both');
+  await backend();
+  if (positionals.length) {
+    const model = await loadModel(positionals[0]);
+    try {
+      const net = model.net;
+      io.stdout(`model ${model.dir}\n`);
+      io.stdout(`tasks: ${model.plugins.map((p) => `${p.name} (bn key ${p.bnKey}, decodes ${p.decodeFrom.path}/${p.decodeFrom.downsample})`).join(', ')}\n`);
+      io.stdout(`network: ${JSON.stringify({ ...net.config, backbone: net.backboneConfig })}\n`);
+      io.stdout(`crop: ${JSON.stringify(model.preprocessing.crop)}\n`);
+      io.stdout(`${costTable([{ name: 'model', net }])}\n`);
+      return 0;
+    } finally {
+      model.net.dispose();
+    }
+  }
+  const names = values.preset && values.preset !== 'all' ? [values.preset] : Object.keys(BACKBONE_PRESETS);
+  for (const n of names) checkPreset(n);
+  const iterations = intFlag('iterations', values.iterations, 0, 16) ?? 2;
+  const nets = names.map((name) => ({
+    name,
+    net: new IntegratedNetwork(
+      taskNames().map((t) => taskEntry(t).create()),
+      { backbone: name as BackbonePresetName, iterations },
+    ),
+  }));
+  try {
+    io.stdout(`tasks: ${taskNames().join(', ')} (default options), ITER ${iterations}\n\n`);
+    io.stdout(`${costTable(nets)}\n`);
+  } finally {
+    for (const n of nets) n.net.dispose();
+  }
+  return 0;
+}
+
+function costTable(nets: { name: string; net: IntegratedNetwork }[]): string {
+  const maxIter = Math.max(...nets.map((n) => n.net.config.iterations));
+  const head = `| | input | trainable params | ${Array.from({ length: maxIter + 1 }, (_, i) => `GFLOPs Iter${i}`).join(' | ')} |`;
+  const sep = `|---|---:|---:|${Array.from({ length: maxIter + 1 }, () => '---:').join('|')}|`;
+  const rows = nets.map(({ name, net }) => {
+    const cells = Array.from({ length: maxIter + 1 }, (_, i) => (i <= net.config.iterations ? (net.flops(i) / 1e9).toFixed(3) : '-'));
+    return `| ${name} | ${net.inputSize} | ${net.parameterCount().trainable.toLocaleString('en-US')} | ${cells.join(' | ')} |`;
+  });
+  return [head, sep, ...rows].join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------------
+// demo
+
+async function demo(args: string[], io: CliIO): Promise<number> {
+  const { values } = parse(args, {
+    out: { type: 'string' },
+    faces: { type: 'string' },
+    epochs: { type: 'string' },
+    rounds: { type: 'string' },
+    preset: { type: 'string' },
+    quiet: { type: 'boolean' },
+  });
+  await backend();
+  const result = await runDemo({
+    outDir: resolve(values.out ?? 'ifan-demo'),
+    faces: intFlag('faces', values.faces, 10),
+    pretrainEpochs: intFlag('epochs', values.epochs, 0),
+    rounds: intFlag('rounds', values.rounds, 0),
+    preset: checkPreset(values.preset),
+    progress: !values.quiet,
+    log: (s) => io.stderr(`${s}\n`),
+  });
+  io.stdout(`${result.markdown}\n`);
+  io.stderr(`ifan demo: ${result.seconds.toFixed(0)} s; tables, results and overlays in ${result.outDir}\n`);
+  return 0;
+}
+
+
+// Run when executed as the `ifan` binary (not when imported).
+const invoked = process.argv[1] ? safeRealpath(process.argv[1]) : '';
+if (invoked && invoked === safeRealpath(fileURLToPath(import.meta.url))) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      process.stderr.write(`ifan: ${(e as Error).stack ?? String(e)}\n`);
+      process.exit(1);
+    },
+  );
+}
+
+function safeRealpath(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * Evaluation as in the paper: every task on its own test set, under its own batch-norm key, at every
+ * interaction iteration 0..ITER (one forward pass yields all of them), with outputs mapped back to
+ * the original images (`decodeOutput` with the crop transforms) and scored by the task's own metric.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Dataset, IntegratedNetwork, MetricReport, TaskPlugin } from '@ifan/core';
+import { imageTensor, loadBatch, type Batch } from './batches';
+import { DEFAULT_CROP } from './defaults';
+import type { CropConfig } from './types';
+
+export interface EvaluateOptions {
+  /** Evaluate iterations 0..`iterations`. Default the network's ITER. */
+  iterations?: number;
+  /** Images per forward pass. Default 16. */
+  batchSize?: number;
+  /** The crop the network was trained with. Default margin 0. */
+  crop?: Partial<CropConfig>;
+}
+
+/** One task's figures. */
+export interface TaskEvaluation {
+  task: string;
+  dataset: string;
+  /** Images evaluated (samples carrying this task's label). */
+  images: number;
+  bnKey: string;
+  /** `reports[I]`: the metric after interaction iteration I. */
+  reports: MetricReport[];
+}
+
+export interface EvaluationResult {
+  iterations: number;
+  tasks: Record<string, TaskEvaluation>;
+}
+
+/**
+ * Evaluates `net` on each task's data set (keyed by task name; tasks without one are skipped).
+ * Samples without a label for the task are left out. Leaves no tensor behind.
+ */
+export async function evaluate(net: IntegratedNetwork, data: Record<string, Dataset>, options: EvaluateOptions = {}): Promise<EvaluationResult> {
+  const iterations = options.iterations ?? net.config.iterations;
+  const batchSize = options.batchSize ?? 16;
+  const crop = { ...DEFAULT_CROP, ...options.crop };
+  const tasks: Record<string, TaskEvaluation> = {};
+  for (const [task, dataset] of Object.entries(data)) {
+    const plugin = net.plugin(task);
+    tasks[task] = await evaluateTask(net, plugin, dataset, { iterations, batchSize, crop });
+  }
+  return { iterations, tasks };
+}
+
+async function evaluateTask(
+  net: IntegratedNetwork,
+  plugin: TaskPlugin,
+  dataset: Dataset,
+  opts: { iterations: number; batchSize: number; crop: CropConfig },
+): Promise<TaskEvaluation> {
+  const S = net.inputSize;
+  const metrics = Array.from({ length: opts.iterations + 1 }, () => plugin.createMetric());
+  let images = 0;
+  const samples = dataset.samples;
+  // the next batch loads while this one is evaluated
+  const next = (start: number): Promise<Batch> | null => {
+    if (start >= samples.length) return null;
+    const p = loadBatch(samples.slice(start, start + opts.batchSize), { inputSize: S, crop: opts.crop, plugins: [], keepOriginals: true });
+    p.catch(() => undefined); // awaited below; a failure while another batch is evaluated must not go unhandled
+    return p;
+  };
+  let pending = next(0);
+  for (let start = 0; pending; start += opts.batchSize) {
+    const batch: Batch = await pending;
+    pending = next(start + opts.batchSize);
+    const keep = batch.originals!.map((o, i) => (o.labels[plugin.name] !== undefined ? i : -1)).filter((i) => i >= 0);
+    if (keep.length === 0) continue;
+    const preds = tf.tidy(() => {
+      const x = imageTensor(batch, S);
+      const idx = tf.tensor1d(keep, 'int32');
+      const r = net.forward(tf.gather(x, idx), net.context({ bnKey: plugin.bnKey, training: false }), opts.iterations);
+      return r.predictions.map((p) => p[plugin.name]);
+    });
+    try {
+      const transforms = keep.map((i) => batch.transforms[i]);
+      const labels = keep.map((i) => batch.originals![i].labels[plugin.name]);
+      for (let it = 0; it <= opts.iterations; it++) metrics[it].update(await plugin.decodeOutput(preds[it], S, transforms), labels);
+    } finally {
+      tf.dispose(preds);
+    }
+    images += keep.length;
+  }
+  return { task: plugin.name, dataset: dataset.name, images, bnKey: plugin.bnKey, reports: metrics.map((m) => m.report()) };
+}

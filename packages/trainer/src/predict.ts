@@ -1,0 +1,107 @@
+/**
+ * Prediction on image files: the face crop (the centred square: there is no face detector), one
+ * forward pass, every task's result in original-image coordinates as JSON, and an overlay PNG drawn
+ * by the plugins that can draw (`visualize`).
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import type { RawImage, Sample } from '@ifan/core';
+import { decodeImage, encodePng } from '@ifan/core/node';
+import { imageTensor, loadBatch } from './batches';
+import type { LoadedModel } from './model';
+
+export interface PredictOptions {
+  /** Interaction iterations. Default the network's ITER. */
+  iterations?: number;
+  /** Batch-norm key (the data set whose statistics the images resemble). Default the first task's. */
+  bnKey?: string;
+  /** Where `<name>.json` and `<name>.overlay.png` go; nothing is written without it. */
+  outDir?: string;
+}
+
+export interface Prediction {
+  /** The file, or the sample id. */
+  file: string;
+  width: number;
+  height: number;
+  /** Each task's decoded result in original-image coordinates. */
+  outputs: Record<string, unknown>;
+  /** The original image with every drawable result drawn on it. */
+  overlay: RawImage;
+}
+
+/** Predicts every image file, one at a time; writes JSON and overlays when `outDir` is given. */
+export function predictImages(model: LoadedModel, files: readonly string[], options: PredictOptions = {}): Promise<Prediction[]> {
+  return predictSamples(
+    model,
+    files.map((file) => ({ id: file, load: async () => ({ image: await decodeImage(file), labels: {} }) })),
+    options,
+  );
+}
+
+/**
+ * Predicts samples (cropped like in training: the face box when the sample has one), one at a time;
+ * labels are ignored.
+ */
+export async function predictSamples(model: LoadedModel, samples: readonly Sample[], options: PredictOptions = {}): Promise<Prediction[]> {
+  const { net, plugins, preprocessing } = model;
+  const iterations = options.iterations ?? net.config.iterations;
+  const S = net.inputSize;
+  const out: Prediction[] = [];
+  if (options.outDir) await mkdir(options.outDir, { recursive: true });
+  for (const sample of samples) {
+    const batch = await loadBatch([sample], { inputSize: S, crop: preprocessing.crop, plugins: [], keepOriginals: true });
+    const image = batch.originals![0].image;
+    const ctx = net.context({ training: false, bnKey: options.bnKey });
+    const preds = tf.tidy(() => net.forward(imageTensor(batch, S), ctx, iterations).predictions[iterations]);
+    const outputs: Record<string, unknown> = {};
+    try {
+      for (const p of plugins) outputs[p.name] = (await p.decodeOutput(preds[p.name], S, batch.transforms))[0];
+    } finally {
+      tf.dispose(Object.values(preds));
+    }
+    let overlay = image;
+    for (const p of plugins) if (p.visualize) overlay = p.visualize(overlay, outputs[p.name]);
+    const result: Prediction = { file: sample.id, width: image.width, height: image.height, outputs, overlay };
+    if (options.outDir) await writePrediction(options.outDir, result, iterations);
+    out.push(result);
+  }
+  return out;
+}
+
+/** `<name>.json` (label maps as `<name>.<task>.png` beside it) and `<name>.overlay.png`. */
+async function writePrediction(dir: string, p: Prediction, iterations: number): Promise<void> {
+  const name = basename(p.file, extname(p.file)).replace(/[^\w.-]+/g, '_');
+  const outputs: Record<string, unknown> = {};
+  for (const [task, value] of Object.entries(p.outputs)) {
+    outputs[task] = await toJson(value, async (map) => {
+      const file = `${name}.${task}.png`;
+      await writeFile(join(dir, file), await encodePng(map));
+      return file;
+    });
+  }
+  const json = { file: p.file, width: p.width, height: p.height, iterations, outputs, overlay: `${name}.overlay.png` };
+  await writeFile(join(dir, `${name}.json`), JSON.stringify(json, null, 2));
+  await writeFile(join(dir, `${name}.overlay.png`), await encodePng(p.overlay));
+}
+
+type LabelMapLike = { width: number; height: number; data: Uint8Array };
+
+function isLabelMap(v: unknown): v is LabelMapLike {
+  const m = v as LabelMapLike;
+  return typeof m === 'object' && m !== null && m.data instanceof Uint8Array && m.data.length === m.width * m.height;
+}
+
+/** A result as JSON: class maps become PNG files (`writeMap` returns the file name), typed arrays plain arrays. */
+async function toJson(v: unknown, writeMap: (m: LabelMapLike) => Promise<string>): Promise<unknown> {
+  if (isLabelMap(v)) return { png: await writeMap(v), width: v.width, height: v.height };
+  if (ArrayBuffer.isView(v)) return Array.from(v as unknown as ArrayLike<number>);
+  if (Array.isArray(v)) return Promise.all(v.map((x) => toJson(x, writeMap)));
+  if (typeof v === 'object' && v !== null) {
+    const o: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) o[k] = await toJson(x, writeMap);
+    return o;
+  }
+  return v;
+}

@@ -1,0 +1,191 @@
+/**
+ * The run configuration of `ifan train` (a JSON file and/or flags): which tasks, where their data
+ * is, and the trainer settings. Turned into {@link TrainerOptions} after every field is checked.
+ */
+import { stat } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import type { BackbonePresetName, Dataset, NetworkConfig, TaskPlugin } from '@ifan/core';
+import { splitDataset } from '@ifan/core/node';
+import { syntheticDataset } from '@ifan/synthetic';
+import { ConfigError } from './errors';
+import { taskEntry } from './tasks';
+import { checkInteger, checkNumber } from './trainer-config';
+import type { TaskData, TrainerOptions } from './types';
+
+/** Where a split's data is: a loader format and a folder, or `synthetic` faces. */
+export interface DataSpec {
+  /** A format of the task's plugin (`mtfl`, `folders`, `helen`, ...) or `synthetic`. */
+  format: string;
+  /** Data-set root (not for `synthetic`); relative paths are relative to the config file. */
+  path?: string;
+  /** Split passed to the loader, where the format has several. */
+  split?: string;
+  /** `synthetic`: number of faces. */
+  count?: number;
+  /** `synthetic`: seed. Default the run's seed. */
+  seed?: number;
+}
+
+export interface TaskSpec {
+  /** `FORMAT:PATH` (e.g. `mtfl:/data/mtfl`), `synthetic:COUNT`, or a {@link DataSpec}. */
+  train: string | DataSpec;
+  /** Default: carved out of `train` (`valFraction`, by identity where known). */
+  val?: string | DataSpec;
+  /** Default: carved out of `train` (`testFraction`). */
+  test?: string | DataSpec;
+  /** Options of the task's plugin factory. */
+  options?: Record<string, unknown>;
+  batchSize?: number;
+}
+
+/** The JSON of `ifan train --config FILE`: the trainer's settings plus where each task's data is. */
+export interface RunConfigFile
+  extends Pick<TrainerOptions, 'network' | 'schedule' | 'optimizer' | 'augment' | 'crop' | 'checkpoint' | 'seed' | 'evalBatchSize'> {
+  tasks: Record<string, TaskSpec>;
+  /** Backbone preset (`paper`, `small`, `tiny`): shorthand for `network.backbone`. */
+  preset?: BackbonePresetName;
+  /** Share of `train` carved out for validation when `val` is not given; 0 for none. Default 0.1. */
+  valFraction?: number;
+  /** Share of `train` carved out for testing when `test` is not given; 0 for none. Default 0.2. */
+  testFraction?: number;
+  /** Run directory. */
+  out?: string;
+}
+
+const KNOWN_KEYS = [
+  'tasks', 'preset', 'network', 'schedule', 'optimizer', 'augment', 'crop', 'checkpoint', 'seed', 'evalBatchSize', 'valFraction', 'testFraction', 'out',
+];
+const TASK_KEYS = ['train', 'val', 'test', 'options', 'batchSize'];
+
+/** `FORMAT:PATH` or `synthetic:COUNT` -> a {@link DataSpec}. */
+export function parseDataSpec(text: string, field: string): DataSpec {
+  const i = text.indexOf(':');
+  if (i <= 0) throw new ConfigError(field, `"${text}" is not FORMAT:PATH (e.g. mtfl:/data/mtfl, folders:/data/fer2013/train, synthetic:200)`);
+  const format = text.slice(0, i);
+  const rest = text.slice(i + 1);
+  if (format === 'synthetic') {
+    const count = Number(rest);
+    if (!Number.isInteger(count) || count < 1) throw new ConfigError(field, `synthetic:COUNT needs a positive integer count, got "${rest}"`);
+    return { format, count };
+  }
+  if (rest === '') throw new ConfigError(field, `"${text}" has no path after "${format}:"`);
+  return { format, path: rest };
+}
+
+/** Checks the shape of a parsed config file (unknown keys, tasks, types of the simple fields). */
+export function checkRunConfig(raw: unknown): RunConfigFile {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError('(config)', 'must be a JSON object');
+  const c = raw as Record<string, unknown>;
+  for (const k of Object.keys(c)) if (!KNOWN_KEYS.includes(k)) throw new ConfigError(k, `unknown setting; known settings are ${KNOWN_KEYS.join(', ')}`);
+  if (typeof c.tasks !== 'object' || c.tasks === null || Object.keys(c.tasks).length === 0) {
+    throw new ConfigError('tasks', 'give at least one task, e.g. { "landmarks": { "train": "mtfl:/data/mtfl" } }');
+  }
+  for (const [name, spec] of Object.entries(c.tasks as Record<string, unknown>)) {
+    taskEntry(name, `tasks.${name}`);
+    if (typeof spec !== 'object' || spec === null) throw new ConfigError(`tasks.${name}`, 'must be { train, val?, test?, options?, batchSize? }');
+    for (const k of Object.keys(spec)) if (!TASK_KEYS.includes(k)) throw new ConfigError(`tasks.${name}.${k}`, `unknown setting; known are ${TASK_KEYS.join(', ')}`);
+    const s = spec as TaskSpec;
+    if (s.train === undefined) throw new ConfigError(`tasks.${name}.train`, 'is missing');
+    if (s.batchSize !== undefined) checkInteger(`tasks.${name}.batchSize`, s.batchSize, 1);
+  }
+  if (c.seed !== undefined) checkInteger('seed', c.seed, 0, 0xffffffff);
+  if (c.valFraction !== undefined) checkNumber('valFraction', c.valFraction, { min: 0, max: 0.9 });
+  if (c.testFraction !== undefined) checkNumber('testFraction', c.testFraction, { min: 0, max: 0.9 });
+  if (c.out !== undefined && typeof c.out !== 'string') throw new ConfigError('out', 'must be a path');
+  return c as unknown as RunConfigFile;
+}
+
+export interface BuiltRun {
+  plugins: TaskPlugin[];
+  /** Train, val and test sets of every task. */
+  data: Record<string, TaskData>;
+  options: TrainerOptions;
+}
+
+/**
+ * Creates the plugins, loads every data set (checking formats, paths and emptiness, naming the field)
+ * and carves missing val/test splits, then assembles the trainer options. `baseDir` resolves
+ * relative paths (the config file's folder).
+ */
+export async function buildRun(config: RunConfigFile, baseDir = process.cwd()): Promise<BuiltRun> {
+  const seed = config.seed ?? 1;
+  const plugins: TaskPlugin[] = [];
+  const data: Record<string, TaskData> = {};
+  const batchSize: Record<string, number> = {};
+  for (const [name, spec] of Object.entries(config.tasks)) {
+    const entry = taskEntry(name, `tasks.${name}`);
+    let plugin: TaskPlugin;
+    try {
+      plugin = entry.create(spec.options ?? {});
+    } catch (e) {
+      throw new ConfigError(`tasks.${name}.options`, (e as Error).message);
+    }
+    plugins.push(plugin);
+    batchSize[name] = spec.batchSize ?? entry.batchSize.default;
+    const load = (s: string | DataSpec, split: string) => loadData(plugin, typeof s === 'string' ? parseDataSpec(s, `tasks.${name}.${split}`) : s, `tasks.${name}.${split}`, baseDir, seed, split);
+    let train = await load(spec.train, 'train');
+    let test = spec.test !== undefined ? await load(spec.test, 'test') : undefined;
+    let val = spec.val !== undefined ? await load(spec.val, 'val') : undefined;
+    const testFraction = config.testFraction ?? 0.2;
+    const valFraction = config.valFraction ?? 0.1;
+    const whole = train.name;
+    if (!test && testFraction > 0) {
+      const parts = splitDataset(train, { fraction: testFraction, seed });
+      train = parts.train;
+      test = { ...parts.validation, name: `${whole}/test` };
+    }
+    if (!val && valFraction > 0) {
+      const parts = splitDataset(train, { fraction: valFraction, seed: seed + 1 });
+      train = { ...parts.train, name: `${whole}/train` };
+      val = { ...parts.validation, name: `${whole}/val` };
+    }
+    for (const [split, ds] of Object.entries({ train, val, test })) {
+      if (ds && ds.samples.length === 0) throw new ConfigError(`tasks.${name}.${split}`, `data set "${ds.name}" has no samples after splitting: give more data or lower valFraction/testFraction`);
+    }
+    data[name] = { train, ...(val ? { val } : {}), ...(test ? { test } : {}) };
+  }
+  const network: Partial<NetworkConfig> = { ...config.network, ...(config.preset ? { backbone: config.preset } : {}) };
+  const options: TrainerOptions = {
+    plugins,
+    datasets: data,
+    network,
+    schedule: config.schedule,
+    batchSize,
+    optimizer: config.optimizer,
+    augment: config.augment,
+    crop: config.crop,
+    checkpoint: config.checkpoint,
+    seed,
+    evalBatchSize: config.evalBatchSize,
+    runDir: config.out,
+    meta: { run: config },
+  };
+  return { plugins, data, options };
+}
+
+/** Loads one split, refusing an unknown format, a missing path or an empty set with the field named. */
+export async function loadData(plugin: TaskPlugin, spec: DataSpec, field: string, baseDir: string, seed: number, split: string): Promise<Dataset> {
+  if (typeof spec !== 'object' || spec === null || typeof spec.format !== 'string') throw new ConfigError(field, 'must be "FORMAT:PATH" or { format, path }');
+  let ds: Dataset;
+  if (spec.format === 'synthetic') {
+    const domain = taskEntry(plugin.name).syntheticDomain;
+    if (!domain) throw new ConfigError(`${field}.format`, `task ${plugin.name} has no synthetic data`);
+    const count = checkInteger(`${field}.count`, spec.count, 1);
+    const splitSalt = { train: 0, val: 1, test: 2 }[split] ?? 3;
+    ds = syntheticDataset({ count, domain, seed: (spec.seed ?? seed) * 7 + splitSalt, task: domain, name: `synthetic-${plugin.name}${split === 'train' ? '' : `-${split}`}` });
+  } else {
+    if (!plugin.formats.includes(spec.format)) {
+      throw new ConfigError(`${field}.format`, `task ${plugin.name} reads ${[...plugin.formats, 'synthetic'].join(', ')}, not "${spec.format}"`);
+    }
+    if (typeof spec.path !== 'string' || spec.path === '') throw new ConfigError(`${field}.path`, 'is missing');
+    const path = isAbsolute(spec.path) ? spec.path : resolve(baseDir, spec.path);
+    try {
+      await stat(path);
+    } catch {
+      throw new ConfigError(`${field}.path`, `${path} does not exist`);
+    }
+    ds = await plugin.loadDataset(spec.format, path, spec.split ? { split: spec.split } : {});
+  }
+  if (ds.samples.length === 0) throw new ConfigError(field, `data set "${ds.name}" has no samples`);
+  return ds;
+}

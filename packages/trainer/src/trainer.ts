@@ -1,0 +1,452 @@
+/**
+ * Cross-dataset hybrid training (paper 3.3, Algorithm 1).
+ *
+ * Stage 1, task-wise pre-training: each data source in turn trains `pretrainEpochs` epochs at
+ * interaction iteration 0, updating the backbone (convolutions + its batch-norm key) and the decoders
+ * of the tasks it labels. Stage 2, batch-wise alternating fine-tuning: in every round each source in
+ * turn trains one batch, with the loss summed over iterations 0..ITER (eqn 6), updating the backbone,
+ * its decoders, every re-encoder and the integrator. A source that runs out is reshuffled.
+ *
+ * The loop itself only trains; logging, progress and user callbacks are hooks, and the run directory
+ * (config, log, checkpoints, final model) is what makes a run resumable and inspectable.
+ */
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { IntegratedNetwork, Rng, saveNetwork, selectBackend, type Dataset, type TaskPlugin } from '@ifan/core';
+import { fileSystemHandler } from '@ifan/core/node';
+import { disposeTargets, imageTensor, loadBatch, targetTensors, type Batch } from './batches';
+import { CheckpointStore, writeFileAtomic, type LoopState, CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './checkpoint';
+import { TrainingDivergedError, ConfigError } from './errors';
+import { evaluate } from './evaluate';
+import { RmspropState } from './optimizer';
+import { ProgressReporter } from './progress';
+import { mixSeed } from '@ifan/synthetic';
+import { learningRate, planLength, planSchedule, Sampler, type PlanUnit, type SamplerState } from './schedule';
+import { firstDifference, resolveTrainerOptions, type DataSource } from './trainer-config';
+import type {
+  EpochInfo,
+  FitResult,
+  ResolvedTrainConfig,
+  StageName,
+  StepRecord,
+  TrainerHook,
+  TrainerOptions,
+  TrainerView,
+  ValidationReport,
+} from './types';
+
+/** One planned step with the samples it draws, and every sampler's state after drawing them. */
+interface Draw {
+  step: number;
+  unit: PlanUnit;
+  /** Position of the step in its unit. */
+  index: number;
+  source: number;
+  indices: number[];
+  samplers: SamplerState[];
+  augmentSeed: number;
+}
+
+/** Files of a run directory. */
+export const RUN_FILES = {
+  config: 'config.json',
+  log: 'log.jsonl',
+  model: 'model',
+  preprocessing: 'preprocessing.json',
+  checkpoints: 'checkpoints',
+} as const;
+
+/** What `model/preprocessing.json` holds: how images must be cropped for this network. */
+export interface Preprocessing {
+  crop: { margin: number };
+}
+
+export class Trainer implements TrainerView {
+  readonly config: ResolvedTrainConfig;
+  readonly net: IntegratedNetwork;
+  /** Training data sources, in training order. */
+  readonly sources: readonly DataSource[];
+  /** Algorithm 1 as a list of epochs / rounds. */
+  readonly plan: readonly PlanUnit[];
+  readonly totalSteps: number;
+  readonly runDir?: string;
+  private readonly plugins: readonly TaskPlugin[];
+  private readonly optimizer: RmspropState;
+  private readonly samplers: Sampler[];
+  private readonly val: Record<string, Dataset>;
+  private readonly hooks: TrainerHook[];
+  private readonly store?: CheckpointStore;
+  private stepsDone = 0;
+  private stopReason: string | null = null;
+  private interrupted = false;
+  private best: { score: number; step: number } | null = null;
+  private lastValidation?: ValidationReport;
+  private elapsedBefore = 0;
+  private readonly selections = new Map<string, tf.Variable[]>();
+  private disposed = false;
+
+  constructor(private readonly options: TrainerOptions) {
+    const { config, sources, val } = resolveTrainerOptions(options);
+    this.config = config;
+    this.sources = sources;
+    this.val = val;
+    this.plugins = options.plugins;
+    this.runDir = options.runDir ? resolve(options.runDir) : undefined;
+    if (options.resume && !this.runDir) throw new ConfigError('resume', 'needs runDir, the directory of the run to continue');
+    this.net = new IntegratedNetwork(options.plugins, config.network);
+    const trainable = [...this.net.params.variables.values()].filter((v) => v.trainable);
+    this.optimizer = new RmspropState(trainable, config.optimizer, config.schedule.pretrainLr.from);
+    this.samplers = sources.map((s, i) => new Sampler(s.dataset.samples.length, mixSeed(config.seed, i)));
+    this.plan = planSchedule(
+      sources.map((s) => ({ name: s.name, samples: s.dataset.samples.length, batchSize: s.batchSize })),
+      config.schedule,
+    );
+    this.totalSteps = planLength(this.plan);
+    this.hooks = [...(options.hooks ?? [])];
+    if (this.runDir) this.store = new CheckpointStore(this.runDir, config.checkpoint.keep);
+  }
+
+  /**
+   * Activates the best available tfjs backend (core's `selectBackend`: native, else wasm with the
+   * project's training kernels, else cpu), then creates the trainer. `new Trainer` uses whatever
+   * backend is active.
+   */
+  static async create(options: TrainerOptions): Promise<Trainer> {
+    await selectBackend();
+    return new Trainer(options);
+  }
+
+  /** Steps completed so far. */
+  get step(): number {
+    return this.stepsDone;
+  }
+
+  stop(reason = 'stopped by a hook'): void {
+    this.stopReason ??= reason;
+  }
+
+  /** Runs (or, with `resume`, continues) Algorithm 1 to the end of the plan or until stopped. */
+  async fit(): Promise<FitResult> {
+    if (this.disposed) throw new Error('this Trainer was disposed');
+    const started = Date.now();
+    const sessionStartStep = this.options.resume ? await this.restore() : await this.startRun();
+    const progress = this.options.progress ? new ProgressReporter() : null;
+    const logPath = this.runDir ? join(this.runDir, RUN_FILES.log) : null;
+    const onSigint = () => {
+      if (this.interrupted) process.exit(130);
+      this.interrupted = true;
+      this.stop('interrupted (SIGINT)');
+      (progress ?? new ProgressReporter()).note('SIGINT: finishing this step and writing a checkpoint (press Ctrl-C again to quit at once)');
+    };
+    if (this.options.handleSignals) process.on('SIGINT', onSigint);
+    this.stopReason = null;
+    this.interrupted = false;
+    for (const h of this.hooks) await h.beforeRun?.(this);
+    let lastCheckpointed = this.stepsDone;
+    let stageShown: StageName | null = null;
+    let stageBounds = { first: 0, total: 0 };
+    const draws = this.draws(this.stepsDone);
+    const prefetch = this.options.prefetch ?? true;
+    let current = draws.next();
+    let pending = current.done ? null : this.load(current.value);
+    let lastDraw: Draw | null = null;
+    try {
+      while (!current.done && this.stopReason === null) {
+        const d = current.value;
+        const batchPromise = pending!;
+        const following = draws.next();
+        pending = prefetch && !following.done ? this.load(following.value) : null;
+        const unit = d.unit;
+        const epochInfo: EpochInfo = {
+          stage: unit.stage,
+          epoch: unit.epoch,
+          sources: [...new Set(unit.steps.map((s) => this.sources[s].name))],
+          firstStep: unit.firstStep,
+          steps: unit.steps.length,
+        };
+        if (d.index === 0 || d.step === sessionStartStep) {
+          if (unit.stage !== stageShown) {
+            stageShown = unit.stage;
+            stageBounds = this.stageBounds(unit.stage);
+            progress?.begin(stageTitle(unit.stage), d.step - stageBounds.first, stageBounds.total);
+          }
+          for (const h of this.hooks) await h.beforeEpoch?.(this, epochInfo);
+        }
+        const source = this.sources[d.source];
+        for (const h of this.hooks) await h.beforeStep?.(this, { step: d.step, stage: unit.stage, source: source.name });
+        const t0 = performance.now();
+        const batch = await batchPromise;
+        const record = this.trainStep(d, batch);
+        lastDraw = d;
+        record.ms = performance.now() - t0;
+        record.imagesPerSec = batch.size / Math.max(1e-6, record.ms / 1000);
+        if (logPath) appendFileSync(logPath, `${JSON.stringify({ ...record, time: new Date().toISOString() })}\n`);
+        for (const [task, losses] of Object.entries(record.losses)) {
+          if (!losses.every(Number.isFinite)) throw new TrainingDivergedError(d.step, task, losses);
+        }
+        this.stepsDone = d.step + 1;
+        progress?.update(this.stepsDone - stageBounds.first, stageBounds.total, record);
+        for (const h of this.hooks) await h.afterStep?.(this, record);
+        const unitEnds = d.index === unit.steps.length - 1;
+        if (unitEnds) {
+          for (const h of this.hooks) await h.afterEpoch?.(this, epochInfo);
+          const last = this.stepsDone === this.totalSteps;
+          const roundCheckpoint = unit.stage === 'finetune' && (unit.epoch + 1) % this.config.checkpoint.everyRounds === 0;
+          if (last || roundCheckpoint || unit.stage === 'pretrain') {
+            const validate = last || unit.stage === 'finetune';
+            if (validate) await this.runValidation(unit.stage === 'pretrain' ? 0 : this.config.network.iterations, progress);
+            await this.writeCheckpoint(validate, started, d.samplers);
+            lastCheckpointed = this.stepsDone;
+          }
+        }
+        if (this.stopReason !== null) break;
+        current = following;
+        if (!pending && !current.done) pending = this.load(current.value);
+      }
+      if (this.stopReason !== null && lastDraw && lastCheckpointed !== this.stepsDone) await this.writeCheckpoint(false, started, lastDraw.samplers);
+      // a stop that arrives after the last step (e.g. during the final checkpoint) does not undo the run
+      const completed = this.stepsDone === this.totalSteps;
+      if (completed && this.runDir) await this.saveModel(join(this.runDir, RUN_FILES.model));
+      const result: FitResult = {
+        status: completed ? 'completed' : this.interrupted ? 'interrupted' : 'stopped',
+        steps: this.stepsDone,
+        ...(this.stopReason !== null ? { reason: this.stopReason } : {}),
+        ...(this.runDir ? { runDir: this.runDir } : {}),
+        ...(this.lastValidation ? { validation: this.lastValidation } : {}),
+        seconds: (Date.now() - started) / 1000,
+      };
+      for (const h of this.hooks) await h.afterRun?.(this, result);
+      return result;
+    } finally {
+      progress?.finish();
+      if (this.options.handleSignals) process.off('SIGINT', onSigint);
+    }
+  }
+
+  /** Validation figures of every task with a `val` set at iteration `iterations` (undefined when none has one). */
+  async validate(iterations = this.config.network.iterations): Promise<ValidationReport | undefined> {
+    if (Object.keys(this.val).length === 0) return undefined;
+    const r = await evaluate(this.net, this.val, { iterations, batchSize: this.options.evalBatchSize ?? 16, crop: this.config.crop });
+    return Object.fromEntries(Object.entries(r.tasks).map(([task, e]) => [task, e.reports[iterations]]));
+  }
+
+  /** Saves the network and its preprocessing to `dir` (what `ifan eval` / `ifan predict` load). */
+  async saveModel(dir: string): Promise<void> {
+    await saveNetwork(this.net, fileSystemHandler(dir));
+    const pre: Preprocessing = { crop: { margin: this.config.crop.margin } };
+    await writeFileAtomic(join(dir, RUN_FILES.preprocessing), JSON.stringify(pre, null, 2));
+  }
+
+  /** Frees the network and the optimiser state. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.optimizer.dispose();
+    this.net.dispose();
+    this.disposed = true;
+  }
+
+  // -------------------------------------------------------------------------------------------------
+
+  /** The variables a step of `stage` on `source` updates (Algorithm 1, lines 5 and 13). */
+  variablesFor(stage: StageName, source: number): tf.Variable[] {
+    const key = `${stage}:${source}`;
+    let vars = this.selections.get(key);
+    if (!vars) {
+      const s = this.sources[source];
+      const feedback = stage === 'finetune' && (this.config.network.iterations > 0 || this.config.network.initialFeedback === 'prior');
+      vars = this.net.variables({
+        backbone: true,
+        bnKey: s.bnKey,
+        decoders: s.tasks,
+        reencoders: feedback ? this.plugins.map((p) => p.name) : [],
+      });
+      this.selections.set(key, vars);
+    }
+    return vars;
+  }
+
+  private trainStep(d: Draw, batch: Batch): StepRecord {
+    const source = this.sources[d.source];
+    const stage = d.unit.stage;
+    const schedule = stage === 'pretrain' ? this.config.schedule.pretrainLr : this.config.schedule.finetuneLr;
+    const lr = learningRate(schedule, d.unit.progress[d.index]);
+    this.optimizer.learningRate = lr;
+    const iterations = stage === 'pretrain' ? 0 : this.config.network.iterations;
+    const S = this.net.inputSize;
+    const plugins = source.tasks.map((t) => this.net.plugin(t));
+    const x = imageTensor(batch, S);
+    let targets: ReturnType<typeof targetTensors> = {};
+    try {
+      targets = targetTensors(batch, plugins, S);
+      const { grads, total, losses } = this.net.computeGradients(x, targets, {
+        bnKey: source.bnKey,
+        iterations,
+        variables: this.variablesFor(stage, d.source),
+        training: true,
+      });
+      try {
+        if (Number.isFinite(total)) this.optimizer.apply(grads);
+      } finally {
+        tf.dispose(Object.values(grads));
+      }
+      return { stage, step: d.step, epoch: d.unit.epoch, source: source.name, tasks: source.tasks, losses, total, lr, batchSize: batch.size, imagesPerSec: 0, ms: 0 };
+    } finally {
+      x.dispose();
+      disposeTargets(targets);
+    }
+  }
+
+  /** The planned steps from `from` on, drawing each one's samples in order (restarts included). */
+  private *draws(from: number): Generator<Draw> {
+    for (const unit of this.plan) {
+      if (unit.firstStep + unit.steps.length <= from) continue;
+      if (unit.restarts !== undefined && unit.firstStep >= from) this.samplers[unit.restarts].restart();
+      for (let index = 0; index < unit.steps.length; index++) {
+        const step = unit.firstStep + index;
+        if (step < from) continue;
+        const source = unit.steps[index];
+        const sampler = this.samplers[source];
+        const indices = sampler.next(this.sources[source].batchSize);
+        const after = sampler.getState();
+        yield {
+          step,
+          unit,
+          index,
+          source,
+          indices,
+          samplers: this.samplers.map((s) => s.getState()),
+          augmentSeed: mixSeed(this.config.seed, 0x617567, source, after.epoch, after.position),
+        };
+      }
+    }
+  }
+
+  private load(d: Draw): Promise<Batch> {
+    const src = this.sources[d.source];
+    const a = this.config.augment;
+    const p = loadBatch(
+      d.indices.map((i) => src.dataset.samples[i]),
+      {
+        inputSize: this.net.inputSize,
+        crop: this.config.crop,
+        plugins: src.tasks.map((t) => this.net.plugin(t)),
+        augment: a.geometry || a.color ? { config: a, rng: new Rng(d.augmentSeed) } : undefined,
+      },
+    );
+    // a prefetched batch may be dropped unawaited when the run stops; its error then goes nowhere
+    p.catch(() => undefined);
+    return p;
+  }
+
+  private stageBounds(stage: StageName): { first: number; total: number } {
+    const units = this.plan.filter((u) => u.stage === stage);
+    const first = units[0]?.firstStep ?? 0;
+    return { first, total: units.reduce((a, u) => a + u.steps.length, 0) };
+  }
+
+  private async runValidation(iterations: number, progress: ProgressReporter | null): Promise<void> {
+    const report = await this.validate(iterations);
+    if (!report) return;
+    this.lastValidation = report;
+    progress?.note(
+      `validation at step ${this.stepsDone}: ${Object.entries(report)
+        .map(([t, r]) => `${t} ${r.primary.name} ${r.primary.value.toFixed(4)}`)
+        .join(', ')}`,
+    );
+    for (const h of this.hooks) await h.afterValidation?.(this, report, this.stepsDone);
+  }
+
+  /** Mean over tasks of the primary figure, negated where lower is better: higher is better. */
+  private score(report: ValidationReport): number {
+    const v = Object.values(report).map((r) => (r.primary.higherIsBetter ? r.primary.value : -r.primary.value));
+    return v.reduce((a, b) => a + b, 0) / v.length;
+  }
+
+  /** `samplers`: the samplers' state right after the last completed step drew its batch (prefetching has moved the live ones on). */
+  private async writeCheckpoint(validated: boolean, sessionStarted: number, samplers: SamplerState[]): Promise<void> {
+    let isBest = false;
+    if (validated && this.lastValidation) {
+      const score = this.score(this.lastValidation);
+      if (Number.isFinite(score) && (this.best === null || score > this.best.score)) {
+        this.best = { score, step: this.stepsDone };
+        isBest = true;
+      }
+    }
+    if (!this.store) return;
+    const state: LoopState = {
+      format: CHECKPOINT_FORMAT,
+      version: CHECKPOINT_VERSION,
+      step: this.stepsDone,
+      samplers,
+      networkRng: networkRng(this.net)?.getState() ?? null,
+      best: this.best,
+      ...(validated && this.lastValidation ? { validation: this.lastValidation } : {}),
+      elapsed: this.elapsedBefore + (Date.now() - sessionStarted) / 1000,
+    };
+    await this.store.write(this.net, this.optimizer, state, isBest);
+  }
+
+  /** A fresh run: refuses a directory that already holds one, writes `config.json`. */
+  private async startRun(): Promise<number> {
+    this.stepsDone = 0;
+    if (!this.runDir) return 0;
+    if (this.store && (await this.store.latest())) {
+      throw new Error(`run directory ${this.runDir} already holds a run: resume it (resume: true, ifan train --resume) or choose another directory`);
+    }
+    await mkdir(this.runDir, { recursive: true });
+    await writeFileAtomic(join(this.runDir, RUN_FILES.config), JSON.stringify(this.config, null, 2));
+    writeFileSync(join(this.runDir, RUN_FILES.log), '');
+    return 0;
+  }
+
+  /** Restores the latest checkpoint of `runDir`; returns the step to continue from. */
+  private async restore(): Promise<number> {
+    const dir = this.runDir!;
+    const configPath = join(dir, RUN_FILES.config);
+    let saved: ResolvedTrainConfig;
+    try {
+      saved = JSON.parse(await readFile(configPath, 'utf8')) as ResolvedTrainConfig;
+    } catch {
+      throw new ConfigError('resume', `${configPath} is missing or unreadable: ${dir} is not a run directory`);
+    }
+    const strip = (c: ResolvedTrainConfig) => ({ ...c, checkpoint: undefined, meta: undefined });
+    const diff = firstDifference(strip(saved), strip(JSON.parse(JSON.stringify(this.config)) as ResolvedTrainConfig));
+    if (diff) throw new ConfigError(diff, `differs from the run being resumed in ${dir}: resume with the same configuration`);
+    const latest = await this.store!.latest();
+    if (!latest) throw new ConfigError('resume', `${dir} has no checkpoint to resume from`);
+    const { net, state, restoreOptimizer } = await CheckpointStore.read(latest.dir, this.plugins);
+    try {
+      for (const [name, v] of this.net.params.variables) v.assign(net.params.variables.get(name)!);
+    } finally {
+      net.dispose();
+    }
+    await restoreOptimizer(this.optimizer);
+    state.samplers.forEach((s, i) => this.samplers[i].setState(s));
+    if (state.networkRng !== null) networkRng(this.net)?.setState(state.networkRng);
+    this.stepsDone = state.step;
+    this.best = state.best;
+    this.lastValidation = state.validation;
+    this.elapsedBefore = state.elapsed;
+    // the log keeps what the checkpoint has: later lines belong to the lost part of the run
+    const logPath = join(dir, RUN_FILES.log);
+    if (existsSync(logPath)) {
+      const kept = readFileSync(logPath, 'utf8')
+        .split('\n')
+        .filter((l) => l.trim() !== '' && (JSON.parse(l) as StepRecord).step < state.step);
+      await writeFile(logPath, kept.map((l) => `${l}\n`).join(''));
+    }
+    return state.step;
+  }
+}
+
+/** The network's dropout generator (private to core; its state is part of an exact resume). */
+function networkRng(net: IntegratedNetwork): Rng | undefined {
+  const rng = (net as unknown as { rng?: unknown }).rng;
+  return rng instanceof Rng ? rng : undefined;
+}
+
+function stageTitle(stage: StageName): string {
+  return stage === 'pretrain' ? 'stage 1 (task-wise pre-training)' : 'stage 2 (batch-wise fine-tuning)';
+}

@@ -1,0 +1,195 @@
+import type { AugmentOptions, ColorJitterOptions, Dataset, MetricReport, NetworkConfig, TaskPlugin } from '@ifan/core';
+
+/** A task's data: the training set and, optionally, the validation and test sets. */
+export interface TaskData {
+  train: Dataset;
+  /** Picks the best checkpoint (primary metric) when given. */
+  val?: Dataset;
+  /** Used by {@link evaluate}; the trainer itself never reads it. */
+  test?: Dataset;
+}
+
+/**
+ * A learning-rate schedule over one stage, evaluated at the stage's progress `p` in [0, 1] (first step
+ * 0, last step 1): `constant` is `from`; `linear` goes from `from` to `to`; `exponential` is
+ * `from * (to / from) ^ p`; `cosine` is `to + (from - to) * (1 + cos(pi p)) / 2`.
+ */
+export interface LrSchedule {
+  type: 'constant' | 'linear' | 'exponential' | 'cosine';
+  from: number;
+  /** Final rate (ignored by `constant`). */
+  to?: number;
+}
+
+/** Algorithm 1's two stages. */
+export interface ScheduleConfig {
+  /** E_P: epochs of task-wise pre-training per data set (stage 1). Paper: 30. Default 2. */
+  pretrainEpochs: number;
+  /**
+   * Rounds of batch-wise alternating fine-tuning (stage 2); in a round every data set in turn trains
+   * one batch. Default 20.
+   */
+  rounds: number;
+  /** Stage-1 rate. Default constant 1e-3 (paper 4.1.2). */
+  pretrainLr: LrSchedule;
+  /** Stage-2 rate. Default exponential from 1e-3 to 1e-6 (paper 4.1.2). */
+  finetuneLr: LrSchedule;
+}
+
+/** RMSprop hyper-parameters (tf.train.rmsprop). */
+export interface OptimizerConfig {
+  /** Default 0.9. */
+  decay: number;
+  /** Default 0. */
+  momentum: number;
+  /** Default 1e-7. */
+  epsilon: number;
+}
+
+/** Random augmentation of training batches; never applied in evaluation or prediction. */
+export interface AugmentConfig {
+  /** Random scale, rotation, shift and flip composed onto the face crop (core's `augmentTransform`). */
+  geometry: AugmentOptions | false;
+  /** Random brightness, contrast and saturation (core's `colorJitter`). */
+  color: ColorJitterOptions | false;
+}
+
+/** The face crop (core's `faceCrop`), used identically in training, evaluation and prediction. */
+export interface CropConfig {
+  /** Context added on each side of the face box, as a fraction of its side. Default 0. */
+  margin: number;
+}
+
+export interface CheckpointConfig {
+  /** Write a checkpoint every this many stage-2 rounds (and at the end of every stage-1 epoch). Default 10. */
+  everyRounds: number;
+  /** Checkpoints kept besides the best one. Default 2. */
+  keep: number;
+}
+
+/** Everything that decides what a run computes, as resolved by the trainer (written to `config.json`). */
+export interface ResolvedTrainConfig {
+  tasks: { name: string; bnKey: string; config: Record<string, unknown> }[];
+  /** One entry per training data source, in training order. */
+  sources: { name: string; tasks: string[]; bnKey: string; batchSize: number; samples: number }[];
+  network: NetworkConfig;
+  schedule: ScheduleConfig;
+  optimizer: OptimizerConfig;
+  augment: AugmentConfig;
+  crop: CropConfig;
+  checkpoint: CheckpointConfig;
+  seed: number;
+  /** Free-form data stored with the run (the CLI keeps its data-set specs here, for `--resume`). */
+  meta?: Record<string, unknown>;
+}
+
+export type StageName = 'pretrain' | 'finetune';
+
+/** What one training step did; one line of `log.jsonl`. */
+export interface StepRecord {
+  stage: StageName;
+  /** Global step number, from 0. */
+  step: number;
+  /** Stage-1 epoch (of `source`) or stage-2 round, from 0. */
+  epoch: number;
+  /** Training data source (data set name). */
+  source: string;
+  tasks: string[];
+  /** Loss of each task at each interaction iteration 0..I. */
+  losses: Record<string, number[]>;
+  /** Sum of all losses (the optimised objective). */
+  total: number;
+  lr: number;
+  batchSize: number;
+  imagesPerSec: number;
+  /** Wall time of the step, data wait included, in ms. */
+  ms: number;
+}
+
+/** The unit the epoch hooks see: a stage-1 epoch over one data set, or a stage-2 round. */
+export interface EpochInfo {
+  stage: StageName;
+  /** Stage-1 epoch of this source, or stage-2 round. */
+  epoch: number;
+  /** Data source of a stage-1 epoch; every source in a round. */
+  sources: string[];
+  /** Global step of the unit's first step. */
+  firstStep: number;
+  steps: number;
+}
+
+/** Validation figures of every task with a `val` set. */
+export type ValidationReport = Record<string, MetricReport>;
+
+/**
+ * Lifecycle hooks (mmengine / detectron2 style): logging, schedules and early stopping live here,
+ * outside the training loop. Every method is optional and may be async.
+ */
+export interface TrainerHook {
+  beforeRun?(trainer: TrainerView): void | Promise<void>;
+  afterRun?(trainer: TrainerView, result: FitResult): void | Promise<void>;
+  beforeEpoch?(trainer: TrainerView, epoch: EpochInfo): void | Promise<void>;
+  afterEpoch?(trainer: TrainerView, epoch: EpochInfo): void | Promise<void>;
+  beforeStep?(trainer: TrainerView, step: { step: number; stage: StageName; source: string }): void | Promise<void>;
+  afterStep?(trainer: TrainerView, record: StepRecord): void | Promise<void>;
+  afterValidation?(trainer: TrainerView, report: ValidationReport, step: number): void | Promise<void>;
+}
+
+/** What hooks can see and do. */
+export interface TrainerView {
+  readonly config: ResolvedTrainConfig;
+  /** Steps completed so far. */
+  readonly step: number;
+  readonly totalSteps: number;
+  /** Ends the run after the current step (a checkpoint is written when the run has a directory). */
+  stop(reason?: string): void;
+}
+
+export interface FitResult {
+  status: 'completed' | 'stopped' | 'interrupted';
+  /** Steps completed (the whole run, resumed part included). */
+  steps: number;
+  /** Why the run stopped early. */
+  reason?: string;
+  runDir?: string;
+  /** Last validation figures, when any task has a `val` set. */
+  validation?: ValidationReport;
+  /** Wall time of this call, in seconds. */
+  seconds: number;
+}
+
+/** Options of {@link Trainer}. Only `plugins` and `datasets` are required. */
+export interface TrainerOptions {
+  plugins: readonly TaskPlugin[];
+  /** Keyed by task name: a data set, or `{ train, val?, test? }`. */
+  datasets: Record<string, Dataset | TaskData>;
+  network?: Partial<NetworkConfig>;
+  schedule?: Partial<ScheduleConfig>;
+  /** Batch size of every data source, or per task (a source takes its first task's). Default 16. */
+  batchSize?: number | Record<string, number>;
+  optimizer?: Partial<OptimizerConfig>;
+  /** `false` turns augmentation off. Default: core's DEFAULT_AUGMENT geometry and a mild colour jitter. */
+  augment?: Partial<AugmentConfig> | false;
+  crop?: Partial<CropConfig>;
+  checkpoint?: Partial<CheckpointConfig>;
+  /** Seed of data order and augmentation; the network's own seed is `network.seed`. Default 1. */
+  seed?: number;
+  /**
+   * Run directory: `config.json`, `log.jsonl`, `checkpoints/`, `model/`. Without it nothing is written
+   * and nothing can be resumed.
+   */
+  runDir?: string;
+  /** Continue the run in `runDir` from its latest checkpoint. */
+  resume?: boolean;
+  hooks?: TrainerHook[];
+  /** Progress on stderr: a bar on a TTY, periodic lines otherwise. Default false. */
+  progress?: boolean;
+  /** On SIGINT, finish the step, write a checkpoint and return `interrupted`. Default false. */
+  handleSignals?: boolean;
+  /** Load the next batch while the current step runs. Default true. */
+  prefetch?: boolean;
+  /** Batch size of validation. Default 16. */
+  evalBatchSize?: number;
+  /** Stored in `config.json` (e.g. how to rebuild the data sets). */
+  meta?: Record<string, unknown>;
+}
