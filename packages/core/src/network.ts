@@ -87,7 +87,8 @@ export class IntegratedNetwork {
   readonly integrator: Conv2D[] = [];
   readonly bnKeys: string[];
   private readonly tapIndex: Record<string, number> = {};
-  private readonly rng: Rng;
+  /** Source of dropout seeds; its state is part of an exact training resume. */
+  readonly rng: Rng;
   private disposed = false;
 
   constructor(plugins: readonly TaskPlugin[], config: Partial<NetworkConfig> = {}) {

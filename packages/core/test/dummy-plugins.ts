@@ -96,7 +96,7 @@ export function vectorTask(name = 'vector', classes = 4, bnKey = name): TaskPlug
     encodeTargets(labels) {
       const idx = labels.map((l) => (l === undefined ? 0 : (l as number)));
       return {
-        target: tf.cast(tf.oneHot(tf.tensor1d(idx, 'int32'), classes), 'float32'),
+        target: tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(idx, 'int32'), classes), 'float32')),
         mask: tf.tensor1d(labels.map((l) => (l === undefined ? 0 : 1))),
       };
     },

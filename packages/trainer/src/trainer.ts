@@ -441,10 +441,9 @@ export class Trainer implements TrainerView {
   }
 }
 
-/** The network's dropout generator (private to core; its state is part of an exact resume). */
+/** The network's dropout generator (its state is part of an exact resume). */
 function networkRng(net: IntegratedNetwork): Rng | undefined {
-  const rng = (net as unknown as { rng?: unknown }).rng;
-  return rng instanceof Rng ? rng : undefined;
+  return net.rng;
 }
 
 function stageTitle(stage: StageName): string {
