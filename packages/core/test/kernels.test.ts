@@ -192,12 +192,12 @@ describe('registration', () => {
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
   });
 
-  it('registers only Conv2DBackpropFilter for cpu, and it matches the stock cpu kernel', () => {
+  it('registers Conv2DBackpropFilter and the batch-norm kernels for cpu, and the former matches the stock cpu kernel', () => {
     const cases = CONV_CASES.filter((c) => c.x[3] >= 8 || c.strides !== 1).slice(0, 4);
     const run = (c: ConvCase) => runOn('cpu', () => filterGrad(c, rand(c.x, 1), rand(convInfo(c).outShape, 3)))[0];
     const stock = cases.map(run);
     try {
-      expect(registerTrainingKernels('cpu')).toEqual(['Conv2DBackpropFilter']);
+      expect(registerTrainingKernels('cpu')).toEqual(['Conv2DBackpropFilter', 'IfanBatchNormTraining', 'IfanBatchNormTrainingGrad']);
       cases.forEach((c, k) => {
         const ours = run(c);
         expect(ours.shape).toEqual(stock[k].shape);
@@ -341,6 +341,27 @@ describe('data-movement kernels', () => {
       const info = tf.backend_util.computePool2DInfo(shape, size, stride, 1, pad);
       expectSame(() => tf.engine().runKernel('AvgPoolGrad', { dy: rand(info.outShape, 2), input: rand(shape, 1) }, { filterSize: size, strides: stride, pad }) as tf.Tensor, 1e-6);
     });
+  }
+
+  const maxPools: Array<[string, () => tf.Tensor4D, number, number, 'valid' | 'same']> = [
+    ['2x2/2 valid, random values', () => rand([2, 6, 8, 8], 1) as tf.Tensor4D, 2, 2, 'valid'],
+    ['2x2/2 same, ties (ReLU zeros)', () => tf.relu(rand([2, 4, 6, 4], 2)) as tf.Tensor4D, 2, 2, 'same'],
+    ['2x2/2 all-equal windows', () => tf.ones([1, 4, 4, 4]) as tf.Tensor4D, 2, 2, 'valid'],
+    // (the stock wasm kernel sends nothing back from a window whose values are all <= 0, where cpu
+    // picks the first; positive inputs for the cases it still handles)
+    ['2x2/2, 3 channels (stock)', () => tf.add(rand([2, 4, 4, 3], 1), 2) as tf.Tensor4D, 2, 2, 'valid'],
+    ['3x3/2 (stock)', () => tf.add(rand([2, 7, 7, 4], 1), 2) as tf.Tensor4D, 3, 2, 'valid'],
+  ];
+  for (const [name, input, size, stride, pad] of maxPools) {
+    it(`MaxPoolGrad ${name} matches cpu`, () =>
+      expectSame(() => {
+        const x = input();
+        const f = (xx: tf.Tensor) => {
+          const p = tf.maxPool(xx as tf.Tensor4D, size, stride, pad);
+          return tf.sum(tf.mul(p, rand(p.shape, 3)));
+        };
+        return tf.grad(f)(x);
+      }, 0));
   }
 
   it('leave no wasm buffer behind', () => {

@@ -25,6 +25,13 @@ export function stockKernel(kernelName: string, backendName: string): tf.KernelC
   return stockKernels.get(backendName)?.get(kernelName);
 }
 
+/** What {@link KernelScope.view} needs of the wasm backend's internals. */
+interface WasmBackendInternals {
+  dataIdMap: { get(dataId: tf.DataId): { id: number; memoryOffset: number }; delete(dataId: tf.DataId): boolean };
+  makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number): TensorInfo;
+  wasm: { tfjs: { disposeData(id: number): void } };
+}
+
 /** Names of the composite kernels running right now, per backend (guards against recursion). */
 const running = new Map<string, Set<string>>();
 
@@ -37,6 +44,7 @@ const running = new Map<string, Set<string>>();
  */
 export class KernelScope {
   private readonly temps: TensorInfo[] = [];
+  private readonly views: TensorInfo[] = [];
   constructor(
     readonly backend: tf.KernelBackend,
     readonly backendName: string,
@@ -66,11 +74,41 @@ export class KernelScope {
     return this.run('Identity', { x }, {}, true);
   }
 
+  /** Takes ownership of a tensor made outside {@link run} (freed with the other intermediates). */
+  adopt(info: TensorInfo): TensorInfo {
+    this.temps.push(info);
+    return info;
+  }
+
   /** A float32 scalar. */
   scalar(value: number): TensorInfo {
     const info: TensorInfo = { dataId: this.backend.write(Float32Array.of(value), [], 'float32'), shape: [], dtype: 'float32' };
     this.temps.push(info);
     return info;
+  }
+
+  /**
+   * wasm only: a tensor of `shape` over the buffer of `x` from element `offset` on, sharing it (no
+   * copy). Kernels may read past the view's end (up to the end of `x`'s buffer) as far as their
+   * arithmetic needs; a view never leaves the scope: it is unregistered, never freed, at the end.
+   */
+  view(x: TensorInfo, offset: number, shape: number[]): TensorInfo {
+    if (this.backendName !== 'wasm') throw new Error(`KernelScope.view needs the wasm backend, not ${this.backendName}`);
+    const b = this.backend as unknown as WasmBackendInternals;
+    const bytes = tf.util.bytesPerElement(x.dtype);
+    const info = b.makeOutput(shape, x.dtype, b.dataIdMap.get(x.dataId).memoryOffset + offset * bytes);
+    this.views.push(info);
+    return info;
+  }
+
+  private dropViews(): void {
+    const b = this.backend as unknown as WasmBackendInternals;
+    for (const v of this.views) {
+      // Unregister (which also drops operators cached under its id) without freeing the memory.
+      b.wasm.tfjs.disposeData(b.dataIdMap.get(v.dataId).id);
+      b.dataIdMap.delete(v.dataId);
+    }
+    this.views.length = 0;
   }
 
   reshape(x: TensorInfo, shape: number[]): TensorInfo {
@@ -98,32 +136,36 @@ export class KernelScope {
   }
 
   /**
-   * Frees every intermediate except `result`, which must be one of them or an input (an input is
-   * returned through Identity, so the engine gets a reference of its own).
+   * Frees every intermediate except the results, each of which must be one of them or an input (an
+   * input, or a result listed twice, is returned through Identity, so the engine gets a reference of
+   * its own for each output).
    */
-  finish(result: TensorInfo): TensorInfo {
-    let out = result;
-    if (!this.temps.includes(result)) out = this.run('Identity', { x: result });
-    let spared = false;
-    for (const t of this.temps) {
-      if (t === out && !spared) {
-        spared = true;
-        continue;
-      }
-      this.backend.disposeData(t.dataId);
-    }
+  finish(result: TensorInfo): TensorInfo;
+  finish(results: TensorInfo[]): TensorInfo[];
+  finish(result: TensorInfo | TensorInfo[]): TensorInfo | TensorInfo[] {
+    const wanted = Array.isArray(result) ? result : [result];
+    if (wanted.some((r) => this.views.includes(r))) throw new Error('a composite kernel returned a view of another tensor');
+    this.dropViews();
+    const kept = new Set<TensorInfo>();
+    const outs = wanted.map((r) => {
+      const out = kept.has(r) || !this.temps.includes(r) ? this.run('Identity', { x: r }) : r;
+      kept.add(out);
+      return out;
+    });
+    for (const t of this.temps) if (!kept.has(t)) this.backend.disposeData(t.dataId);
     this.temps.length = 0;
-    return out;
+    return Array.isArray(result) ? outs : outs[0];
   }
 
   /** Frees every intermediate (after an error). */
   abandon(): void {
+    this.dropViews();
     for (const t of this.temps) this.backend.disposeData(t.dataId);
     this.temps.length = 0;
   }
 }
 
-export type CompositeBody<A> = (scope: KernelScope, inputs: Record<string, TensorInfo>, attrs: A) => TensorInfo;
+export type CompositeBody<A> = (scope: KernelScope, inputs: Record<string, TensorInfo>, attrs: A) => TensorInfo | TensorInfo[];
 
 /** Wraps a body written with {@link KernelScope} as a kernel config for one backend. */
 export function compositeKernel<A>(kernelName: string, backendName: string, body: CompositeBody<A>): tf.KernelConfig {
@@ -134,7 +176,8 @@ export function compositeKernel<A>(kernelName: string, backendName: string, body
     names.add(kernelName);
     const scope = new KernelScope(backend as tf.KernelBackend, backendName);
     try {
-      return scope.finish(body(scope, inputs as Record<string, TensorInfo>, attrs as unknown as A));
+      const result = body(scope, inputs as Record<string, TensorInfo>, attrs as unknown as A);
+      return Array.isArray(result) ? scope.finish(result) : scope.finish(result);
     } catch (e) {
       scope.abandon();
       throw e;

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { compositeKernel, type KernelScope } from './composite';
+import { channelMajorPadded, padBottomRight, rotatedFilter } from './wasm_memory';
 
 type TensorInfo = tf.TensorInfo;
 type Shape4 = [number, number, number, number];
@@ -88,12 +89,15 @@ function checkShape(what: string, got: readonly number[], want: readonly number[
 
 /**
  * How the weight gradient is computed: `conv`, one forward convolution ({@link filterGradByConv});
- * `matmul`, one matrix product per filter tap ({@link filterGradByMatMul}, stride 1 only); `auto`,
- * matmul for a stride-1 convolution whose input has at least {@link MATMUL_MIN_IN_CHANNELS} channels
- * and conv otherwise (the 3-channel stem, strides). `auto` is what measured fastest on wasm
- * (`bench/kernels.ts`); on cpu the backend's matrix product is slower than its convolution, so `conv`.
+ * `matmul`, one matrix product per filter tap on a copied window of dy ({@link filterGradByMatMul},
+ * stride 1 only); `shifted`, one matrix product per tap on a shifted view of the channel-major input,
+ * no copy per tap ({@link filterGradByShiftedViews}, stride 1, wasm only); `auto`, for a stride-1
+ * convolution with at least {@link MATMUL_MIN_IN_CHANNELS} input channels shifted on wasm and matmul
+ * elsewhere, conv otherwise (the 3-channel stem, strides: a product with a handful of rows is slow). `auto` is what measured fastest on wasm
+ * (`bench/kernels.ts`, `bench/ab-step.ts`); on cpu the backend's matrix product is slower than its
+ * convolution, so `conv`.
  */
-export type FilterGradMethod = 'auto' | 'conv' | 'matmul';
+export type FilterGradMethod = 'auto' | 'conv' | 'matmul' | 'shifted';
 
 export function conv2dBackpropFilter(
   s: KernelScope,
@@ -106,6 +110,9 @@ export function conv2dBackpropFilter(
   const g = geometry(nhwcShape(x.shape as Shape4, a.dataFormat), a.filterShape, a);
   checkShape('Conv2DBackpropFilter dy', nhwcShape(dy.shape as Shape4, a.dataFormat), [g.batch, g.outH, g.outW, g.outC]);
   const stride1 = g.sH === 1 && g.sW === 1;
+  if (stride1 && s.backendName === 'wasm' && (method === 'shifted' || (method === 'auto' && g.inC >= MATMUL_MIN_IN_CHANNELS))) {
+    return filterGradByShiftedViews(s, nchw ? s.transpose(x, toNHWC) : x, nchw ? s.transpose(dy, toNHWC) : dy, g);
+  }
   if (stride1 && (method === 'matmul' || (method === 'auto' && g.inC >= MATMUL_MIN_IN_CHANNELS))) {
     return filterGradByMatMul(s, nchw ? s.transpose(x, toNHWC) : x, nchw ? s.transpose(dy, toNHWC) : dy, g);
   }
@@ -148,6 +155,50 @@ function filterGradByMatMul(s: KernelScope, x: TensorInfo, dy: TensorInfo, g: Ge
   }
   const stacked = taps.length === 1 ? taps[0] : s.run('Concat', taps as unknown as Record<string, TensorInfo>, { axis: 0 });
   return s.transpose(s.reshape(stacked, [g.kH, g.kW, g.outC, g.inC]), [0, 1, 3, 2]);
+}
+
+/**
+ * Weight gradient of a stride-1 convolution as one matrix product per tap (i, j), with no copy per tap
+ * (wasm only):
+ *
+ *   dW[i, j] [c, o] = X_ij [c, Q] @ D [Q, o]
+ *
+ * Both operands live on one padded grid of Q = b*Hp*Wp positions. D is dy zero-padded at the bottom
+ * and right to [b, Hp, Wp, o]; X is the input transposed to channel-major and zero-padded to
+ * [c (+1 zero row), b, Hp, Wp]. Moving a position by the tap (i*dH rows, j*dW columns) moves its flat
+ * index by s = i*dH*Wp + j*dW, so X_ij is X read from element s on: a view of the same buffer, not
+ * a copy. A row of X_ij runs s elements into the next channel's row, where D's rows are zero (padding
+ * positions), so they add nothing; the extra zero row backs the last row's overrun. D is the matrix
+ * product's packed operand: the wasm backend packs it once and reuses the packing for every tap.
+ */
+function filterGradByShiftedViews(s: KernelScope, x: TensorInfo, dy: TensorInfo, g: Geometry): TensorInfo {
+  const hp = Math.max(g.inH + g.top, g.outH + (g.kH - 1) * g.dH);
+  const wp = Math.max(g.inW + g.left, g.outW + (g.kW - 1) * g.dW);
+  const q = g.batch * hp * wp;
+  const made = channelMajorPadded(s.backend, x, hp, wp, g.top, g.left, 1);
+  const xt = made ? s.adopt(made) : s.pad(s.transpose(x, [3, 0, 1, 2]), [
+    [0, 1],
+    [0, 0],
+    [g.top, hp - g.inH - g.top],
+    [g.left, wp - g.inW - g.left],
+  ]);
+  const padded = padBottomRight(s.backend, dy, hp, wp);
+  const d = s.reshape(
+    padded
+      ? s.adopt(padded)
+      : s.pad(dy, [
+          [0, 0],
+          [0, hp - g.outH],
+          [0, wp - g.outW],
+          [0, 0],
+        ]),
+    [1, q, g.outC],
+  );
+  const shifts: number[] = [];
+  for (let i = 0; i < g.kH; i++) for (let j = 0; j < g.kW; j++) shifts.push(i * g.dH * wp + j * g.dW);
+  const taps = shifts.map((shift) => s.run('BatchMatMul', { a: s.view(xt, shift, [1, g.inC, q]), b: d }, { transposeA: false, transposeB: false }));
+  const stacked = taps.length === 1 ? taps[0] : s.run('Concat', taps as unknown as Record<string, TensorInfo>, { axis: 0 });
+  return s.reshape(stacked, [g.kH, g.kW, g.inC, g.outC]);
 }
 
 /**
@@ -216,8 +267,8 @@ export function conv2dBackpropInput(s: KernelScope, dy: TensorInfo, filter: Tens
     z = s.slice(z, [0, y0, x0, 0], [g.batch, y1 - y0, x1 - x0, g.outC]);
     [top, left, bottom, right] = [top, left, bottom, right].map((p) => Math.max(0, p));
   }
-  const rotated = s.run('Reverse', { x: filter }, { dims: [0, 1] });
-  const w = s.transpose(rotated, [0, 1, 3, 2]);
+  const made = s.backendName === 'wasm' ? rotatedFilter(s.backend, filter) : null;
+  const w = made ? s.adopt(made) : s.transpose(s.run('Reverse', { x: filter }, { dims: [0, 1] }), [0, 1, 3, 2]);
   const dx = s.run(
     'Conv2D',
     { x: z, filter: w },

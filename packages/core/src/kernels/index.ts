@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { batchNormTrainingGradKernel, batchNormTrainingKernel, fusedBatchNormKernel } from './batch_norm';
 import { saveStock, takeStock } from './composite';
 import { conv2dBackpropFilterKernel, conv2dBackpropInputKernel } from './conv2d_backprop';
+import { reluGradKernel } from './relu_grad';
 import { spatialMeanKernel, spatialSumKernel } from './reduce';
 import { WASM_MEMORY_KERNELS } from './wasm_memory';
 
@@ -12,21 +14,28 @@ export type TrainingKernelBackend = 'wasm' | 'cpu';
  *
  * wasm: Conv2DBackpropFilter is missing from tfjs-backend-wasm 4.22 and its Conv2DBackpropInput is a
  * naive loop; both become XNNPACK convolutions or matrix products. Sum and Mean over [0, 1, 2] become
- * average pools; Identity, Cast, Slice, SplitV, Concat, Tile, DepthToSpace and AvgPoolGrad become
- * copies on the wasm heap (see wasm_memory.ts).
+ * average pools; Identity, Cast, Slice, SplitV, Concat, Tile, DepthToSpace, AvgPoolGrad and 2x2
+ * MaxPoolGrad become copies or loops on the wasm heap (wasm_memory.ts, wasm_loops.ts). Training-mode
+ * batch norm is one kernel each way (IfanBatchNormTraining[Grad], batch_norm.ts), inference batch norm
+ * (FusedBatchNorm) one depthwise pass, and the ReLU gradient one pass (IfanReluGrad, relu_grad.ts).
  *
  * cpu: the stock Conv2DBackpropFilter runs at under 0.01 GFLOP/s; as one forward convolution it runs
  * at 0.1-0.5. Conv2DBackpropInput as a convolution measured no faster than the stock one, so it stays.
+ * Training-mode batch norm is the same fused kernel, composed of the backend's own kernels.
  */
 const KERNELS: Record<TrainingKernelBackend, Array<(backendName: string) => tf.KernelConfig>> = {
   wasm: [
+    batchNormTrainingKernel,
+    batchNormTrainingGradKernel,
+    fusedBatchNormKernel,
+    () => reluGradKernel,
     conv2dBackpropFilterKernel,
     conv2dBackpropInputKernel,
     spatialSumKernel,
     spatialMeanKernel,
     ...WASM_MEMORY_KERNELS.map((k) => () => k),
   ],
-  cpu: [(backendName) => conv2dBackpropFilterKernel(backendName, 'conv')],
+  cpu: [(backendName) => conv2dBackpropFilterKernel(backendName, 'conv'), batchNormTrainingKernel, batchNormTrainingGradKernel],
 };
 
 const registered = new Map<string, string[]>();

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { stockKernel } from './composite';
+import { wasmLoops } from './wasm_loops';
 
 /**
  * Data-movement kernels for the wasm backend, written in JavaScript on the wasm heap.
@@ -17,7 +18,7 @@ import { stockKernel } from './composite';
 type Heap = Int32Array | Uint8Array;
 
 interface HeapBackend extends tf.KernelBackend {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number): tf.TensorInfo;
   dataIdMap: { get(dataId: tf.DataId): { memoryOffset: number } };
   wasm: { HEAP32: Int32Array; HEAPU8: Uint8Array; HEAPF32: Float32Array };
 }
@@ -75,11 +76,38 @@ function copyRun(heap: Heap, d: number, s: number, n: number): void {
   for (let i = 0; i < n; i++) heap[d + i] = heap[s + i];
 }
 
+/**
+ * Copies within the heap, in elements of one dtype: `runs` copies `count` runs of `n` elements,
+ * advancing the destination by `dStride` and the source by `sStride` after each. With the
+ * WebAssembly loops (wasm_loops.ts) a run costs a `memory.copy`; without them, JavaScript.
+ */
+interface Mover {
+  runs(d: number, s: number, n: number, count: number, dStride: number, sStride: number): void;
+}
+
+function moverOf(backend: HeapBackend, dtype: tf.DataType): Mover {
+  const loops = wasmLoops(backend);
+  const bytes = dtype === 'bool' ? 1 : 4;
+  if (loops) {
+    return {
+      runs: (d, s, n, count, dStride, sStride) => {
+        if (n > 0 && count > 0) loops.copyRuns(d * bytes, s * bytes, n * bytes, count, dStride * bytes, sStride * bytes);
+      },
+    };
+  }
+  const heap = heapOf(backend, dtype);
+  return {
+    runs: (d, s, n, count, dStride, sStride) => {
+      for (let k = 0; k < count; k++, d += dStride, s += sStride) copyRun(heap, d, s, n);
+    },
+  };
+}
+
 /** Copies the box `begin`/`sz` of the tensor at `src` (shape `shape`) to `dst`, in order. */
-function sliceInto(heap: Heap, src: number, shape: readonly number[], begin: readonly number[], sz: readonly number[], dst: number): void {
+function sliceInto(mover: Mover, src: number, shape: readonly number[], begin: readonly number[], sz: readonly number[], dst: number): void {
   const rank = shape.length;
   if (rank === 0) {
-    heap[dst] = heap[src];
+    mover.runs(dst, src, 1, 1, 0, 0);
     return;
   }
   const st = strides(shape);
@@ -87,18 +115,23 @@ function sliceInto(heap: Heap, src: number, shape: readonly number[], begin: rea
   let k = rank - 1;
   while (k > 0 && begin[k] === 0 && sz[k] === shape[k]) k--;
   const run = sz[k] * st[k];
-  const outer = size(sz.slice(0, k));
-  const idx = new Array<number>(k).fill(0);
   let base = src;
-  for (let a = 0; a < k; a++) base += begin[a] * st[a];
-  base += begin[k] * st[k];
+  for (let a = 0; a <= k; a++) base += begin[a] * st[a];
+  if (k === 0) {
+    mover.runs(dst, base, run, 1, run, 0);
+    return;
+  }
+  // Axis k-1 is looped inside one call; the axes before it here.
+  const inner = sz[k - 1];
+  const outer = size(sz.slice(0, k - 1));
+  const idx = new Array<number>(k - 1).fill(0);
   let d = dst;
   for (let o = 0; o < outer; o++) {
     let s = base;
-    for (let a = 0; a < k; a++) s += idx[a] * st[a];
-    copyRun(heap, d, s, run);
-    d += run;
-    for (let a = k - 1; a >= 0; a--) {
+    for (let a = 0; a < k - 1; a++) s += idx[a] * st[a];
+    mover.runs(d, s, run, inner, run, st[k - 1]);
+    d += run * inner;
+    for (let a = k - 2; a >= 0; a--) {
       if (++idx[a] < sz[a]) break;
       idx[a] = 0;
     }
@@ -123,7 +156,7 @@ const slice = heapKernel('Slice', ({ inputs: { x }, backend, attrs }) => {
   if (!HEAP_DTYPES.has(x.dtype)) return null;
   const [begin, sz] = tf.slice_util.parseSliceParams(x as tf.Tensor, attrs.begin as number[], attrs.size as number[]);
   const out = backend.makeOutput(sz, x.dtype);
-  if (size(sz) > 0) sliceInto(heapOf(backend, x.dtype), offsetOf(backend, x), x.shape, begin, sz, offsetOf(backend, out));
+  if (size(sz) > 0) sliceInto(moverOf(backend, x.dtype), offsetOf(backend, x), x.shape, begin, sz, offsetOf(backend, out));
   return out;
 });
 
@@ -136,11 +169,11 @@ const splitV = heapKernel('SplitV', ({ inputs: { x }, backend, attrs }) => {
     shape[axis] = s;
     return backend.makeOutput(shape, x.dtype);
   });
-  const heap = heapOf(backend, x.dtype);
+  const mover = moverOf(backend, x.dtype);
   const src = offsetOf(backend, x);
   const begin = new Array<number>(x.shape.length).fill(0);
   outs.forEach((out) => {
-    if (size(out.shape) > 0) sliceInto(heap, src, x.shape, begin, out.shape, offsetOf(backend, out));
+    if (size(out.shape) > 0) sliceInto(mover, src, x.shape, begin, out.shape, offsetOf(backend, out));
     begin[axis] += out.shape[axis];
   });
   return outs;
@@ -157,14 +190,14 @@ const concat = heapKernel('Concat', ({ inputs, backend, attrs }) => {
   const outShape = tf.backend_util.computeOutShape(shapes, axis);
   const out = backend.makeOutput(outShape, xs[0].dtype);
   if (size(outShape) === 0) return out;
-  const heap = heapOf(backend, out.dtype);
+  const mover = moverOf(backend, out.dtype);
   const dst = offsetOf(backend, out);
   const outer = size(outShape.slice(0, axis));
   const parts = xs.filter((t) => size(t.shape) > 0).map((t) => ({ src: offsetOf(backend, t), inner: size(t.shape.slice(axis)) }));
   const total = parts.reduce((a, p) => a + p.inner, 0);
   let base = dst;
   for (const { src, inner } of parts) {
-    for (let o = 0; o < outer; o++) copyRun(heap, base + o * total, src + o * inner, inner);
+    mover.runs(base, src, inner, outer, total, inner);
     base += inner;
   }
   return out;
@@ -204,17 +237,15 @@ const depthToSpace = heapKernel('DepthToSpace', ({ inputs: { x }, backend, attrs
   const [b, h, w, c] = x.shape;
   const co = c / (s * s);
   const out = backend.makeOutput([b, h * s, w * s, co], x.dtype);
-  const heap = heapOf(backend, x.dtype);
+  const mover = moverOf(backend, x.dtype);
   const src = offsetOf(backend, x);
   let d = offsetOf(backend, out);
+  // Output row (n, y*s + i) is, for each input column, the i-th run of s*co channels.
   for (let n = 0; n < b; n++) {
     for (let y = 0; y < h; y++) {
       for (let i = 0; i < s; i++) {
-        for (let xx = 0; xx < w; xx++) {
-          const base = src + ((n * h + y) * w + xx) * c + i * s * co;
-          copyRun(heap, d, base, s * co);
-          d += s * co;
-        }
+        mover.runs(d, src + (n * h + y) * w * c + i * s * co, s * co, w, s * co, c);
+        d += w * s * co;
       }
     }
   }
@@ -235,12 +266,36 @@ const avgPoolGrad = heapKernel('AvgPoolGrad', ({ inputs: { dy, input }, backend,
   if (fh !== sh || fw !== sw || padInfo.top !== 0 || padInfo.left !== 0 || dy.dtype !== 'float32') return null;
   const [b, h, w, c] = input.shape;
   const { outHeight: oh, outWidth: ow } = info;
+  const k = 1 / (fh * fw);
+  const loops = wasmLoops(backend);
+  const multiply = stockKernel('Multiply', 'wasm') ?? tf.getKernel('Multiply', 'wasm');
+  if (loops && multiply) {
+    // dy / (fh*fw) once, natively, then each value copied to its fh*fw window positions.
+    const kId = backend.write(Float32Array.of(k), [], 'float32');
+    const scaled = multiply.kernelFunc({ inputs: { a: dy, b: { dataId: kId, shape: [], dtype: 'float32' } }, backend, attrs: {} }) as tf.TensorInfo;
+    backend.disposeData(kId);
+    const out = backend.makeOutput([b, h, w, c], 'float32');
+    const mover = moverOf(backend, 'float32');
+    const src = offsetOf(backend, scaled);
+    const dst = offsetOf(backend, out);
+    if (oh * fh < h || ow * fw < w) backend.wasm.HEAPF32.fill(0, dst, dst + b * h * w * c);
+    for (let n = 0; n < b; n++) {
+      for (let y = 0; y < oh; y++) {
+        const s = src + (n * oh + y) * ow * c;
+        for (let i = 0; i < fh; i++) {
+          const d = dst + (n * h + y * fh + i) * w * c;
+          for (let j = 0; j < fw; j++) mover.runs(d + j * c, s, c, ow, fw * c, c);
+        }
+      }
+    }
+    backend.disposeData(scaled.dataId);
+    return out;
+  }
   const out = backend.makeOutput([b, h, w, c], 'float32');
   const heap = backend.wasm.HEAPF32;
   const src = offsetOf(backend, dy);
   const dst = offsetOf(backend, out);
   heap.fill(0, dst, dst + b * h * w * c);
-  const k = 1 / (fh * fw);
   for (let n = 0; n < b; n++) {
     for (let y = 0; y < oh; y++) {
       for (let i = 0; i < fh; i++) {
@@ -258,7 +313,32 @@ const avgPoolGrad = heapKernel('AvgPoolGrad', ({ inputs: { dy, input }, backend,
   return out;
 });
 
+/**
+ * Gradient of a 2x2, stride-2, unpadded max pool over an even-sized float32 input with a multiple of
+ * 4 channels (the parsing re-encoder's pools), four channels at a time in the WebAssembly loops; each
+ * dy goes to the first maximum of its window, as on the cpu backend. Anything else: the stock kernel.
+ */
+const maxPoolGrad = heapKernel('MaxPoolGrad', ({ inputs: { dy, input }, backend, attrs }) => {
+  const loops = wasmLoops(backend);
+  if (!loops || input.dtype !== 'float32' || dy.dtype !== 'float32' || input.shape.length !== 4) return null;
+  const [b, h, w, c] = input.shape;
+  const fs = attrs.filterSize as number | number[];
+  const st = attrs.strides as number | number[];
+  const two = (v: number | number[]) => (Array.isArray(v) ? v.every((e) => e === 2) : v === 2);
+  const valid = attrs.pad === 'valid' || (attrs.pad === 'same' && h % 2 === 0 && w % 2 === 0);
+  if (!two(fs) || !two(st) || !valid || h % 2 !== 0 || w % 2 !== 0 || c % 4 !== 0) return null;
+  const [oh, ow] = [h / 2, w / 2];
+  if (!tf.util.arraysEqual(dy.shape, [b, oh, ow, c])) return null;
+  const out = backend.makeOutput([b, h, w, c], 'float32');
+  const [dx0, dy0, x0] = [offsetOf(backend, out) * 4, offsetOf(backend, dy) * 4, offsetOf(backend, input) * 4];
+  const c16 = c * 4;
+  const rowBytes = w * c16;
+  for (let r = 0; r < b * oh; r++) loops.maxPoolGradRow(dx0 + 2 * r * rowBytes, dy0 + r * ow * c16, x0 + 2 * r * rowBytes, ow, c16, rowBytes);
+  return out;
+});
+
 export const WASM_MEMORY_KERNELS: tf.KernelConfig[] = [
+  maxPoolGrad,
   identity,
   cast,
   slice,
@@ -268,3 +348,76 @@ export const WASM_MEMORY_KERNELS: tf.KernelConfig[] = [
   depthToSpace,
   avgPoolGrad,
 ];
+
+/**
+ * `x` [b, h, w, c] (float32 or int32) transposed to channel-major and zero-padded: the result is
+ * `[c + extraRows, b, hp, wp]`, image n's values at rows `top..top+h-1` and columns
+ * `left..left+w-1` of its hp x wp cell, zeros elsewhere (and in the extra rows). One pass, each
+ * [w, c] row of the input transposed in cache by the WebAssembly loops. Null without them.
+ */
+export function channelMajorPadded(
+  backend: tf.KernelBackend,
+  x: tf.TensorInfo,
+  hp: number,
+  wp: number,
+  top: number,
+  left: number,
+  extraRows: number,
+): tf.TensorInfo | null {
+  const be = backend as HeapBackend;
+  const loops = wasmLoops(be);
+  if (!loops || x.shape.length !== 4 || x.dtype === 'bool' || x.dtype === 'complex64' || x.dtype === 'string') return null;
+  const [b, h, w, c] = x.shape;
+  if (top < 0 || left < 0 || top + h > hp || left + w > wp) return null;
+  const out = be.makeOutput([c + extraRows, b, hp, wp], x.dtype);
+  const dst = offsetOf(be, out);
+  const src = offsetOf(be, x);
+  const q = b * hp * wp;
+  be.wasm.HEAP32.fill(0, dst, dst + (c + extraRows) * q);
+  for (let n = 0; n < b; n++) {
+    for (let y = 0; y < h; y++) {
+      loops.transpose32((dst + (n * hp + y + top) * wp + left) * 4, (src + (n * h + y) * w * c) * 4, w, c, q * 4);
+    }
+  }
+  return out;
+}
+
+/**
+ * `x` [b, h, w, c] zero-padded at the bottom and right to [b, hp, wp, c] (each image's rows copied
+ * whole into the top-left of its hp x wp cell). Null without the WebAssembly loops.
+ */
+export function padBottomRight(backend: tf.KernelBackend, x: tf.TensorInfo, hp: number, wp: number): tf.TensorInfo | null {
+  const be = backend as HeapBackend;
+  const loops = wasmLoops(be);
+  if (!loops || x.shape.length !== 4 || !HEAP_DTYPES.has(x.dtype) || x.dtype === 'bool') return null;
+  const [b, h, w, c] = x.shape;
+  if (h > hp || w > wp) return null;
+  const out = be.makeOutput([b, hp, wp, c], x.dtype);
+  const dst = offsetOf(be, out);
+  const src = offsetOf(be, x);
+  be.wasm.HEAP32.fill(0, dst, dst + b * hp * wp * c);
+  for (let n = 0; n < b; n++) loops.copyRuns((dst + n * hp * wp * c) * 4, (src + n * h * w * c) * 4, w * c * 4, h, wp * c * 4, w * c * 4);
+  return out;
+}
+
+/**
+ * A convolution filter [kh, kw, ci, co] rotated by 180 degrees with its channel axes swapped,
+ * [kh, kw, co, ci] (what the input gradient convolves with), in one JavaScript pass over the (small)
+ * filter: tfjs-backend-wasm's Reverse alone costs about a millisecond per filter.
+ */
+export function rotatedFilter(backend: tf.KernelBackend, filter: tf.TensorInfo): tf.TensorInfo | null {
+  const be = backend as HeapBackend;
+  if (filter.shape.length !== 4 || filter.dtype !== 'float32') return null;
+  const [kh, kw, ci, co] = filter.shape;
+  const out = be.makeOutput([kh, kw, co, ci], 'float32');
+  const heap = be.wasm.HEAPF32;
+  const src = offsetOf(be, filter);
+  let d = offsetOf(be, out);
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      const s = src + ((kh - 1 - i) * kw + (kw - 1 - j)) * ci * co;
+      for (let o = 0; o < co; o++) for (let c = 0; c < ci; c++) heap[d++] = heap[s + c * co + o];
+    }
+  }
+  return out;
+}

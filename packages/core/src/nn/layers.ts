@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { batchNormTraining } from '../kernels/batch_norm';
 import type { ForwardContext } from './context';
 import type { ParamScope } from './params';
 
@@ -128,8 +129,10 @@ export class BatchNorm {
     if (!ctx.training) {
       return tf.batchNorm(x, p.movingMean, p.movingVariance, p.beta, p.gamma, this.epsilon) as T;
     }
-    const axes = x.rank === 4 ? [0, 1, 2] : [0];
-    const { mean, variance } = tf.moments(x, axes);
+    // One fused kernel with a closed-form gradient where the backend has it (wasm, cpu: see
+    // kernels/batch_norm.ts); tf.moments + tf.batchNorm elsewhere. Same values either way.
+    const fused = batchNormTraining(x, p.gamma as tf.Tensor1D, p.beta as tf.Tensor1D, this.epsilon);
+    const { mean, variance } = fused ?? tf.moments(x, x.rank === 4 ? [0, 1, 2] : [0]);
     ctx.updates.push({
       mean: p.movingMean,
       variance: p.movingVariance,
@@ -137,7 +140,7 @@ export class BatchNorm {
       batchVariance: tf.keep(variance),
       momentum: this.momentum,
     });
-    return tf.batchNorm(x, mean, variance, p.beta, p.gamma, this.epsilon) as T;
+    return fused ? fused.y : (tf.batchNorm(x, mean, variance, p.beta, p.gamma, this.epsilon) as T);
   }
 }
 
