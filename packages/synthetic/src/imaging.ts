@@ -59,7 +59,8 @@ export function develop(rgb: Float32Array, width: number, height: number, im: Re
   const out = new Uint8ClampedArray(rgb.length);
   const gain = brightness * contrast * toIndex;
   const offset = 128 * (1 - contrast) * toIndex;
-  finish(rgb, out, width, height, w, cast[0] * gain, cast[1] * gain, cast[2] * gain, offset, gx, gy, useGamma ? lut : null, noise, im.grey, seed);
+  if (!useGamma && !im.grey) finishColour(rgb, out, width, height, w, cast[0] * gain, cast[1] * gain, cast[2] * gain, offset, gx, gy, noise, seed);
+  else finish(rgb, out, width, height, w, cast[0] * gain, cast[1] * gain, cast[2] * gain, offset, gx, gy, useGamma ? lut : null, noise, im.grey, seed);
   return new Uint8Array(out.buffer);
 }
 
@@ -121,6 +122,51 @@ function finish(
         out[i + 1] = ig + n + NORMAL_TABLE[(state >>> 12) & NORMAL_TABLE_MASK] * chroma;
         out[i + 2] = ib + n + NORMAL_TABLE[(state >>> 16) & NORMAL_TABLE_MASK] * chroma;
       }
+    }
+  }
+}
+
+/**
+ * {@link finish} for colour without gamma, the common case, with no per-pixel branches (the same
+ * numbers).
+ */
+function finishColour(
+  rgb: Float32Array,
+  out: Uint8ClampedArray,
+  width: number,
+  height: number,
+  w: number,
+  kr: number,
+  kg: number,
+  kb: number,
+  offset: number,
+  gx: number,
+  gy: number,
+  noise: number,
+  seed: number,
+): void {
+  const shared = noise * 0.8;
+  const chroma = noise * 0.6;
+  const c = 1 - 2 * w;
+  const stride = width * 3;
+  const table = NORMAL_TABLE;
+  let state = seed | 0;
+  for (let y = 0; y < height; y++) {
+    const row = y * stride;
+    const up = y > 0 ? row - stride : row;
+    const down = y < height - 1 ? row + stride : row;
+    let light = 1 - (width / 2) * gx + (y - height / 2) * gy;
+    for (let k = 0; k < stride; k += 3, light += gx) {
+      const ir = (c * rgb[row + k] + w * (rgb[up + k] + rgb[down + k])) * kr * light + offset;
+      const ig = (c * rgb[row + k + 1] + w * (rgb[up + k + 1] + rgb[down + k + 1])) * kg * light + offset;
+      const ib = (c * rgb[row + k + 2] + w * (rgb[up + k + 2] + rgb[down + k + 2])) * kb * light + offset;
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      const n = table[state & NORMAL_TABLE_MASK] * shared + 0.5;
+      out[row + k] = ir + n + table[(state >>> 8) & NORMAL_TABLE_MASK] * chroma;
+      out[row + k + 1] = ig + n + table[(state >>> 12) & NORMAL_TABLE_MASK] * chroma;
+      out[row + k + 2] = ib + n + table[(state >>> 16) & NORMAL_TABLE_MASK] * chroma;
     }
   }
 }

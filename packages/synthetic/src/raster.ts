@@ -56,19 +56,52 @@ export class Canvas {
 }
 
 /**
- * The local coordinates `[u, v]` of the pixel being drawn, and `[2]` the distance a shape writes back.
- * Shapes read and write here instead of taking and returning numbers: {@link draw} calls many
- * different shapes from one loop, so V8 cannot inline them, and every double passed to or returned
- * from a call that is not inlined is allocated on the heap. Passing them through a typed array keeps
- * the per-pixel calls allocation-free (about twice as fast, and no garbage collection).
+ * The local coordinates `[u, v]` of a point, and `[2]` the distance a one-point shape writes back
+ * (see {@link Shape.dist}). Shapes read and write here instead of taking and returning numbers: a
+ * double passed to or returned from a call that V8 does not inline is allocated on the heap.
  */
 export const AT = new Float64Array(3);
 
+/** Most points in one batch of {@link Shape.distSpan} (four rows of the widest image). */
+export const SPAN_CAPACITY = 4 * 4096;
+/** Batched local coordinates: `SPAN_U[k], SPAN_V[k]` for `k < n` (see {@link Shape.distSpan}). */
+export const SPAN_U = new Float64Array(SPAN_CAPACITY);
+export const SPAN_V = new Float64Array(SPAN_CAPACITY);
+/** Batched distances written by {@link Shape.distSpan} (local units). */
+export const SPAN_D = new Float64Array(SPAN_CAPACITY);
+
 /**
- * A shape to draw. `toPixel` maps the shape's frame to pixels; `dist()` writes the signed distance at
- * `AT[0], AT[1]` (local units, negative inside) into `AT[2]`, and `scale` converts it to pixels.
- * `paint(out)` writes the colour (0..255) at `AT[0], AT[1]` into `out[0..2]` and an opacity into
- * `out[3]` (preset to 1).
+ * The run of pixels a shape's {@link Shape.span} draws: `n` consecutive pixels of one row from pixel
+ * index `i`, the first at local coordinates `(u, v)`, each next one `(du, dv)` further. When
+ * `inside`, every pixel is known to be covered (pixel distance -1); otherwise `SPAN_D[k]` holds the
+ * distance of pixel `k` of the run, and a pixel is drawn where `SPAN_D[k] * scale` is below 0.5.
+ */
+export class Run {
+  rgb: Float32Array = new Float32Array(0);
+  mask: Uint8Array = new Uint8Array(0);
+  i = 0;
+  n = 0;
+  u = 0;
+  v = 0;
+  du = 0;
+  dv = 0;
+  scale = 1;
+  inside = false;
+}
+
+/** The run being drawn (one at a time: drawing is synchronous). */
+export const RUN = new Run();
+
+/**
+ * A shape to draw. `toPixel` maps the shape's frame to pixels; distances are in local units (negative
+ * inside), `scale` converts them to pixels. A shape comes in one of two forms:
+ *
+ * - one point at a time: `dist()` writes the distance at `AT[0], AT[1]` into `AT[2]`; `paint(out)`
+ *   writes the colour 0..255 into `out[0..2]` and an opacity into `out[3]` (preset to 1);
+ * - its own loops: `distSpan(n)` for batches of points and `span()` for runs of pixels, which
+ *   computes distance and colour and calls {@link blend} per pixel (colours and opacity rounded with
+ *   `Math.fround`, as the float32 `out` of `paint` rounds them). V8 compiles such a loop with the
+ *   shape's code inlined, without a call per pixel; the large shapes use this form.
  */
 export interface Shape {
   /** Local -> pixel; used for the bounding box and for mapping the shape's points to the image. */
@@ -77,18 +110,61 @@ export interface Shape {
   bounds: [number, number, number, number];
   /** Pixels per local unit. */
   scale: number;
-  dist(): void;
-  paint(out: Float32Array): void;
+  dist?(): void;
+  paint?(out: Float32Array): void;
+  /** `SPAN_D[k]` = distance at `SPAN_U[k], SPAN_V[k]` for `k < n`. */
+  distSpan?(n: number): void;
+  /** Draws the pixels of {@link RUN}. */
+  span?(): void;
   /** Mask class written where the pixel centre is inside; -1 leaves the mask untouched. */
   cls: number;
-  /** Class per point for shapes made of several parts (the mouth); overrides `cls` when present. */
+  /** Class per point for one-point shapes made of several parts; overrides `cls` when present. */
   classAt?(): number;
   /**
    * A bound on how fast `dist * scale` changes per pixel of distance. When given, 4x4 pixel blocks
-   * whose centre is far enough inside or outside are decided from that one evaluation (exactly, if
-   * the bound holds). Omit for distances that are not Lipschitz (vertical distances to steep curves).
+   * (and then 2x2 blocks) whose centre is far enough inside or outside are decided from that one
+   * evaluation (exactly, if the bound holds). Omit for distances that are not Lipschitz (vertical
+   * distances to steep curves).
    */
   lipschitz?: number;
+  /**
+   * Set when `lipschitz` is a guess that may fail somewhere (background shapes without labels): the
+   * blocks stay 4x4, whose occasional misjudged pixels cost a little anti-aliasing.
+   */
+  roughLipschitz?: boolean;
+}
+
+/**
+ * Blends colour `r, g, b` (0..255) at opacity `alpha` into pixel `i`, covered according to its pixel
+ * distance `dp` (anti-aliased over one pixel), and writes class `cls` (if >= 0) where `dp < 0`.
+ */
+export function blend(rgb: Float32Array, mask: Uint8Array, i: number, dp: number, r: number, g: number, b: number, alpha: number, cls: number): void {
+  // small enough for V8 to inline into every pixel loop; the anti-aliased edge is a call of its own
+  if (dp <= -0.5 && alpha >= 1) {
+    const j = i * 3;
+    rgb[j] = r;
+    rgb[j + 1] = g;
+    rgb[j + 2] = b;
+    if (cls >= 0) mask[i] = cls;
+    return;
+  }
+  blendEdge(rgb, mask, i, dp, r, g, b, alpha, cls);
+}
+
+/** {@link blend} in general. */
+function blendEdge(rgb: Float32Array, mask: Uint8Array, i: number, dp: number, r: number, g: number, b: number, alpha: number, cls: number): void {
+  const cover = (dp <= -0.5 ? 1 : 0.5 - dp) * alpha;
+  const j = i * 3;
+  if (cover >= 1) {
+    rgb[j] = r;
+    rgb[j + 1] = g;
+    rgb[j + 2] = b;
+  } else if (cover > 0) {
+    rgb[j] += (r - rgb[j]) * cover;
+    rgb[j + 1] += (g - rgb[j + 1]) * cover;
+    rgb[j + 2] += (b - rgb[j + 2]) * cover;
+  }
+  if (dp < 0 && cls >= 0) mask[i] = cls;
 }
 
 const scratch = new Float32Array(4);
@@ -123,89 +199,258 @@ export function pixelBounds(shape: Shape, width: number, height: number): [numbe
 /** When false, {@link draw} evaluates every pixel (used by tests to check the block shortcut). */
 export const drawSettings = { blocks: true };
 
-/** Draws a shape over the canvas (painter's order) and writes its classes into the mask. */
-export function draw(canvas: Canvas, shape: Shape): void {
-  const [x0, y0, x1, y1] = pixelBounds(shape, canvas.width, canvas.height);
-  if (x0 >= x1 || y0 >= y1) return;
-  const inv = invert(shape.toPixel);
-  const lip = shape.lipschitz;
-  if (lip === undefined || !drawSettings.blocks || x1 - x0 < 2 * BLOCK || y1 - y0 < 2 * BLOCK) {
-    drawRect(canvas, shape, inv, x0, y0, x1, y1, false);
+/** Distances at `SPAN_U/V[0..n)` into `SPAN_D`, batched or one point at a time. */
+function evalDist(shape: Shape, n: number): void {
+  if (shape.distSpan) {
+    shape.distSpan(n);
     return;
   }
-  const [a, b, c, d, e, f] = inv;
-  const reach = lip * Math.SQRT2 * ((BLOCK - 1) / 2);
-  for (let by = y0; by < y1; by += BLOCK) {
-    const by1 = Math.min(by + BLOCK, y1);
-    for (let bx = x0; bx < x1; bx += BLOCK) {
-      const bx1 = Math.min(bx + BLOCK, x1);
-      const px = (bx + bx1) / 2;
-      const py = (by + by1) / 2;
-      AT[0] = a * px + b * py + c;
-      AT[1] = d * px + e * py + f;
-      shape.dist();
-      const dc = AT[2] * shape.scale;
-      if (dc - reach >= 0.5) continue;
-      drawRect(canvas, shape, inv, bx, by, bx1, by1, dc + reach <= -0.5);
+  const dist = shape.dist!;
+  for (let k = 0; k < n; k++) {
+    AT[0] = SPAN_U[k];
+    AT[1] = SPAN_V[k];
+    dist();
+    SPAN_D[k] = AT[2];
+  }
+}
+
+/** {@link Shape.span} for a one-point shape (computes the distances of an edge run itself). */
+function spanOnePoint(shape: Shape): void {
+  const dist = shape.dist!;
+  const paint = shape.paint!;
+  const cls = shape.cls;
+  const classAt = shape.classAt;
+  const out = scratch;
+  const { rgb, mask, n, du, dv, scale, inside } = RUN;
+  let { i, u, v } = RUN;
+  for (const end = i + n; i < end; i++, u += du, v += dv) {
+    AT[0] = u;
+    AT[1] = v;
+    let dp = -1;
+    if (!inside) {
+      dist();
+      dp = AT[2] * scale;
+      if (dp >= 0.5) continue;
+    }
+    out[3] = 1;
+    paint(out);
+    const cover = (dp <= -0.5 ? 1 : 0.5 - dp) * out[3];
+    const j = i * 3;
+    if (cover >= 1) {
+      rgb[j] = out[0];
+      rgb[j + 1] = out[1];
+      rgb[j + 2] = out[2];
+    } else if (cover > 0) {
+      rgb[j] += (out[0] - rgb[j]) * cover;
+      rgb[j + 1] += (out[1] - rgb[j + 1]) * cover;
+      rgb[j + 2] += (out[2] - rgb[j + 2]) * cover;
+    }
+    if (dp < 0) {
+      const c = classAt ? classAt() : cls;
+      if (c >= 0) mask[i] = c;
     }
   }
 }
 
-/** The pixels of `[x0, x1) x [y0, y1)`; `inside` skips the distance (the block is known to be covered). */
-function drawRect(canvas: Canvas, shape: Shape, inv: Mat, x0: number, y0: number, x1: number, y1: number, inside: boolean): void {
-  const { width, rgb, mask } = canvas;
-  const a = inv[0];
-  const b = inv[1];
-  const c = inv[2];
-  const d = inv[3];
-  const e = inv[4];
-  const f = inv[5];
+const OUTSIDE = 0;
+const EDGE = 1;
+const INSIDE = 2;
+
+/**
+ * How {@link draw} decides a shape's pixels: the bounds `[x0, y0, x1, y1)`, and with blocks the
+ * state of every 4x4 block (`OUTSIDE`, `EDGE`, `INSIDE`) and of the four 2x2 blocks of each edge
+ * block, block row by block row (`states[(row * cols + col) * 5]`, then 2x2 blocks in row order).
+ */
+interface Plan {
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+  inv: Mat;
+  states: Uint8Array | null;
+}
+
+/** Draws a shape over the canvas (painter's order) and writes its classes into the mask. */
+export function draw(canvas: Canvas, shape: Shape): void {
+  const { x0, y0, x1, y1, inv, states } = makePlan(canvas, shape);
+  if (x0 >= x1 || y0 >= y1) return;
+  const width = canvas.width;
+  const run = RUN;
+  run.rgb = canvas.rgb;
+  run.mask = canvas.mask;
+  run.scale = shape.scale;
+  run.du = inv[0];
+  run.dv = inv[3];
+  if (states === null) {
+    for (let y = y0; y < y1; y++) emit(shape, inv, y * width, y, x0, x1, EDGE);
+    return;
+  }
+  const cols = (x1 - x0 + BLOCK - 1) >> 2;
+  // the rows of a 2x2 block row share their runs of pixels of one state, found a block (in edge
+  // blocks, a 2x2 block) at a time
+  for (let y = y0; y < y1; y += 2) {
+    const base = ((y - y0) >> 2) * cols * 5;
+    const half = 1 + ((y - y0) & 2);
+    let runs = 0;
+    let state = OUTSIDE;
+    for (let bx = x0, b = base; bx < x1; bx += BLOCK, b += 5) {
+      const block = states[b];
+      if (block !== EDGE) {
+        if (block !== state) {
+          if (state !== OUTSIDE) runs = addRun(runs, bx, state);
+          else RUN_START[runs] = bx;
+          state = block;
+        }
+        continue;
+      }
+      for (let h = 0, sx = bx; h < 2 && sx < x1; h++, sx += 2) {
+        const next = states[b + half + h];
+        if (next !== state) {
+          if (state !== OUTSIDE) runs = addRun(runs, sx, state);
+          else RUN_START[runs] = sx;
+          state = next;
+        }
+      }
+    }
+    if (state !== OUTSIDE) runs = addRun(runs, x1, state);
+    for (let yy = y, ye = Math.min(y + 2, y1); yy < ye; yy++) {
+      for (let k = 0; k < runs; k++) emit(shape, inv, yy * width, yy, RUN_START[k], RUN_END[k], RUN_STATE[k]);
+    }
+  }
+}
+
+/** The runs of a row pair (see {@link draw}): `[RUN_START[k], RUN_END[k])` in state `RUN_STATE[k]`. */
+const RUN_START = new Int32Array(4096);
+const RUN_END = new Int32Array(4096);
+const RUN_STATE = new Uint8Array(4096);
+
+/** Ends run `k` (started at `RUN_START[k]`) at `xe`; the next one, if any, starts there too. */
+function addRun(k: number, xe: number, state: number): number {
+  RUN_END[k] = xe;
+  RUN_STATE[k] = state;
+  RUN_START[k + 1] = xe;
+  return k + 1;
+}
+
+/**
+ * Draws the run `[xs, xe)` of row `y` (pixel index `row + x`) in `state` (`EDGE` or `INSIDE`); for an
+ * edge run of a shape with its own loops, the distances of its pixels go into `SPAN_D` first.
+ */
+function emit(shape: Shape, inv: Mat, row: number, y: number, xs: number, xe: number, state: number): void {
+  const run = RUN;
+  const py = y + 0.5;
+  const n = xe - xs;
+  const u = inv[0] * (xs + 0.5) + inv[1] * py + inv[2];
+  const v = inv[3] * (xs + 0.5) + inv[4] * py + inv[5];
+  run.i = row + xs;
+  run.n = n;
+  run.u = u;
+  run.v = v;
+  run.inside = state === INSIDE;
+  if (!shape.span) {
+    spanOnePoint(shape);
+    return;
+  }
+  if (state !== INSIDE) {
+    const du = inv[0];
+    const dv = inv[3];
+    let uk = u;
+    let vk = v;
+    for (let k = 0; k < n; k++, uk += du, vk += dv) {
+      SPAN_U[k] = uk;
+      SPAN_V[k] = vk;
+    }
+    evalDist(shape, n);
+  }
+  shape.span();
+}
+
+/** Bounds and block states of a shape on a canvas. */
+function makePlan(canvas: Canvas, shape: Shape): Plan {
+  const [x0, y0, x1, y1] = pixelBounds(shape, canvas.width, canvas.height);
+  const inv = invert(shape.toPixel);
+  const useBlocks = shape.lipschitz !== undefined && drawSettings.blocks && x1 - x0 >= 2 * BLOCK && y1 - y0 >= 2 * BLOCK;
+  return { x0, y0, x1, y1, inv, states: useBlocks ? classify(shape, inv, x0, y0, x1, y1) : null };
+}
+
+/** Block states of the shape being drawn (drawing is synchronous, one shape at a time). */
+let stateScratch = new Uint8Array(4096);
+
+/**
+ * Block states: one distance per 4x4 block at its centre (inside or outside for sure if the centre
+ * is farther than the Lipschitz bound allows the farthest pixel centre to differ), then the same for
+ * the four 2x2 blocks of each 4x4 block that is neither.
+ */
+function classify(shape: Shape, inv: Mat, x0: number, y0: number, x1: number, y1: number): Uint8Array {
+  const [a, b, c, d, e, f] = inv;
+  const lip = shape.lipschitz!;
   const scale = shape.scale;
-  const cls = shape.cls;
-  const classAt = shape.classAt;
-  const dist = shape.dist;
-  const paint = shape.paint;
-  const out = scratch;
-  for (let y = y0; y < y1; y++) {
-    const py = y + 0.5;
-    let u = a * (x0 + 0.5) + b * py + c;
-    let v = d * (x0 + 0.5) + e * py + f;
-    let i = y * width + x0;
-    for (let x = x0; x < x1; x++, i++, u += a, v += d) {
-      AT[0] = u;
-      AT[1] = v;
-      let dp = -1;
-      if (!inside) {
-        dist();
-        dp = AT[2] * scale;
-        if (dp >= 0.5) continue;
-      }
-      out[3] = 1;
-      paint(out);
-      const cover = (dp <= -0.5 ? 1 : 0.5 - dp) * out[3];
-      const j = i * 3;
-      if (cover >= 1) {
-        rgb[j] = out[0];
-        rgb[j + 1] = out[1];
-        rgb[j + 2] = out[2];
-      } else if (cover > 0) {
-        rgb[j] += (out[0] - rgb[j]) * cover;
-        rgb[j + 1] += (out[1] - rgb[j + 1]) * cover;
-        rgb[j + 2] += (out[2] - rgb[j + 2]) * cover;
-      }
-      if (dp < 0) {
-        const k = classAt ? classAt() : cls;
-        if (k >= 0) mask[i] = k;
+  const reach = lip * Math.SQRT2 * ((BLOCK - 1) / 2);
+  // a rough bound keeps 4x4 blocks only, so that its misjudged pixels stay those of 4x4 blocks
+  const reach2 = shape.roughLipschitz ? Infinity : lip * Math.SQRT2 * 0.5;
+  const cols = (x1 - x0 + BLOCK - 1) >> 2;
+  const rows = (y1 - y0 + BLOCK - 1) >> 2;
+  if (stateScratch.length < rows * cols * 5) stateScratch = new Uint8Array(rows * cols * 5 * 2);
+  const states = stateScratch;
+  for (let r = 0, by = y0; by < y1; r++, by += BLOCK) {
+    const by1 = Math.min(by + BLOCK, y1);
+    const py = (by + by1) / 2;
+    let n = 0;
+    for (let bx = x0; bx < x1; bx += BLOCK, n++) {
+      const px = (bx + Math.min(bx + BLOCK, x1)) / 2;
+      SPAN_U[n] = a * px + b * py + c;
+      SPAN_V[n] = d * px + e * py + f;
+    }
+    evalDist(shape, n);
+    let edges = 0;
+    const base = r * cols * 5;
+    for (let k = 0; k < n; k++) {
+      const dc = SPAN_D[k] * scale;
+      const state = dc - reach >= 0.5 ? OUTSIDE : dc + reach <= -0.5 ? INSIDE : EDGE;
+      states[base + k * 5] = state;
+      if (state === EDGE) edges++;
+    }
+    if (edges === 0) continue;
+    if (reach2 === Infinity) {
+      for (let k = 0; k < n; k++) if (states[base + k * 5] === EDGE) states.fill(EDGE, base + k * 5 + 1, base + k * 5 + 5);
+      continue;
+    }
+    // the 2x2 blocks of edge blocks (clipped ones may be 1 pixel wide or high; the reach still bounds them)
+    const sy1 = Math.min(by + 2, by1);
+    const pyTop = (by + sy1) / 2;
+    const pyBottom = (sy1 + by1) / 2;
+    n = 0;
+    for (let bx = x0, k = 0; bx < x1; bx += BLOCK, k++) {
+      if (states[base + k * 5] !== EDGE) continue;
+      const sx1 = Math.min(bx + 2, x1);
+      const pxLeft = (bx + sx1) / 2;
+      const pxRight = (sx1 + Math.min(bx + 4, x1)) / 2;
+      SPAN_U[n] = a * pxLeft + b * pyTop + c;
+      SPAN_V[n++] = d * pxLeft + e * pyTop + f;
+      SPAN_U[n] = a * pxRight + b * pyTop + c;
+      SPAN_V[n++] = d * pxRight + e * pyTop + f;
+      SPAN_U[n] = a * pxLeft + b * pyBottom + c;
+      SPAN_V[n++] = d * pxLeft + e * pyBottom + f;
+      SPAN_U[n] = a * pxRight + b * pyBottom + c;
+      SPAN_V[n++] = d * pxRight + e * pyBottom + f;
+    }
+    evalDist(shape, n);
+    for (let bx = x0, k = 0, q = 0; bx < x1; bx += BLOCK, k++) {
+      if (states[base + k * 5] !== EDGE) continue;
+      for (let s = 1; s <= 4; s++, q++) {
+        const dc = SPAN_D[q] * scale;
+        states[base + k * 5 + s] = dc - reach2 >= 0.5 ? OUTSIDE : dc + reach2 <= -0.5 ? INSIDE : EDGE;
       }
     }
   }
+  return states;
 }
 
 /** Signed distance to a point's inside for a shape, in pixels, at a pixel position. */
 export function distanceAt(shape: Shape, px: number, py: number): number {
-  [AT[0], AT[1]] = apply(invert(shape.toPixel), px, py);
-  shape.dist();
-  return AT[2] * shape.scale;
+  [SPAN_U[0], SPAN_V[0]] = apply(invert(shape.toPixel), px, py);
+  evalDist(shape, 1);
+  return SPAN_D[0] * shape.scale;
 }
 
 // ---- distance helpers (local units, negative inside) ----

@@ -8,10 +8,15 @@ import type { ExpressionShape, Identity } from './face';
 import {
   AT,
   Canvas,
+  RUN,
+  SPAN_D,
+  SPAN_U,
+  SPAN_V,
   type Mat,
   type RGB,
   type Shape,
   apply,
+  blend,
   boxDist,
   clamp,
   compose,
@@ -68,9 +73,20 @@ function randomColour(rng: SeededRandom): RGB {
   return mix(c, [grey, grey, grey], rng.range(0.1, 0.75));
 }
 
-type Pattern = (u: number, v: number, out: Float32Array) => void;
-
 /** A texture in pixel-scale local coordinates: solid, stripes, checks, mottled or a gradient. */
+interface Pattern {
+  kind: number;
+  ca: number;
+  sa: number;
+  seed: number;
+  r0: number;
+  g0: number;
+  b0: number;
+  r1: number;
+  g1: number;
+  b1: number;
+}
+
 function randomPattern(rng: SeededRandom, base: RGB, unit: number): Pattern {
   const other = rng.chance(0.5) ? randomColour(rng) : mix(base, rng.chance(0.5) ? [0, 0, 0] : [255, 255, 255], rng.range(0.2, 0.5));
   const kind = rng.int(5);
@@ -79,25 +95,83 @@ function randomPattern(rng: SeededRandom, base: RGB, unit: number): Pattern {
   const ca = Math.cos(angle) / period;
   const sa = Math.sin(angle) / period;
   const seed = rng.uint32();
-  const [r0, g0, b0] = base;
-  const [r1, g1, b1] = other;
-  const set = (t: number, out: Float32Array) => {
-    out[0] = r0 + (r1 - r0) * t;
-    out[1] = g0 + (g1 - g0) * t;
-    out[2] = b0 + (b1 - b0) * t;
-  };
-  switch (kind) {
+  return { kind, ca, sa, seed, r0: base[0], g0: base[1], b0: base[2], r1: other[0], g1: other[1], b1: other[2] };
+}
+
+/** The pattern's mix from its base (0) to its other colour (1) at `(u, v)`. */
+function patternMix(p: Pattern, u: number, v: number): number {
+  const ca = p.ca;
+  switch (p.kind) {
     case 0:
-      return (u, v, out) => set(0.15 * valueNoise(u * ca, v * ca, seed), out);
+      return 0.15 * valueNoise(u * ca, v * ca, p.seed);
     case 1:
-      return (u, v, out) => set(smoothstep(-0.3, 0.3, Math.sin((u * ca + v * sa) * Math.PI)), out);
+      return smoothstep(-0.3, 0.3, Math.sin((u * ca + v * p.sa) * Math.PI));
     case 2:
-      return (u, v, out) => set((Math.floor(u * ca) + Math.floor(v * ca)) & 1 ? 1 : 0, out);
+      return (Math.floor(u * ca) + Math.floor(v * ca)) & 1 ? 1 : 0;
     case 3:
-      return (u, v, out) => set(fbm2(u * ca * 0.7, v * ca * 0.7, seed), out);
+      return fbm2(u * ca * 0.7, v * ca * 0.7, p.seed);
     default:
-      return (u, v, out) => set(clamp((u * ca + v * sa) * 0.05 + 0.5, 0, 1), out);
+      return clamp((u * ca + v * p.sa) * 0.05 + 0.5, 0, 1);
   }
+}
+
+/** Pattern mixes of a run of pixels (see {@link patternRun}). */
+const PATTERN_T = new Float64Array(4096);
+
+/**
+ * `PATTERN_T[k]` = the pattern's mix at `((u + k du) * mul, (v + k dv) * mul)` for `k < n` (the
+ * coordinates stepped as a run steps them), one loop per kind so that V8 inlines each noise.
+ */
+function patternRun(p: Pattern, n: number, u: number, v: number, du: number, dv: number, mul: number): void {
+  switch (p.kind) {
+    case 0:
+      patternNoise(p, n, u, v, du, dv, mul);
+      break;
+    case 1:
+      patternStripes(p, n, u, v, du, dv, mul);
+      break;
+    case 2:
+      patternChecks(p, n, u, v, du, dv, mul);
+      break;
+    case 3:
+      patternMottled(p, n, u, v, du, dv, mul);
+      break;
+    default:
+      patternGradient(p, n, u, v, du, dv, mul);
+  }
+}
+
+function patternNoise(p: Pattern, n: number, u: number, v: number, du: number, dv: number, mul: number): void {
+  const { ca, seed } = p;
+  for (let k = 0; k < n; k++, u += du, v += dv) PATTERN_T[k] = 0.15 * valueNoise(u * mul * ca, v * mul * ca, seed);
+}
+
+function patternStripes(p: Pattern, n: number, u: number, v: number, du: number, dv: number, mul: number): void {
+  const { ca, sa } = p;
+  for (let k = 0; k < n; k++, u += du, v += dv) PATTERN_T[k] = smoothstep(-0.3, 0.3, Math.sin((u * mul * ca + v * mul * sa) * Math.PI));
+}
+
+function patternChecks(p: Pattern, n: number, u: number, v: number, du: number, dv: number, mul: number): void {
+  const ca = p.ca;
+  for (let k = 0; k < n; k++, u += du, v += dv) PATTERN_T[k] = (Math.floor(u * mul * ca) + Math.floor(v * mul * ca)) & 1 ? 1 : 0;
+}
+
+function patternMottled(p: Pattern, n: number, u: number, v: number, du: number, dv: number, mul: number): void {
+  const { ca, seed } = p;
+  for (let k = 0; k < n; k++, u += du, v += dv) PATTERN_T[k] = fbm2(u * mul * ca * 0.7, v * mul * ca * 0.7, seed);
+}
+
+function patternGradient(p: Pattern, n: number, u: number, v: number, du: number, dv: number, mul: number): void {
+  const { ca, sa } = p;
+  for (let k = 0; k < n; k++, u += du, v += dv) PATTERN_T[k] = clamp((u * mul * ca + v * mul * sa) * 0.05 + 0.5, 0, 1);
+}
+
+/** The pattern's colour at `(u, v)` into `out[q..q+2]`. */
+function patternAt(p: Pattern, u: number, v: number, out: Float32Array, q: number): void {
+  const t = patternMix(p, u, v);
+  out[q] = p.r0 + (p.r1 - p.r0) * t;
+  out[q + 1] = p.g0 + (p.g1 - p.g0) * t;
+  out[q + 2] = p.b0 + (p.b1 - p.b0) * t;
 }
 
 /** A stroke along the parabola `v = k*u^2` for `|u| < half`, `width` thick, fading at its ends. */
@@ -234,52 +308,68 @@ export function renderFace(canvas: Canvas, id: Identity, ex: ExpressionShape, op
     const pattern = rng.chance(0.35) ? randomPattern(rng, clothes, s) : null;
     const neckX = -0.12 * sinY;
     const shoulderShade = faceShade(0, 0.6);
+    const bodyDist = (u: number, v: number) => ellipseDist(u - neckX * 2, v - 2.1, 2.0, 0.85);
+    const cr = Math.fround(clothes[0]);
+    const cg = Math.fround(clothes[1]);
+    const cb = Math.fround(clothes[2]);
     draw(bg, {
       toPixel: Fb,
       bounds: [-2.2, 1.2, 2.2, 3.2],
       scale: sb,
       cls: -1,
       lipschitz: 1.5,
-      dist: () => {
-        const u = AT[0];
-        const v = AT[1];
-        AT[2] = ellipseDist(u - neckX * 2, v - 2.1, 2.0, 0.85);
+      distSpan(n) {
+        for (let k = 0; k < n; k++) SPAN_D[k] = bodyDist(SPAN_U[k], SPAN_V[k]);
       },
-      paint(out) {
-        const u = AT[0];
-        const v = AT[1];
-        if (pattern) pattern(u * s, v * s, out);
-        else {
-          out[0] = clothes[0];
-          out[1] = clothes[1];
-          out[2] = clothes[2];
+      span() {
+        const { rgb, mask, n, du: stepU, dv: stepV, scale, inside } = RUN;
+        let { i, u, v } = RUN;
+        if (pattern) patternRun(pattern, n, u, v, stepU, stepV, s);
+        for (let p = 0; p < n; p++, i++, u += stepU, v += stepV) {
+          let dp = -1;
+          if (!inside) {
+            dp = SPAN_D[p] * scale;
+            if (dp >= 0.5) continue;
+          }
+          let r = cr;
+          let g = cg;
+          let b = cb;
+          if (pattern) {
+            const t = PATTERN_T[p];
+            r = Math.fround(pattern.r0 + (pattern.r1 - pattern.r0) * t);
+            g = Math.fround(pattern.g0 + (pattern.g1 - pattern.g0) * t);
+            b = Math.fround(pattern.b0 + (pattern.b1 - pattern.b0) * t);
+          }
+          const sh = shoulderShade * (0.8 + 0.2 * smoothstep(1.3, 2.0, v));
+          blend(rgb, mask, i, dp, Math.fround(r * sh), Math.fround(g * sh), Math.fround(b * sh), 1, -1);
         }
-        const k = shoulderShade * (0.8 + 0.2 * smoothstep(1.3, 2.0, v));
-        out[0] *= k;
-        out[1] *= k;
-        out[2] *= k;
       },
     });
     const neckSkin = id.skin;
     const neckShade = faceShade(0, 0.5);
+    const neckW = 0.4 * (a / 0.74);
+    const neckDist = (u: number, v: number) => boxDist(u - neckX, v - 1.1, neckW + 0.04 * Math.max(0, v - 1.2), 0.75, 0.1);
     draw(bg, {
       toPixel: Fb,
       bounds: [-0.7, 0.3, 0.7, 1.9],
       scale: sb,
       cls: -1,
       lipschitz: 1.5,
-      dist: () => {
-        const u = AT[0];
-        const v = AT[1];
-        AT[2] = boxDist(u - neckX, v - 1.1, 0.4 * (a / 0.74) + 0.04 * Math.max(0, v - 1.2), 0.75, 0.1);
+      distSpan(n) {
+        for (let k = 0; k < n; k++) SPAN_D[k] = neckDist(SPAN_U[k], SPAN_V[k]);
       },
-      paint(out) {
-        const u = AT[0];
-        const v = AT[1];
-        const k = neckShade * (0.62 + 0.22 * smoothstep(0.95, 1.45, v)) * (1 - 0.1 * smoothstep(0.1, 0.4, Math.abs(u - neckX)));
-        out[0] = neckSkin[0] * k;
-        out[1] = neckSkin[1] * k;
-        out[2] = neckSkin[2] * k;
+      span() {
+        const { rgb, mask, n, du: stepU, dv: stepV, scale, inside } = RUN;
+        let { i, u, v } = RUN;
+        for (let p = 0; p < n; p++, i++, u += stepU, v += stepV) {
+          let dp = -1;
+          if (!inside) {
+            dp = SPAN_D[p] * scale;
+            if (dp >= 0.5) continue;
+          }
+          const sh = neckShade * (0.62 + 0.22 * smoothstep(0.95, 1.45, v)) * (1 - 0.1 * smoothstep(0.1, 0.4, Math.abs(u - neckX)));
+          blend(rgb, mask, i, dp, Math.fround(neckSkin[0] * sh), Math.fround(neckSkin[1] * sh), Math.fround(neckSkin[2] * sh), 1, -1);
+        }
       },
     });
   }
@@ -296,15 +386,20 @@ export function renderFace(canvas: Canvas, id: Identity, ex: ExpressionShape, op
       scale: s,
       cls: CLASS.hair,
       lipschitz: hairBack.lipschitz,
-      dist: hairBack.dist,
-      paint(out) {
-        const u = AT[0];
-        const v = AT[1];
-        const n = valueNoise(u * 38 + v * 3 * u, v * 2.5, hairSeed);
-        const k = (0.5 + 0.45 * n) * (0.75 + 0.25 * faceShade(u * 0.8, v * 0.5));
-        out[0] = hair[0] * k;
-        out[1] = hair[1] * k;
-        out[2] = hair[2] * k;
+      distSpan: hairBack.distSpan,
+      span() {
+        const { rgb, mask, n, du: stepU, dv: stepV, scale, inside } = RUN;
+        let { i, u, v } = RUN;
+        for (let p = 0; p < n; p++, i++, u += stepU, v += stepV) {
+          let dp = -1;
+          if (!inside) {
+            dp = SPAN_D[p] * scale;
+            if (dp >= 0.5) continue;
+          }
+          const nz = valueNoise(u * 38 + v * 3 * u, v * 2.5, hairSeed);
+          const sh = (0.5 + 0.45 * nz) * (0.75 + 0.25 * faceShade(u * 0.8, v * 0.5));
+          blend(rgb, mask, i, dp, Math.fround(hair[0] * sh), Math.fround(hair[1] * sh), Math.fround(hair[2] * sh), 1, CLASS.hair);
+        }
       },
     });
   }
@@ -368,7 +463,8 @@ export function renderFace(canvas: Canvas, id: Identity, ex: ExpressionShape, op
     const cheekY = 0.3 - 0.05 * cheekRaise;
     const c0x = proj(-0.37, 0.5);
     const c1x = proj(0.37, 0.5);
-    const dark = mix(id.hair, [30, 25, 22], 0.5);
+    const [darkR, darkG, darkB] = mix(id.hair, [30, 25, 22], 0.5);
+    const [skinR, skinG, skinB] = skin;
     const distHead = (u: number, v: number) => {
       const uu = u - chinShift * (v > 0 ? v * v : 0);
       const k = v > 0 ? Math.max(0.5, 1 - jaw * v * v) : 1;
@@ -380,49 +476,54 @@ export function renderFace(canvas: Canvas, id: Identity, ex: ExpressionShape, op
       scale: s,
       cls: CLASS.skin,
       lipschitz: 1.6,
-      dist: () => {
-        AT[2] = distHead(AT[0], AT[1]);
+      distSpan(n) {
+        for (let k = 0; k < n; k++) SPAN_D[k] = distHead(SPAN_U[k], SPAN_V[k]);
       },
-      paint(out) {
-        const u = AT[0];
-        const v = AT[1];
-        let k = faceShade(u, v) * (0.97 + 0.06 * valueNoise(u * 30, v * 30, seed));
-        // eye sockets
-        const dy = v - ey + 0.02;
-        if (dy * dy < 0.014) {
-          let w = 1 - ((u - e0x) * (u - e0x)) / 0.04 - (dy * dy) / 0.014;
-          if (w > 0) k *= 1 - 0.12 * w;
-          w = 1 - ((u - e1x) * (u - e1x)) / 0.04 - (dy * dy) / 0.014;
-          if (w > 0) k *= 1 - 0.12 * w;
-        }
-        // jaw shadow towards the outline
-        k *= 1 - 0.12 * smoothstep(0.55, 0.95, v);
-        let r = skin[0] * k;
-        let g = skin[1] * k;
-        let b = skin[2] * k;
-        // cheeks
-        const dc = Math.min((u - c0x) * (u - c0x), (u - c1x) * (u - c1x)) + (v - cheekY) * (v - cheekY);
-        if (dc < 0.035) {
-          const t = (1 - dc / 0.035) * (blush + 0.25 * cheekRaise);
-          r += 18 * t;
-          g -= 8 * t;
-          b -= 6 * t;
-          if (cheekRaise > 0) {
-            const h = 1 + 0.06 * cheekRaise * (1 - dc / 0.035);
-            r *= h;
-            g *= h;
-            b *= h;
+      span() {
+        const { rgb, mask, n, du: stepU, dv: stepV, scale, inside } = RUN;
+        let { i, u, v } = RUN;
+        for (let p = 0; p < n; p++, i++, u += stepU, v += stepV) {
+          let dp = -1;
+          if (!inside) {
+            dp = SPAN_D[p] * scale;
+            if (dp >= 0.5) continue;
           }
+          let k = faceShade(u, v) * (0.97 + 0.06 * valueNoise(u * 30, v * 30, seed));
+          // eye sockets
+          const dy = v - ey + 0.02;
+          if (dy * dy < 0.014) {
+            let w = 1 - ((u - e0x) * (u - e0x)) / 0.04 - (dy * dy) / 0.014;
+            if (w > 0) k *= 1 - 0.12 * w;
+            w = 1 - ((u - e1x) * (u - e1x)) / 0.04 - (dy * dy) / 0.014;
+            if (w > 0) k *= 1 - 0.12 * w;
+          }
+          // jaw shadow towards the outline
+          k *= 1 - 0.12 * smoothstep(0.55, 0.95, v);
+          let r = skinR * k;
+          let g = skinG * k;
+          let b = skinB * k;
+          // cheeks
+          const dc = Math.min((u - c0x) * (u - c0x), (u - c1x) * (u - c1x)) + (v - cheekY) * (v - cheekY);
+          if (dc < 0.035) {
+            const t = (1 - dc / 0.035) * (blush + 0.25 * cheekRaise);
+            r += 18 * t;
+            g -= 8 * t;
+            b -= 6 * t;
+            if (cheekRaise > 0) {
+              const h = 1 + 0.06 * cheekRaise * (1 - dc / 0.035);
+              r *= h;
+              g *= h;
+              b *= h;
+            }
+          }
+          if (stubble > 0 && v > stubbleTop) {
+            const t = stubble * 0.45 * smoothstep(stubbleTop, stubbleTop + 0.12, v) * (0.5 + valueNoise(u * 90, v * 90, seed ^ 7));
+            r += (darkR - r) * t;
+            g += (darkG - g) * t;
+            b += (darkB - b) * t;
+          }
+          blend(rgb, mask, i, dp, Math.fround(r), Math.fround(g), Math.fround(b), 1, CLASS.skin);
         }
-        if (stubble > 0 && v > stubbleTop) {
-          const t = stubble * 0.45 * smoothstep(stubbleTop, stubbleTop + 0.12, v) * (0.5 + valueNoise(u * 90, v * 90, seed ^ 7));
-          r += (dark[0] - r) * t;
-          g += (dark[1] - g) * t;
-          b += (dark[2] - b) * t;
-        }
-        out[0] = r;
-        out[1] = g;
-        out[2] = b;
       },
     });
   }
@@ -431,7 +532,6 @@ export function renderFace(canvas: Canvas, id: Identity, ex: ExpressionShape, op
     const sh = faceShade(0, 0.2) * k;
     return [id.skin[0] * sh, id.skin[1] * sh * 0.95, id.skin[2] * sh * 0.95];
   };
-
   // ---- skin lines: forehead wrinkles, frown, nasolabial folds, shadow under the nose ----
   {
     const fw = ex.foreheadWrinkle;
@@ -867,6 +967,7 @@ export function renderFace(canvas: Canvas, id: Identity, ex: ExpressionShape, op
     const capB = curly ? 1.18 : 1.07;
     const capCY = curly ? -0.08 : -0.02;
     const alpha = id.hairStyle === 'buzz' ? 0.55 : 1;
+    const alpha32 = Math.fround(alpha);
     const phase = (id.textureSeed % 1000) / 100;
     // The hairline: a gentle curve y(u) over the forehead (tabulated, with its slope, so that the
     // vertical distance can be turned into a near-true distance), and side locks as rounded
@@ -887,22 +988,10 @@ export function renderFace(canvas: Canvas, id: Identity, ex: ExpressionShape, op
     const lockInner = a * (spec.sideStart + 0.07);
     const lockBottom = spec.top + spec.curve * spec.sideStart * spec.sideStart + spec.sideDrop;
     const lockR = 0.07;
-    const lowest = Math.max(lockBottom, ...lut);
-    /** Signed distance to the hair side of the hairline (negative in the hair). */
-    const hairlineDist = (u: number, v: number) => {
-      let f = (u - lut0) / lutStep;
-      f = f < 0 ? 0 : f > lutN - 1.001 ? lutN - 1.001 : f;
-      const i = f | 0;
-      const t = f - i;
-      const top = (v - (lut[i] + (lut[i + 1] - lut[i]) * t)) * (slopeNorm[i] + (slopeNorm[i + 1] - slopeNorm[i]) * t);
-      const qx = lockInner - Math.abs(u - shift) + lockR;
-      const qy = v - lockBottom + lockR;
-      const ox = qx > 0 ? qx : 0;
-      const oy = qy > 0 ? qy : 0;
-      const lock = Math.sqrt(ox * ox + oy * oy) + Math.min(Math.max(qx, qy), 0) - lockR;
-      return top < lock ? top : lock;
-    };
+    let lowest = lockBottom;
+    for (let i = 0; i < lutN; i++) lowest = Math.max(lowest, lut[i]);
     const early = 0.6 / s;
+
     const lum = 0.3 * hair[0] + 0.59 * hair[1] + 0.11 * hair[2];
     const sheen = lum < 60 ? 40 : 25;
     draw(canvas, {
@@ -911,33 +1000,53 @@ export function renderFace(canvas: Canvas, id: Identity, ex: ExpressionShape, op
       scale: s,
       cls: CLASS.hair,
       lipschitz: curly ? 3.5 : 2.5,
-      dist: () => {
-        const u = AT[0];
-        const v = AT[1];
-        const below = hairlineDist(u, v);
-        if (below > early) {
-          AT[2] = below;
-          return;
+      distSpan(n) {
+        for (let k = 0; k < n; k++) {
+          const u = SPAN_U[k];
+          const v = SPAN_V[k];
+          // signed distance to the hair side of the hairline (negative in the hair)
+          let f = (u - lut0) / lutStep;
+          f = f < 0 ? 0 : f > lutN - 1.001 ? lutN - 1.001 : f;
+          const i = f | 0;
+          const t = f - i;
+          const top = (v - (lut[i] + (lut[i + 1] - lut[i]) * t)) * (slopeNorm[i] + (slopeNorm[i + 1] - slopeNorm[i]) * t);
+          const qx = lockInner - Math.abs(u - shift) + lockR;
+          const qy = v - lockBottom + lockR;
+          const ox = qx > 0 ? qx : 0;
+          const oy = qy > 0 ? qy : 0;
+          const lock = Math.sqrt(ox * ox + oy * oy) + Math.min(Math.max(qx, qy), 0) - lockR;
+          const below = top < lock ? top : lock;
+          if (below > early) {
+            SPAN_D[k] = below;
+            continue;
+          }
+          const e = ellipseDist(u, v - capCY, capA, capB);
+          const bump = curly ? 0.025 * Math.sin(Math.atan2(v - capCY, u) * 14 + phase) : 0;
+          SPAN_D[k] = Math.max(e + bump, below);
         }
-        const e = ellipseDist(u, v - capCY, capA, capB);
-        const bump = curly ? 0.025 * Math.sin(Math.atan2(v - capCY, u) * 14 + phase) : 0;
-        AT[2] = Math.max(e + bump, below);
       },
-      paint(out) {
-        const u = AT[0];
-        const v = AT[1];
-        const du = u;
-        const dv = v + 1.1;
-        const ang = du / (Math.abs(dv) + 0.3);
-        const r = Math.sqrt(du * du + dv * dv);
-        const n = curly ? fbm2(u * 22, v * 22, hairSeed) : valueNoise(ang * 36, r * 5, hairSeed);
-        const k = (0.55 + 0.5 * n) * (0.75 + 0.3 * faceShade(u * 0.7, v * 0.7));
-        const q = ((r - 0.75) * (r - 0.75)) / 0.012;
-        const band = q < 1 ? (1 - q) * (1 - q) * Math.max(0, -lx * u + 0.4) : 0;
-        out[0] = hair[0] * k + sheen * band;
-        out[1] = hair[1] * k + sheen * band;
-        out[2] = hair[2] * k + sheen * band * 0.9;
-        out[3] = alpha;
+      span() {
+        const { rgb, mask, n, du: stepU, dv: stepV, scale, inside } = RUN;
+        let { i, u, v } = RUN;
+        for (let p = 0; p < n; p++, i++, u += stepU, v += stepV) {
+          let dp = -1;
+          if (!inside) {
+            dp = SPAN_D[p] * scale;
+            if (dp >= 0.5) continue;
+          }
+          const du = u;
+          const dv = v + 1.1;
+          const ang = du / (Math.abs(dv) + 0.3);
+          const r = Math.sqrt(du * du + dv * dv);
+          const nz = curly ? fbm2(u * 22, v * 22, hairSeed) : valueNoise(ang * 36, r * 5, hairSeed);
+          const k = (0.55 + 0.5 * nz) * (0.75 + 0.3 * faceShade(u * 0.7, v * 0.7));
+          const b2 = ((r - 0.75) * (r - 0.75)) / 0.012;
+          const band = b2 < 1 ? (1 - b2) * (1 - b2) * Math.max(0, -lx * u + 0.4) : 0;
+          const cr = Math.fround(hair[0] * k + sheen * band);
+          const cg = Math.fround(hair[1] * k + sheen * band);
+          const cb = Math.fround(hair[2] * k + sheen * band * 0.9);
+          blend(rgb, mask, i, dp, cr, cg, cb, alpha32, CLASS.hair);
+        }
       },
     });
   }
@@ -1071,18 +1180,21 @@ function backHair(
   style: HairStyle,
   a: number,
   part: number,
-): { dist: () => void; bounds: [number, number, number, number]; lipschitz: number } | null {
+): { distSpan: (n: number) => void; bounds: [number, number, number, number]; lipschitz: number } | null {
+  // each style its own loop over the batch (see Shape.distSpan), so that V8 inlines the distances
   switch (style) {
     case 'long': {
       const len = 1.55 + Math.abs(part) * 2;
       return {
         bounds: [-a - 0.45, -1.3, a + 0.45, len + 0.2],
         lipschitz: 2.4,
-        dist: () => {
-          const u = AT[0];
-          const v = AT[1];
-          const ragged = 0.05 * Math.sin(u * 9 + part * 40) * smoothstep(len - 0.6, len, v);
-          AT[2] = Math.min(ellipseDist(u, v + 0.06, a + 0.14, 1.12), boxDist(u, v - (len + 0.1) / 2 + ragged, a + 0.16 + 0.06 * Math.max(0, v), (len - 0.1) / 2, 0.35));
+        distSpan: (n) => {
+          for (let k = 0; k < n; k++) {
+            const u = SPAN_U[k];
+            const v = SPAN_V[k];
+            const ragged = 0.05 * Math.sin(u * 9 + part * 40) * smoothstep(len - 0.6, len, v);
+            SPAN_D[k] = Math.min(ellipseDist(u, v + 0.06, a + 0.14, 1.12), boxDist(u, v - (len + 0.1) / 2 + ragged, a + 0.16 + 0.06 * Math.max(0, v), (len - 0.1) / 2, 0.35));
+          }
         },
       };
     }
@@ -1090,30 +1202,32 @@ function backHair(
       return {
         bounds: [-a - 0.35, -1.3, a + 0.35, 0.95],
         lipschitz: 1.6,
-        dist: () => {
-          const u = AT[0];
-          const v = AT[1];
-          AT[2] = Math.min(ellipseDist(u, v + 0.05, a + 0.17, 1.12), boxDist(u, v - 0.3, a + 0.19, 0.5, 0.18));
+        distSpan: (n) => {
+          for (let k = 0; k < n; k++) {
+            const u = SPAN_U[k];
+            const v = SPAN_V[k];
+            SPAN_D[k] = Math.min(ellipseDist(u, v + 0.05, a + 0.17, 1.12), boxDist(u, v - 0.3, a + 0.19, 0.5, 0.18));
+          }
         },
       };
     case 'curly':
       return {
         bounds: [-a - 0.5, -1.5, a + 0.5, 0.8],
         lipschitz: 3,
-        dist: () => {
-          const u = AT[0];
-          const v = AT[1];
-          AT[2] = Math.min(ellipseDist(u, v + 0.15, a + 0.3, 1.26) + 0.03 * Math.sin(u * 30) * Math.sin(v * 30), boxDist(u, v - 0.2, a + 0.28, 0.45, 0.25));
+        distSpan: (n) => {
+          for (let k = 0; k < n; k++) {
+            const u = SPAN_U[k];
+            const v = SPAN_V[k];
+            SPAN_D[k] = Math.min(ellipseDist(u, v + 0.15, a + 0.3, 1.26) + 0.03 * Math.sin(u * 30) * Math.sin(v * 30), boxDist(u, v - 0.2, a + 0.28, 0.45, 0.25));
+          }
         },
       };
     case 'bun':
       return {
         bounds: [-0.45, -1.55, 0.45, -0.6],
         lipschitz: 1.6,
-        dist: () => {
-          const u = AT[0];
-          const v = AT[1];
-          AT[2] = ellipseDist(u, v + 1.1, 0.32, 0.28);
+        distSpan: (n) => {
+          for (let k = 0; k < n; k++) SPAN_D[k] = ellipseDist(SPAN_U[k], SPAN_V[k] + 1.1, 0.32, 0.28);
         },
       };
     default:
@@ -1135,43 +1249,9 @@ function drawClutter(canvas: Canvas, view: Mat, viewScale: number, W: number, H:
   const ring = h * rng.range(0.1, 0.3);
   const wobble = rng.range(0, 0.25);
   const freq = rng.int(5) + 3;
-  let dist: () => void;
-  switch (kind) {
-    case 0:
-      dist = () => {
-        const u = AT[0];
-        const v = AT[1];
-        AT[2] = boxDist(u, v, w, h, Math.min(w, h) * 0.1);
-      };
-      break;
-    case 1:
-      dist = () => {
-        const u = AT[0];
-        const v = AT[1];
-        AT[2] = ellipseDist(u, v, w, h);
-      };
-      break;
-    case 2:
-      dist = () => {
-        const u = AT[0];
-        const v = AT[1];
-        AT[2] = Math.abs(ellipseDist(u, v, w, h)) - ring;
-      };
-      break;
-    case 3:
-      dist = () => {
-        const u = AT[0];
-        const v = AT[1];
-        AT[2] = boxDist(u, v, w * 2, h);
-      };
-      break;
-    default:
-      dist = () => {
-        const u = AT[0];
-        const v = AT[1];
-        AT[2] = ellipseDist(u, v, w, h) + wobble * Math.min(w, h) * Math.sin(Math.atan2(v, u) * freq);
-      };
-  }
+  const corner = Math.min(w, h) * 0.1;
+  const amp = wobble * Math.min(w, h);
+
   const grow = 1 + wobble;
   const eu = (kind === 3 ? 2 * w : w) * grow + ring + 1;
   const ev = h * grow + ring + 1;
@@ -1181,9 +1261,49 @@ function drawClutter(canvas: Canvas, view: Mat, viewScale: number, W: number, H:
     scale: viewScale,
     // background only: an occasional misjudged block edge costs a little anti-aliasing, no labels
     lipschitz: 1.5,
+    roughLipschitz: true,
     cls: -1,
-    dist,
-    paint: (out) => pattern(AT[0], AT[1], out),
+    distSpan(n) {
+      // one loop per kind, so that V8 inlines each distance
+      switch (kind) {
+        case 0:
+          for (let k = 0; k < n; k++) SPAN_D[k] = boxDist(SPAN_U[k], SPAN_V[k], w, h, corner);
+          break;
+        case 1:
+          for (let k = 0; k < n; k++) SPAN_D[k] = ellipseDist(SPAN_U[k], SPAN_V[k], w, h);
+          break;
+        case 2:
+          for (let k = 0; k < n; k++) SPAN_D[k] = Math.abs(ellipseDist(SPAN_U[k], SPAN_V[k], w, h)) - ring;
+          break;
+        case 3:
+          for (let k = 0; k < n; k++) SPAN_D[k] = boxDist(SPAN_U[k], SPAN_V[k], w * 2, h);
+          break;
+        default:
+          for (let k = 0; k < n; k++) {
+            const u = SPAN_U[k];
+            const v = SPAN_V[k];
+            SPAN_D[k] = ellipseDist(u, v, w, h) + amp * Math.sin(Math.atan2(v, u) * freq);
+          }
+      }
+    },
+    span() {
+      const { r0, g0, b0 } = pattern;
+      const dr = pattern.r1 - r0;
+      const dg = pattern.g1 - g0;
+      const db = pattern.b1 - b0;
+      const { rgb, mask, n, scale, inside } = RUN;
+      let i = RUN.i;
+      patternRun(pattern, n, RUN.u, RUN.v, RUN.du, RUN.dv, 1);
+      for (let p = 0; p < n; p++, i++) {
+        let dp = -1;
+        if (!inside) {
+          dp = SPAN_D[p] * scale;
+          if (dp >= 0.5) continue;
+        }
+        const t = PATTERN_T[p];
+        blend(rgb, mask, i, dp, Math.fround(r0 + dr * t), Math.fround(g0 + dg * t), Math.fround(b0 + db * t), 1, -1);
+      }
+    },
   });
 }
 
@@ -1253,7 +1373,7 @@ function occluder(rng: SeededRandom, F: Mat, s: number, id: Identity, a: number)
       paint(out) {
         const u = AT[0];
         const v = AT[1];
-        pattern(u * s, v * s, out);
+        patternAt(pattern, u * s, v * s, out, 0);
         const k = 0.75 + 0.35 * smoothstep(-hw, hw, u);
         out[0] *= k;
         out[1] *= k;
@@ -1280,7 +1400,7 @@ function occluder(rng: SeededRandom, F: Mat, s: number, id: Identity, a: number)
     paint(out) {
       const u = AT[0];
       const v = AT[1];
-      pattern(u * s, v * s, out);
+      patternAt(pattern, u * s, v * s, out, 0);
       const k = 0.8 + 0.2 * Math.sin(u * 25 + v * 8);
       out[0] *= k;
       out[1] *= k;
@@ -1289,37 +1409,92 @@ function occluder(rng: SeededRandom, F: Mat, s: number, id: Identity, a: number)
   };
 }
 
-/** Bilinear upsampling of a small canvas's colours over a whole larger canvas. */
+/** Per destination column (or row) of an upsampling: the first source index and the weight of the next one. */
+interface Taps {
+  index: Int32Array;
+  weight: Float32Array;
+}
+
+const tapCache = new Map<number, Taps>();
+
+/** Bilinear taps from `n` source samples onto `m` destination samples (pixel centres aligned). */
+function taps(n: number, m: number): Taps {
+  const key = n * 8192 + m;
+  let t = tapCache.get(key);
+  if (t) return t;
+  if (tapCache.size > 64) tapCache.clear();
+  t = { index: new Int32Array(m), weight: new Float32Array(m) };
+  for (let x = 0; x < m; x++) {
+    const fx = Math.max(0, ((x + 0.5) * n) / m - 0.5);
+    const x0 = Math.min(Math.floor(fx), n - 1);
+    t.index[x] = x0;
+    t.weight[x] = x0 < n - 1 ? fx - x0 : 0;
+  }
+  tapCache.set(key, t);
+  return t;
+}
+
+/**
+ * Bilinear upsampling of a small canvas's colours over a whole larger canvas. Each source row is
+ * interpolated across once (kept in double precision, so the numbers are those of interpolating per
+ * pixel), then every destination pixel mixes two such rows.
+ */
 function upsample(src: Canvas, dst: Canvas): void {
   const { width: sw, height: sh, rgb: srgb } = src;
   const { width: dw, height: dh, rgb: drgb } = dst;
-  const xi = new Int32Array(dw);
-  const xt = new Float32Array(dw);
-  for (let x = 0; x < dw; x++) {
-    const fx = Math.max(0, ((x + 0.5) * sw) / dw - 0.5);
-    const x0 = Math.min(Math.floor(fx), sw - 1);
-    xi[x] = x0;
-    xt[x] = x0 < sw - 1 ? fx - x0 : 0;
+  const { index: xi, weight: xt } = taps(sw, dw);
+  const { index: yi, weight: yt } = taps(sh, dh);
+  const stride = dw * 3;
+  if (rowA.length < stride) {
+    rowA = new Float64Array(stride);
+    rowB = new Float64Array(stride);
   }
-  for (let y = 0, j = 0; y < dh; y++) {
-    const fy = Math.max(0, ((y + 0.5) * sh) / dh - 0.5);
-    const y0 = Math.min(Math.floor(fy), sh - 1);
-    const ty = y0 < sh - 1 ? fy - y0 : 0;
-    const r0 = y0 * sw * 3;
-    const r1 = Math.min(y0 + 1, sh - 1) * sw * 3;
-    for (let x = 0; x < dw; x++, j += 3) {
-      const a = r0 + xi[x] * 3;
-      const c = r1 + xi[x] * 3;
-      const tx = xt[x];
-      const b = tx > 0 ? a + 3 : a;
-      const d = tx > 0 ? c + 3 : c;
-      const t0 = srgb[a] + (srgb[b] - srgb[a]) * tx;
-      const t1 = srgb[a + 1] + (srgb[b + 1] - srgb[a + 1]) * tx;
-      const t2 = srgb[a + 2] + (srgb[b + 2] - srgb[a + 2]) * tx;
-      drgb[j] = t0 + (srgb[c] + (srgb[d] - srgb[c]) * tx - t0) * ty;
-      drgb[j + 1] = t1 + (srgb[c + 1] + (srgb[d + 1] - srgb[c + 1]) * tx - t1) * ty;
-      drgb[j + 2] = t2 + (srgb[c + 2] + (srgb[d + 2] - srgb[c + 2]) * tx - t2) * ty;
+  let r0 = -1; // source row in rowA
+  let r1 = -1; // source row in rowB
+  for (let y = 0; y < dh; y++) {
+    const y0 = yi[y];
+    const y1 = Math.min(y0 + 1, sh - 1);
+    if (r0 !== y0) {
+      if (r1 === y0) {
+        const t = rowA;
+        rowA = rowB;
+        rowB = t;
+        r1 = -1;
+      } else interpolateRow(srgb, y0 * sw * 3, rowA, xi, xt, dw);
+      r0 = y0;
     }
+    if (r1 !== y1) {
+      interpolateRow(srgb, y1 * sw * 3, rowB, xi, xt, dw);
+      r1 = y1;
+    }
+    mixRows(rowA, rowB, yt[y], drgb, y * stride, dw);
+  }
+}
+
+let rowA = new Float64Array(0);
+let rowB = new Float64Array(0);
+
+/** One source row interpolated across to `dw` pixels (see {@link upsample}). */
+function interpolateRow(srgb: Float32Array, base: number, row: Float64Array, xi: Int32Array, xt: Float32Array, dw: number): void {
+  for (let x = 0, j = 0; x < dw; x++, j += 3) {
+    const a = base + xi[x] * 3;
+    const tx = xt[x];
+    const b = tx > 0 ? a + 3 : a;
+    row[j] = srgb[a] + (srgb[b] - srgb[a]) * tx;
+    row[j + 1] = srgb[a + 1] + (srgb[b + 1] - srgb[a + 1]) * tx;
+    row[j + 2] = srgb[a + 2] + (srgb[b + 2] - srgb[a + 2]) * tx;
+  }
+}
+
+/** Destination row `top + (bottom - top) * ty` into `drgb` at `o`. */
+function mixRows(top: Float64Array, bottom: Float64Array, ty: number, drgb: Float32Array, o: number, dw: number): void {
+  for (let j = 0, end = dw * 3; j < end; j += 3) {
+    const t0 = top[j];
+    const t1 = top[j + 1];
+    const t2 = top[j + 2];
+    drgb[o + j] = t0 + (bottom[j] - t0) * ty;
+    drgb[o + j + 1] = t1 + (bottom[j + 1] - t1) * ty;
+    drgb[o + j + 2] = t2 + (bottom[j + 2] - t2) * ty;
   }
 }
 
