@@ -2,7 +2,7 @@
  * A user training script: landmarks and parsing only (the paper's "2T"), each from its own data set.
  *
  *   pnpm --filter @ifan/examples train-2t                     # on synthetic faces written to a temp dir
- *   pnpm --filter @ifan/examples train-2t -- --helen DIR --mtfl DIR
+ *   pnpm --filter @ifan/examples train-2t --helen DIR --mtfl DIR
  */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
