@@ -395,6 +395,7 @@ function classify(shape: Shape, inv: Mat, x0: number, y0: number, x1: number, y1
   for (let r = 0, by = y0; by < y1; r++, by += BLOCK) {
     const by1 = Math.min(by + BLOCK, y1);
     const py = (by + by1) / 2;
+    const base = r * cols * 5;
     let n = 0;
     for (let bx = x0; bx < x1; bx += BLOCK, n++) {
       const px = (bx + Math.min(bx + BLOCK, x1)) / 2;
@@ -403,7 +404,6 @@ function classify(shape: Shape, inv: Mat, x0: number, y0: number, x1: number, y1
     }
     evalDist(shape, n);
     let edges = 0;
-    const base = r * cols * 5;
     for (let k = 0; k < n; k++) {
       const dc = SPAN_D[k] * scale;
       const state = dc - reach >= 0.5 ? OUTSIDE : dc + reach <= -0.5 ? INSIDE : EDGE;
