@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import type { Dataset, LabelTransform, RawImage } from './data/types';
+import type { Dataset, LabelTransform, RawImage, Recipe } from './data/types';
 import type { ForwardContext } from './nn/context';
 import type { BatchNorm } from './nn/layers';
 import type { ParamScope } from './nn/params';
@@ -138,4 +138,10 @@ export interface TaskPlugin<L = unknown, O = unknown> {
   createMetric(): MetricAccumulator<L, O>;
   /** Draws a result on an image (optional). */
   visualize?(image: RawImage, output: O): RawImage;
+  /**
+   * How to make this plugin again in another thread (the factory and its options), so that batches
+   * can be prepared there; the built-in plugins set it. Without one, batches are prepared on the
+   * training thread.
+   */
+  readonly recipe?: Recipe;
 }

@@ -65,7 +65,9 @@ export function syntheticDataset(options: SyntheticDatasetOptions): SyntheticDat
       load: async () => generateResolved(new SeededRandom(mixSeed(seed, salt, i)), { ...resolved, identitySeed }),
     };
   });
-  return { name: datasetName, tasks: [...chosenTasks], samples };
+  // how the trainer's batch worker draws the same samples again
+  const recipe = { module: '@ifan/synthetic', export: 'syntheticDataset', args: [{ ...options }] };
+  return { name: datasetName, tasks: [...chosenTasks], samples, recipe };
 }
 
 /** Options of {@link syntheticDomains}. */

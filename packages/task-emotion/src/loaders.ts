@@ -4,7 +4,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Dataset, LabelledImage, LoadOptions, Sample } from '@ifan/core';
 import {
@@ -296,11 +296,17 @@ export const EMOTION_FORMATS = ['folders', 'fer2013-csv', 'csv'] as const;
 export type EmotionFormat = (typeof EMOTION_FORMATS)[number];
 
 /** Reads an emotion data set by format name (what a plugin's `loadDataset` calls). */
-export function loadEmotionDataset(
+export async function loadEmotionDataset(
   format: string,
   root: string,
   options: FolderLoadOptions & Fer2013CsvOptions & EmotionCsvOptions = {},
 ): Promise<Dataset> {
+  const dataset = await loadByFormat(format, root, options);
+  // how the trainer's batch worker lists the same samples again
+  return { ...dataset, recipe: { module: '@ifan/task-emotion', export: 'loadEmotionDataset', args: [format, resolve(root), { ...options }] } };
+}
+
+function loadByFormat(format: string, root: string, options: FolderLoadOptions & Fer2013CsvOptions & EmotionCsvOptions): Promise<Dataset> {
   switch (format) {
     case 'folders':
       return loadEmotionFolders(root, options);

@@ -58,6 +58,8 @@ export function emotionTask(options: EmotionTaskOptions = {}): TaskPlugin<Emotio
     decodeFrom: options.decodeFrom ?? { path: 'down', downsample: 'deepest' },
     config: { labelSet: set.name, classes: set.classes, hiddenUnits: hidden, feedbackChannels: F },
     formats: EMOTION_FORMATS,
+    // how the trainer's batch worker makes this plugin again
+    recipe: { module: '@ifan/task-emotion', export: 'emotionTask', args: [{ ...options }] },
 
     loadDataset(format: string, root: string, opts?: LoadOptions): Promise<Dataset> {
       return loadEmotionDataset(format, root, { ...opts, taskName: name, labelSet: set });

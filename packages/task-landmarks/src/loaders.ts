@@ -3,7 +3,7 @@
  * sets they use, as data. Loaders list samples cheaply (annotation syntax, paths, files present) and
  * decode images in `load()`, where the points are also checked against the image size.
  */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Dataset, LabelledImage, LoadOptions, Sample } from '@ifan/core';
 import {
   DatasetError,
@@ -423,11 +423,17 @@ export const LANDMARK_FORMATS = ['mtfl', 'pts', 'csv'] as const;
 export type LandmarkFormat = (typeof LANDMARK_FORMATS)[number];
 
 /** Reads a landmark data set by format name (what a plugin's `loadDataset` calls). */
-export function loadLandmarkDataset(
+export async function loadLandmarkDataset(
   format: string,
   root: string,
   options: MtflLoadOptions & PtsLoadOptions & LandmarkCsvOptions = {},
 ): Promise<Dataset> {
+  const dataset = await loadByFormat(format, root, options);
+  // how the trainer's batch worker lists the same samples again
+  return { ...dataset, recipe: { module: '@ifan/task-landmarks', export: 'loadLandmarkDataset', args: [format, resolve(root), { ...options }] } };
+}
+
+function loadByFormat(format: string, root: string, options: MtflLoadOptions & PtsLoadOptions & LandmarkCsvOptions): Promise<Dataset> {
   switch (format) {
     case 'mtfl':
       return loadMtfl(root, options);

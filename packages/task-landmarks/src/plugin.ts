@@ -75,6 +75,8 @@ export function landmarkTask(options: LandmarkTaskOptions = {}): TaskPlugin<Land
     decodeFrom: options.decodeFrom ?? { path: 'down', downsample: 16 },
     config: { landmarkSet: set.name, points: P, feedbackChannels: F, hiddenUnits: hidden },
     formats: LANDMARK_FORMATS,
+    // how the trainer's batch worker makes this plugin again
+    recipe: { module: '@ifan/task-landmarks', export: 'landmarkTask', args: [{ ...options }] },
 
     loadDataset(format: string, root: string, opts?: LoadOptions): Promise<Dataset> {
       return loadLandmarkDataset(format, root, { ...opts, taskName: name, landmarkSet: set });

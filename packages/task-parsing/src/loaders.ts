@@ -3,7 +3,7 @@
  * layout of grey class-index PNGs; and the label sets they use, as data. Loaders list samples cheaply
  * (files present, split lists) and decode in `load()`, where mask sizes and values are checked.
  */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { scaling, warpImage } from '@ifan/core';
 import type { Dataset, LabelledImage, LabelMap, LoadOptions, RawImage, Sample } from '@ifan/core';
 import {
@@ -609,6 +609,16 @@ export async function loadParsingDataset(
   format: string,
   root: string,
   options: ParsingLoadOptions & ColorMaskOptions & { labelSet?: ParsingLabelSet; partMap?: CelebAMaskPartMap } = {},
+): Promise<Dataset> {
+  const dataset = await loadByFormat(format, root, options);
+  // how the trainer's batch worker lists the same samples again
+  return { ...dataset, recipe: { module: '@ifan/task-parsing', export: 'loadParsingDataset', args: [format, resolve(root), { ...options }] } };
+}
+
+async function loadByFormat(
+  format: string,
+  root: string,
+  options: ParsingLoadOptions & ColorMaskOptions & { labelSet?: ParsingLabelSet; partMap?: CelebAMaskPartMap },
 ): Promise<Dataset> {
   const fixed = (own: ParsingLabelSet) => {
     if (options.labelSet && options.labelSet.name !== own.name) {

@@ -53,6 +53,8 @@ export function parsingTask(options: ParsingTaskOptions = {}): TaskPlugin<Parsin
     decodeFrom: options.decodeFrom ?? { path: 'up', downsample: 1 },
     config: { labelSet: set.name, classes: set.classes, feedbackChannels: F },
     formats: PARSING_FORMATS,
+    // how the trainer's batch worker makes this plugin again
+    recipe: { module: '@ifan/task-parsing', export: 'parsingTask', args: [{ ...options }] },
 
     loadDataset(format: string, root: string, opts?: LoadOptions): Promise<Dataset> {
       return loadParsingDataset(format, root, { ...opts, taskName: name, labelSet: set });

@@ -41,26 +41,41 @@ export interface BatchOptions {
   keepOriginals?: boolean;
 }
 
-/** Loads and prepares `samples` as one batch. Augmentation draws from `augment.rng` sample by sample, in order. */
+/**
+ * Loads and prepares `samples` as one batch. Augmentation draws from `augment.rng` sample by sample, in
+ * order. A failure is rethrown naming the sample (its id is added to the message when absent).
+ */
 export async function loadBatch(samples: readonly Sample[], opts: BatchOptions): Promise<Batch> {
-  const loaded = await Promise.all(samples.map((s) => s.load()));
+  const loaded = await Promise.all(
+    samples.map(async (s) => {
+      try {
+        return await s.load();
+      } catch (e) {
+        throw namingSample(e, s.id);
+      }
+    }),
+  );
   const S = opts.inputSize;
   const n = S * S * 3;
   const images = new Float32Array(samples.length * n);
   const labels: Record<string, unknown[]> = Object.fromEntries(opts.plugins.map((p) => [p.name, []]));
   const transforms: LabelTransform[] = [];
-  loaded.forEach((li, i) => {
-    let t = faceCrop([li.image.width, li.image.height], li.faceBox, { size: S, margin: opts.crop.margin });
-    const aug = opts.augment;
-    if (aug && aug.config.geometry) t = augmentTransform(t, aug.rng, aug.config.geometry);
-    const prepared = prepareSample(li, t, opts.plugins);
-    const image = aug && aug.config.color ? colorJitter(prepared.image, aug.rng, aug.config.color) : prepared.image;
-    const px = image.data;
-    const base = i * n;
-    for (let k = 0; k < n; k++) images[base + k] = px[k] / 255;
-    for (const p of opts.plugins) labels[p.name].push(prepared.labels[p.name]);
-    transforms.push(t);
-  });
+  const aug = opts.augment;
+  for (const [i, li] of loaded.entries()) {
+    try {
+      let t = faceCrop([li.image.width, li.image.height], li.faceBox, { size: S, margin: opts.crop.margin });
+      if (aug && aug.config.geometry) t = augmentTransform(t, aug.rng, aug.config.geometry);
+      const prepared = prepareSample(li, t, opts.plugins);
+      const image = aug && aug.config.color ? colorJitter(prepared.image, aug.rng, aug.config.color) : prepared.image;
+      const px = image.data;
+      const base = i * n;
+      for (let k = 0; k < n; k++) images[base + k] = px[k] / 255;
+      for (const p of opts.plugins) labels[p.name].push(prepared.labels[p.name]);
+      transforms.push(t);
+    } catch (e) {
+      throw namingSample(e, samples[i].id);
+    }
+  }
   return {
     ids: samples.map((s) => s.id),
     size: samples.length,
@@ -69,6 +84,19 @@ export async function loadBatch(samples: readonly Sample[], opts: BatchOptions):
     transforms,
     ...(opts.keepOriginals ? { originals: loaded } : {}),
   };
+}
+
+/** `e` with the sample's id in its message (the same error object, so its class and fields stay). */
+function namingSample(e: unknown, id: string): Error {
+  if (!(e instanceof Error)) return new Error(`sample ${id}: ${String(e)}`);
+  if (!e.message.includes(id)) {
+    // (V8 formats the stack when first read: read it before the message changes)
+    const stack = e.stack;
+    const head = `${e.name}: ${e.message}`;
+    e.message = `${e.message} (sample ${id})`;
+    if (typeof stack === 'string' && stack.startsWith(head)) e.stack = `${e.name}: ${e.message}${stack.slice(head.length)}`;
+  }
+  return e;
 }
 
 /** The batch's images as a `[b, S, S, 3]` tensor. */

@@ -17,6 +17,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { IntegratedNetwork, Rng, saveNetwork, selectBackend, type Dataset, type TaskPlugin } from '@ifan/core';
 import { fileSystemHandler } from '@ifan/core/node';
 import { disposeTargets, imageTensor, loadBatch, targetTensors, type Batch } from './batches';
+import { BatchWorker, checkWorkersOption, cores, workerObstacle, type WorkerSetupError, type WorkersOption } from './batch-worker-client';
 import { CheckpointStore, writeFileAtomic, type LoopState, CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './checkpoint';
 import { TrainingDivergedError, ConfigError } from './errors';
 import { evaluate } from './evaluate';
@@ -48,6 +49,12 @@ interface Draw {
   samplers: SamplerState[];
   augmentSeed: number;
 }
+
+/**
+ * `workers: 'auto'` starts a worker when preparing the run's remaining batches on the training thread
+ * would take at least this long (estimated from the first batch): a worker takes about a second to start.
+ */
+const WORKER_PAYOFF_MS = 5000;
 
 /** Files of a run directory. */
 export const RUN_FILES = {
@@ -86,6 +93,13 @@ export class Trainer implements TrainerView {
   private elapsedBefore = 0;
   private readonly selections = new Map<string, tf.Variable[]>();
   private disposed = false;
+  private readonly workers: WorkersOption;
+  /** The batch worker of the running `fit`, if it has one. */
+  private worker: BatchWorker | null = null;
+  private noticeGiven = false;
+  /** Wall time of this `fit`'s first batch prepared on the training thread. */
+  private firstPrepMs: number | null = null;
+  private preparation: { thread: 'worker' | 'main'; reason?: string } = { thread: 'main' };
 
   constructor(private readonly options: TrainerOptions) {
     const { config, sources, val } = resolveTrainerOptions(options);
@@ -95,6 +109,11 @@ export class Trainer implements TrainerView {
     this.plugins = options.plugins;
     this.runDir = options.runDir ? resolve(options.runDir) : undefined;
     if (options.resume && !this.runDir) throw new ConfigError('resume', 'needs runDir, the directory of the run to continue');
+    this.workers = checkWorkersOption(options.workers);
+    if (this.workers === 1) {
+      const obstacle = workerObstacle(sources, (t) => options.plugins.find((p) => p.name === t)!);
+      if (obstacle) throw new ConfigError('workers', `is 1, but ${obstacle}`);
+    }
     this.net = new IntegratedNetwork(options.plugins, config.network);
     const trainable = [...this.net.params.variables.values()].filter((v) => v.trainable);
     this.optimizer = new RmspropState(trainable, config.optimizer, config.schedule.pretrainLr.from);
@@ -127,12 +146,31 @@ export class Trainer implements TrainerView {
     this.stopReason ??= reason;
   }
 
+  /**
+   * Where the last (or running) `fit` prepares its batches: in a worker thread beside the training
+   * thread, or on the training thread itself (with the reason when a worker was wanted but not used).
+   */
+  get batchPreparation(): { thread: 'worker' | 'main'; reason?: string } {
+    return { ...this.preparation };
+  }
+
   /** Runs (or, with `resume`, continues) Algorithm 1 to the end of the plan or until stopped. */
   async fit(): Promise<FitResult> {
     if (this.disposed) throw new Error('this Trainer was disposed');
     const started = Date.now();
-    const sessionStartStep = this.options.resume ? await this.restore() : await this.startRun();
     const progress = this.options.progress ? new ProgressReporter() : null;
+    // workers: 1 starts the worker (rebuilding the data sets) while the run directory is read or written
+    const plan = this.workerPlan(progress);
+    if (plan === 'now') this.worker = this.spawnWorker(progress);
+    let sessionStartStep: number;
+    try {
+      sessionStartStep = this.options.resume ? await this.restore() : await this.startRun();
+      // workers: 1 waits for the worker (and fails with it); 'auto' prepares batches here until it is ready
+      if (this.workers === 1) await this.worker?.ready;
+    } catch (e) {
+      await this.stopWorker();
+      throw e;
+    }
     const logPath = this.runDir ? join(this.runDir, RUN_FILES.log) : null;
     const onSigint = () => {
       if (this.interrupted) process.exit(130);
@@ -157,7 +195,6 @@ export class Trainer implements TrainerView {
         const d = current.value;
         const batchPromise = pending!;
         const following = draws.next();
-        pending = prefetch && !following.done ? this.load(following.value) : null;
         const unit = d.unit;
         const epochInfo: EpochInfo = {
           stage: unit.stage,
@@ -177,7 +214,10 @@ export class Trainer implements TrainerView {
         const source = this.sources[d.source];
         for (const h of this.hooks) await h.beforeStep?.(this, { step: d.step, stage: unit.stage, source: source.name });
         const t0 = performance.now();
+        // the next batch: in the worker, or here (its preparation then counts in this step's time)
+        pending = prefetch && !following.done ? this.load(following.value) : null;
         const batch = await batchPromise;
+        if (plan === 'after-first-batch' && d.step === sessionStartStep) this.maybeSpawnWorker(this.totalSteps - d.step - 1, progress);
         const record = this.trainStep(d, batch);
         lastDraw = d;
         record.ms = performance.now() - t0;
@@ -222,6 +262,7 @@ export class Trainer implements TrainerView {
     } finally {
       progress?.finish();
       if (this.options.handleSignals) process.off('SIGINT', onSigint);
+      await this.stopWorker();
     }
   }
 
@@ -239,9 +280,10 @@ export class Trainer implements TrainerView {
     await writeFileAtomic(join(dir, RUN_FILES.preprocessing), JSON.stringify(pre, null, 2));
   }
 
-  /** Frees the network and the optimiser state. */
+  /** Frees the network and the optimiser state (and stops the batch worker, should a `fit` still run). */
   dispose(): void {
     if (this.disposed) return;
+    void this.stopWorker();
     this.optimizer.dispose();
     this.net.dispose();
     this.disposed = true;
@@ -323,9 +365,87 @@ export class Trainer implements TrainerView {
     }
   }
 
+  /**
+   * Whether this `fit` gets a batch worker: `'now'` (workers: 1), `'after-first-batch'` (`'auto'`:
+   * decided by {@link maybeSpawnWorker}) or `'never'` (said once through `log` when a worker was wanted).
+   */
+  private workerPlan(progress: ProgressReporter | null): 'now' | 'after-first-batch' | 'never' {
+    this.preparation = { thread: 'main' };
+    this.firstPrepMs = null;
+    if (this.workers === 0) return 'never';
+    if (this.workers === 1) return 'now';
+    let reason = workerObstacle(this.sources, (t) => this.net.plugin(t));
+    if (reason === null && cores() < 2) reason = `this machine has ${cores()} core (the worker needs a second one)`;
+    if (reason === null && !(this.options.prefetch ?? true)) reason = 'prefetch is off, so the worker would not overlap the step';
+    if (reason === null) return 'after-first-batch';
+    this.preparation = { thread: 'main', reason };
+    this.notice(reason, progress);
+    return 'never';
+  }
+
+  /**
+   * `'auto'`, after the first batch (prepared here): a worker when the batches left would take long
+   * enough to prepare here for one to pay for its start; batches are identical either way.
+   */
+  private maybeSpawnWorker(stepsLeft: number, progress: ProgressReporter | null): void {
+    const estimate = (this.firstPrepMs ?? 0) * stepsLeft;
+    if (estimate >= WORKER_PAYOFF_MS) {
+      this.worker = this.spawnWorker(progress);
+    } else {
+      const ms = (this.firstPrepMs ?? 0).toFixed(1);
+      this.preparation = { thread: 'main', reason: `the run is too short for a worker to pay off (${stepsLeft} batches left at ${ms} ms each)` };
+    }
+  }
+
+  /**
+   * Starts the batch worker; batches are prepared here until it is ready, and for good (saying why once)
+   * if it cannot start under `'auto'`. With `workers: 1`, `fit` waits for it and fails with it.
+   */
+  private spawnWorker(progress: ProgressReporter | null): BatchWorker {
+    const worker = new BatchWorker(this.sources, (t) => this.net.plugin(t), {
+      inputSize: this.net.inputSize,
+      crop: this.config.crop,
+      augment: this.config.augment,
+    });
+    worker.ready.then(
+      () => {
+        if (this.worker === worker) this.preparation = { thread: 'worker' };
+      },
+      (e: WorkerSetupError) => {
+        if (this.worker !== worker || this.workers === 1) return;
+        this.preparation = { thread: 'main', reason: e.reason };
+        this.notice(e.reason, progress);
+      },
+    );
+    return worker;
+  }
+
+  private async stopWorker(): Promise<void> {
+    const worker = this.worker;
+    this.worker = null;
+    await worker?.terminate();
+  }
+
+  /** Why batches are prepared on the training thread, once per trainer. */
+  private notice(reason: string, progress: ProgressReporter | null): void {
+    if (this.noticeGiven) return;
+    this.noticeGiven = true;
+    const line = `ifan: preparing batches on the training thread, not in a worker thread: ${reason}`;
+    if (this.options.log === false) return;
+    if (this.options.log) this.options.log(line);
+    else if (progress) progress.note(line);
+    else console.error(line);
+  }
+
   private load(d: Draw): Promise<Batch> {
+    if (this.worker?.serving) {
+      const p = this.worker.request(d.source, d.indices, d.augmentSeed);
+      p.catch(() => undefined);
+      return p;
+    }
     const src = this.sources[d.source];
     const a = this.config.augment;
+    const t0 = performance.now();
     const p = loadBatch(
       d.indices.map((i) => src.dataset.samples[i]),
       {
@@ -335,6 +455,8 @@ export class Trainer implements TrainerView {
         augment: a.geometry || a.color ? { config: a, rng: new Rng(d.augmentSeed) } : undefined,
       },
     );
+    // (the first one's time decides whether a worker is worth starting)
+    if (this.firstPrepMs === null) p.then(() => (this.firstPrepMs ??= performance.now() - t0), () => undefined);
     // a prefetched batch may be dropped unawaited when the run stops; its error then goes nowhere
     p.catch(() => undefined);
     return p;

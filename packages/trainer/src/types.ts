@@ -102,7 +102,10 @@ export interface StepRecord {
   lr: number;
   batchSize: number;
   imagesPerSec: number;
-  /** Wall time of the step, data wait included, in ms. */
+  /**
+   * Wall time of the step in ms: waiting for its batch, the training step and, when batches are
+   * prepared on the training thread, preparing the next one.
+   */
   ms: number;
 }
 
@@ -188,6 +191,17 @@ export interface TrainerOptions {
   handleSignals?: boolean;
   /** Load the next batch while the current step runs. Default true. */
   prefetch?: boolean;
+  /**
+   * Threads that prepare batches (load or draw, crop, augmentation, floats) beside the training
+   * thread. `'auto'` (default): one worker thread when the machine has 2 or more cores and every
+   * training data set and task plugin has a `recipe` (the built-in loaders, `syntheticDataset` and
+   * task factories set one), else the training thread, saying why once through `log`. `1` insists
+   * (a missing recipe is a {@link ConfigError}); `0` never uses a worker. Batches, losses and resume
+   * are the same either way: the training thread picks the samples and the augmentation seeds.
+   */
+  workers?: 'auto' | 0 | 1;
+  /** Where the trainer's one-line notices go (why batches are not prepared in a worker); `false` for silence. Default `console.error`. */
+  log?: ((line: string) => void) | false;
   /** Batch size of validation. Default 16. */
   evalBatchSize?: number;
   /** Stored in `config.json` (e.g. how to rebuild the data sets). */

@@ -32,3 +32,4 @@ export type {
   RandomSource,
   SourcedTransform,
 } from './geometry';
+export { subsetDataset } from './recipe';

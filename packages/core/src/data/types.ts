@@ -43,6 +43,24 @@ export interface Sample {
   load(): Promise<LabelledImage>;
 }
 
+/**
+ * How to make an object again in another thread (the trainer's batch worker): `await
+ * (await import(module))[export](...args)`. `module` must be importable from there: a package the
+ * importing code can resolve (the built-in plugins name their own package), or an absolute `file:`
+ * URL (a module's own `import.meta.url`); `args` must survive `structuredClone` (plain data).
+ */
+export interface Recipe {
+  module: string;
+  export: string;
+  args: unknown[];
+}
+
+/** A {@link Recipe} that makes a data set, optionally keeping only some of its samples. */
+export interface DatasetRecipe extends Recipe {
+  /** Indices of the samples kept, in order (a split or subset of the data set the call makes). */
+  pick?: number[];
+}
+
 /** A list of samples with a name; `tasks` names the labels its samples carry. */
 export interface Dataset {
   name: string;
@@ -50,6 +68,12 @@ export interface Dataset {
   samples: Sample[];
   /** Files skipped by a loader in `skip` mode, with the reason. */
   skipped?: { file: string; reason: string }[];
+  /**
+   * How to rebuild this data set (same samples, same order) in another thread; set by the built-in
+   * loaders and `syntheticDataset`, kept by `subsetDataset` / `splitDataset`. A data set without one
+   * is prepared on the training thread. Copying a data set with other samples must drop or update it.
+   */
+  recipe?: DatasetRecipe;
 }
 
 /**

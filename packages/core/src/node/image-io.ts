@@ -7,6 +7,7 @@ import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import sharp from 'sharp';
 import type { RandomSource } from '../data/geometry';
 import type { Dataset, LabelledImage, LabelMap, RawImage, Sample } from '../data/types';
+import { subsetDataset } from '../data/recipe';
 import { Rng } from '../nn/params';
 
 /** Largest image accepted by default, in pixels (the {@link LoadOptions} default, 100 megapixels). */
@@ -426,9 +427,10 @@ export function splitDataset(dataset: Dataset, options: SplitOptions): { train: 
     if (validation.size >= target) break;
     for (const s of groups.get(key)!) validation.add(s);
   }
+  const indices = dataset.samples.map((_, i) => i);
   return {
-    train: { ...dataset, name: `${dataset.name}/train`, samples: dataset.samples.filter((s) => !validation.has(s)) },
-    validation: { ...dataset, name: `${dataset.name}/validation`, samples: dataset.samples.filter((s) => validation.has(s)) },
+    train: subsetDataset(dataset, indices.filter((i) => !validation.has(dataset.samples[i])), `${dataset.name}/train`),
+    validation: subsetDataset(dataset, indices.filter((i) => validation.has(dataset.samples[i])), `${dataset.name}/validation`),
   };
 }
 
@@ -466,8 +468,7 @@ export async function scanDataset(dataset: Dataset, options: ScanOptions = {}): 
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, dataset.samples.length) }, worker));
   const skipped = [...(dataset.skipped ?? []), ...collector.skipped];
-  return {
-    dataset: { ...dataset, samples: dataset.samples.filter((_, i) => ok[i]), ...(skipped.length ? { skipped } : {}) },
-    loaded,
-  };
+  // every sample loaded: the data set as it was (its recipe needs no pick)
+  const out = loaded === dataset.samples.length ? { ...dataset, samples: dataset.samples.slice() } : subsetDataset(dataset, dataset.samples.flatMap((_, i) => (ok[i] ? [i] : [])));
+  return { dataset: { ...out, ...(skipped.length ? { skipped } : {}) }, loaded };
 }
