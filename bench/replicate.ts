@@ -26,6 +26,7 @@ import {
   buildTables,
   evaluate,
   loadModel,
+  predictSamples,
   RUN_FILES,
   tableToMarkdown,
   Trainer,
@@ -219,19 +220,12 @@ async function realData(s: Setting, root: string, alignSize: number): Promise<Da
     // FER2013 has no landmarks: the single-task landmark model (trained on MTFL, seed 1) predicts them
     aligned: async (runsDir) => {
       const model = await loadModel(join(runsDir, `single-landmarks-s${s.seeds[0]}`));
-      // predict every emotion face's points once: evaluate() maps them back to the original image; the
-      // placeholder landmark label only lets the samples through (its metric is ignored)
+      // predict every emotion face's points once, in original-image coordinates
       const memo = new Map<string, [number, number][]>();
-      const placeholder = { points: [[0, 0], [1, 0], [0, 1], [1, 1], [0.5, 0.5]] };
-      const withPlaceholder = (ds: Dataset): Dataset => ({
-        ...ds,
-        samples: ds.samples.map((smp) => ({ ...smp, load: async () => { const li = await smp.load(); return { ...li, labels: { ...li.labels, landmarks: placeholder } }; } })),
-      });
       for (const part of ['train', 'val', 'test'] as const) {
-        await evaluate(model.net, { landmarks: withPlaceholder(splits.emotion[part]) }, {
-          crop: model.preprocessing.crop,
-          onOutputs: (_t, outputs, _li, ids) => ids.forEach((id, i) => memo.set(id, (outputs[i] as { points: [number, number][] }).points)),
-        });
+        for (const p of await predictSamples(model, splits.emotion[part].samples)) {
+          memo.set(p.file, (p.outputs.landmarks as { points: [number, number][] }).points);
+        }
       }
       model.net.dispose();
       const predicted = async (smp: Sample) => {
