@@ -89,9 +89,14 @@ export function landmarkTask(options: LandmarkTaskOptions = {}): TaskPlugin<Land
       const conv = new Conv2D(ctx.decoder, 'conv', { inChannels: c, outChannels: 32, kernelSize: 3, outSize: s });
       const fc1 = new Dense(ctx.decoder, 'fc1', { inUnits: s * s * 32, outUnits: hidden, init: 'he' });
       const out = new Dense(ctx.decoder, 'coords', { inUnits: hidden, outUnits: 2 * P });
-      // start from the mean shape: zero the last layer's weights' scale and put the template in the bias
-      out.kernel.assign(tf.tidy(() => tf.mul(out.kernel, 0.1)));
-      out.bias!.assign(tf.tensor1d(meanShape.flat()));
+      // start from the mean shape: shrink the last layer's weights and put the template in the bias.
+      // `assign` makes the variable share the new value's data and leaves that tensor alive, so the
+      // values are made inside a tidy (as the moving-statistics updates are): the network's parameter
+      // store then owns the only handle on them, and `net.dispose()` frees them
+      tf.tidy(() => {
+        out.kernel.assign(tf.mul(out.kernel, 0.1));
+        out.bias!.assign(tf.tensor1d(meanShape.flat()));
+      });
       const encoder = new ConvPyramidEncoder(ctx.reencoder, { inChannels: P, sizes: ctx.pyramidSizes, channels: F });
       const radius = (radius128 * S) / 128;
       const softness = Math.max(0.5, S / 128);

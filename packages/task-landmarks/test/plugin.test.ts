@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { faceCrop, IntegratedNetwork, selectBackend } from '@ifan/core';
+import { applyMovingStatUpdates, faceCrop, IntegratedNetwork, selectBackend } from '@ifan/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { IBUG_68, landmarkTask } from '../src/index';
 
@@ -86,5 +86,23 @@ describe('landmark plugin', () => {
     const [orig] = await plugin.decodeOutput(pred, 32, [t]);
     expect(orig.points[0][0]).toBeCloseTo(16, 4);
     expect(orig.points[0][1]).toBeCloseTo(32, 4);
+  });
+
+  it('leaves no tensor behind once the network is disposed (the mean-shape start included)', async () => {
+    const start = tf.memory().numTensors;
+    const net = new IntegratedNetwork([landmarkTask()], { backbone: 'tiny', iterations: 1, initialFeedback: 'prior', seed: 5 });
+    // the network holds its variables and nothing else
+    expect(tf.memory().numTensors).toBe(start + net.params.variables.size);
+    const images = tf.randomUniform([2, 32, 32, 3], 0, 1, 'float32', 7) as tf.Tensor4D;
+    const ctx = net.context({ training: true });
+    tf.tidy(() => {
+      net.forward(images, ctx);
+    });
+    applyMovingStatUpdates(ctx);
+    const [p] = (await net.predict(images)).landmarks as { points: [number, number][] }[];
+    expect(p.points.length).toBe(5);
+    images.dispose();
+    net.dispose();
+    expect(tf.memory().numTensors).toBe(start);
   });
 });
