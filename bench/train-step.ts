@@ -11,8 +11,10 @@
  *   --quick          small preset only, one rotation
  *   --no-cpu         skip the stock cpu baseline (small at batch 2: ~10 minutes)
  *   --no-cpu-paper   skip the stock cpu paper-preset step (batch 1: ~25 minutes)
+ *   --no-train       skip the training-step measurement (stock-cpu rows still come from the cache)
  *   --no-data        skip the data-loading measurement
  *   --no-inference   skip the inference measurement
+ *   --out FILE       the JSON's name under bench/out (default train-step.json)
  *
  * Stock-cpu rows are saved to out/train-step-stock-cpu.json; a configuration skipped in a later run
  * is shown from there, marked `cached`.
@@ -218,10 +220,12 @@ const cpuConfigs: Array<[BackbonePresetName, number, number]> = flag('no-cpu')
         ['paper', 1, 1],
       ];
 
-console.error(`training, ITER=${ITER}:`);
-await selectBackend({ backend: 'wasm', log: false });
-for (const [preset, batch, steps] of wasmConfigs) trainRows.push(await measureTraining('wasm', preset, batch, steps));
-if (cpuConfigs.length) {
+if (!flag('no-train')) {
+  console.error(`training, ITER=${ITER}:`);
+  await selectBackend({ backend: 'wasm', log: false });
+  for (const [preset, batch, steps] of wasmConfigs) trainRows.push(await measureTraining('wasm', preset, batch, steps));
+}
+if (cpuConfigs.length && !flag('no-train')) {
   await selectBackend({ backend: 'cpu', log: false });
   unregisterTrainingKernels('cpu');
   for (const [preset, batch, steps] of cpuConfigs) {
@@ -478,6 +482,6 @@ if (dataRows.length) {
 
 mkdirSync(join(here, 'out'), { recursive: true });
 writeFileSync(
-  join(here, 'out', 'train-step.json'),
+  join(here, 'out', args.includes('--out') ? args[args.indexOf('--out') + 1] : 'train-step.json'),
   JSON.stringify({ date: new Date().toISOString(), cores: cpus().length, load: loadavg(), iterations: ITER, training: trainRows, inference: inferenceRows, cost: costRows, data: dataRows }, null, 2),
 );
