@@ -2,7 +2,7 @@
  * Camera and data-set statistics applied after drawing: lighting gradient, brightness, contrast,
  * colour cast, gamma, blur, noise and grey conversion. Labels are untouched by all of these.
  */
-import { NORMAL_TABLE, NORMAL_TABLE_MASK, type SeededRandom } from './rng';
+import { NOISE_RGB, NOISE_RGB_TRIPLES, NORMAL_TABLE, NORMAL_TABLE_MASK, type SeededRandom } from './rng';
 import type { ImagingOptions } from './types';
 
 export type ResolvedImaging = Required<ImagingOptions>;
@@ -39,16 +39,17 @@ export function develop(rgb: Float32Array, width: number, height: number, im: Re
   const gx = (Math.cos(angle) * strength) / side;
   const gy = (Math.sin(angle) * strength) / side;
 
-  // Blur: every 3-tap pass but the last vertical one happens in place; that one is fused into the
-  // final per-pixel pass, which reads each blurred pixel once.
+  // Blur: every 3-tap pass but the last happens in place; the last is fused into the final
+  // per-pixel pass (wholly for colour; its vertical half otherwise).
   let w = 0;
+  let passes = 0;
   if (blur > 0.05) {
     const variance = blur * blur;
-    const passes = Math.max(1, Math.ceil(variance / 0.45));
+    passes = Math.max(1, Math.ceil(variance / 0.45));
     w = variance / (2 * passes);
-    for (let p = 0; p < passes; p++) {
+    for (let p = 0; p < passes - 1; p++) {
       blurRows(rgb, width, height, w);
-      if (p < passes - 1) blurColumns(rgb, width, height, w);
+      blurColumns(rgb, width, height, w);
     }
   }
 
@@ -59,8 +60,12 @@ export function develop(rgb: Float32Array, width: number, height: number, im: Re
   const out = new Uint8ClampedArray(rgb.length);
   const gain = brightness * contrast * toIndex;
   const offset = 128 * (1 - contrast) * toIndex;
-  if (!useGamma && !im.grey) finishColour(rgb, out, width, height, w, cast[0] * gain, cast[1] * gain, cast[2] * gain, offset, gx, gy, noise, seed);
-  else finish(rgb, out, width, height, w, cast[0] * gain, cast[1] * gain, cast[2] * gain, offset, gx, gy, useGamma ? lut : null, noise, im.grey, seed);
+  if (!useGamma && !im.grey) {
+    finishColour(rgb, out, width, height, w, cast[0] * gain, cast[1] * gain, cast[2] * gain, offset, gx, gy, noise, seed);
+    return new Uint8Array(out.buffer);
+  }
+  if (passes > 0) blurRows(rgb, width, height, w);
+  finish(rgb, out, width, height, w, cast[0] * gain, cast[1] * gain, cast[2] * gain, offset, gx, gy, useGamma ? lut : null, noise, im.grey, seed);
   return new Uint8Array(out.buffer);
 }
 
@@ -127,8 +132,10 @@ function finish(
 }
 
 /**
- * {@link finish} for colour without gamma, the common case, with no per-pixel branches (the same
- * numbers).
+ * {@link finish} for colour without gamma, the common case, with no per-pixel branches: the last
+ * blur pass (per pixel the vertical 3 taps, then the horizontal ones over three such sums kept in
+ * registers, edges clamped), tone, and noise read a row at a time from {@link NOISE_RGB} at a random
+ * offset per row.
  */
 function finishColour(
   rgb: Float32Array,
@@ -145,29 +152,47 @@ function finishColour(
   noise: number,
   seed: number,
 ): void {
-  const shared = noise * 0.8;
-  const chroma = noise * 0.6;
   const c = 1 - 2 * w;
   const stride = width * 3;
-  const table = NORMAL_TABLE;
+  const table = NOISE_RGB;
+  const mask = NOISE_RGB_TRIPLES - 1;
+  const off = offset + 0.5;
   let state = seed | 0;
   for (let y = 0; y < height; y++) {
     const row = y * stride;
-    const up = y > 0 ? row - stride : row;
-    const down = y < height - 1 ? row + stride : row;
+    const du = y > 0 ? -stride : 0;
+    const dd = y < height - 1 ? stride : 0;
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    const t = 3 * (state & mask) - row;
     let light = 1 - (width / 2) * gx + (y - height / 2) * gy;
-    for (let k = 0; k < stride; k += 3, light += gx) {
-      const ir = (c * rgb[row + k] + w * (rgb[up + k] + rgb[down + k])) * kr * light + offset;
-      const ig = (c * rgb[row + k + 1] + w * (rgb[up + k + 1] + rgb[down + k + 1])) * kg * light + offset;
-      const ib = (c * rgb[row + k + 2] + w * (rgb[up + k + 2] + rgb[down + k + 2])) * kb * light + offset;
-      state ^= state << 13;
-      state ^= state >>> 17;
-      state ^= state << 5;
-      const n = table[state & NORMAL_TABLE_MASK] * shared + 0.5;
-      out[row + k] = ir + n + table[(state >>> 8) & NORMAL_TABLE_MASK] * chroma;
-      out[row + k + 1] = ig + n + table[(state >>> 12) & NORMAL_TABLE_MASK] * chroma;
-      out[row + k + 2] = ib + n + table[(state >>> 16) & NORMAL_TABLE_MASK] * chroma;
+    // vertical sums: p* of the pixel being written, q* of its left neighbour, n* of its right one
+    let pr = c * rgb[row] + w * (rgb[row + du] + rgb[row + dd]);
+    let pg = c * rgb[row + 1] + w * (rgb[row + 1 + du] + rgb[row + 1 + dd]);
+    let pb = c * rgb[row + 2] + w * (rgb[row + 2 + du] + rgb[row + 2 + dd]);
+    let qr = pr;
+    let qg = pg;
+    let qb = pb;
+    const end = row + stride;
+    let o = row;
+    for (let i = row + 3; i < end; i += 3, o += 3, light += gx) {
+      const nr = c * rgb[i] + w * (rgb[i + du] + rgb[i + dd]);
+      const ng = c * rgb[i + 1] + w * (rgb[i + 1 + du] + rgb[i + 1 + dd]);
+      const nb = c * rgb[i + 2] + w * (rgb[i + 2 + du] + rgb[i + 2 + dd]);
+      out[o] = (c * pr + w * (qr + nr)) * (kr * light) + off + table[t + o] * noise;
+      out[o + 1] = (c * pg + w * (qg + ng)) * (kg * light) + off + table[t + o + 1] * noise;
+      out[o + 2] = (c * pb + w * (qb + nb)) * (kb * light) + off + table[t + o + 2] * noise;
+      qr = pr;
+      qg = pg;
+      qb = pb;
+      pr = nr;
+      pg = ng;
+      pb = nb;
     }
+    out[o] = (c * pr + w * (qr + pr)) * (kr * light) + off + table[t + o] * noise;
+    out[o + 1] = (c * pg + w * (qg + pg)) * (kg * light) + off + table[t + o + 1] * noise;
+    out[o + 2] = (c * pb + w * (qb + pb)) * (kb * light) + off + table[t + o + 2] * noise;
   }
 }
 

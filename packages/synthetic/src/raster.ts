@@ -45,6 +45,11 @@ export function frame(x: number, y: number, angle = 0, sx = 1, sy = 1, shear = 0
 export class Canvas {
   readonly rgb: Float32Array;
   readonly mask: Uint8Array;
+  /**
+   * Per row `y`, the pixels `[cover[2y], cover[2y + 1])` that shapes drawn later cover wholly and
+   * opaquely (colour and class): {@link draw} skips them. Null for none.
+   */
+  cover: Int32Array | null = null;
   constructor(
     readonly width: number,
     readonly height: number,
@@ -261,7 +266,7 @@ const INSIDE = 2;
  * state of every 4x4 block (`OUTSIDE`, `EDGE`, `INSIDE`) and of the four 2x2 blocks of each edge
  * block, block row by block row (`states[(row * cols + col) * 5]`, then 2x2 blocks in row order).
  */
-interface Plan {
+export interface Plan {
   x0: number;
   y0: number;
   x1: number;
@@ -270,51 +275,139 @@ interface Plan {
   states: Uint8Array | null;
 }
 
-/** Draws a shape over the canvas (painter's order) and writes its classes into the mask. */
-export function draw(canvas: Canvas, shape: Shape): void {
-  const { x0, y0, x1, y1, inv, states } = makePlan(canvas, shape);
+/**
+ * Draws a shape over the canvas (painter's order) and writes its classes into the mask, skipping the
+ * canvas's {@link Canvas.cover}. `plan`, if given, is the shape's {@link planShape} on this canvas.
+ */
+export function draw(canvas: Canvas, shape: Shape, plan: Plan = makePlan(canvas, shape)): void {
+  const { x0, y0, x1, y1, inv, states } = plan;
   if (x0 >= x1 || y0 >= y1) return;
   const width = canvas.width;
   const run = RUN;
+  COVER = canvas.cover;
   run.rgb = canvas.rgb;
   run.mask = canvas.mask;
   run.scale = shape.scale;
   run.du = inv[0];
   run.dv = inv[3];
   if (states === null) {
-    for (let y = y0; y < y1; y++) emit(shape, inv, y * width, y, x0, x1, EDGE);
+    for (let y = y0; y < y1; y++) emitUncovered(shape, inv, y * width, y, x0, x1, EDGE);
     return;
   }
-  const cols = (x1 - x0 + BLOCK - 1) >> 2;
-  // the rows of a 2x2 block row share their runs of pixels of one state, found a block (in edge
-  // blocks, a 2x2 block) at a time
+  // the rows of a 2x2 block row share their runs of pixels of one state
   for (let y = y0; y < y1; y += 2) {
-    const base = ((y - y0) >> 2) * cols * 5;
-    const half = 1 + ((y - y0) & 2);
-    let runs = 0;
-    let state = OUTSIDE;
-    for (let bx = x0, b = base; bx < x1; bx += BLOCK, b += 5) {
-      const block = states[b];
-      if (block !== EDGE) {
-        if (block !== state) {
-          if (state !== OUTSIDE) runs = addRun(runs, bx, state);
-          else RUN_START[runs] = bx;
-          state = block;
-        }
-        continue;
+    const runs = rowRuns(plan, y);
+    for (let yy = y, ye = Math.min(y + 2, y1); yy < ye; yy++) {
+      for (let k = 0; k < runs; k++) emitUncovered(shape, inv, yy * width, yy, RUN_START[k], RUN_END[k], RUN_STATE[k]);
+    }
+  }
+}
+
+/**
+ * The runs of pixels of one state (`EDGE` or `INSIDE`) of the row pair from row `y` (`y - y0` even)
+ * of a plan with blocks, found a block (in edge blocks, a 2x2 block) at a time; returns their number.
+ */
+function rowRuns(plan: Plan, y: number): number {
+  const { x0, y0, x1 } = plan;
+  const states = plan.states!;
+  const cols = (x1 - x0 + BLOCK - 1) >> 2;
+  const base = ((y - y0) >> 2) * cols * 5;
+  const half = 1 + ((y - y0) & 2);
+  let runs = 0;
+  let state = OUTSIDE;
+  for (let bx = x0, b = base; bx < x1; bx += BLOCK, b += 5) {
+    const block = states[b];
+    if (block !== EDGE) {
+      if (block !== state) {
+        if (state !== OUTSIDE) runs = addRun(runs, bx, state);
+        else RUN_START[runs] = bx;
+        state = block;
       }
-      for (let h = 0, sx = bx; h < 2 && sx < x1; h++, sx += 2) {
-        const next = states[b + half + h];
-        if (next !== state) {
-          if (state !== OUTSIDE) runs = addRun(runs, sx, state);
-          else RUN_START[runs] = sx;
-          state = next;
-        }
+      continue;
+    }
+    for (let h = 0, sx = bx; h < 2 && sx < x1; h++, sx += 2) {
+      const next = states[b + half + h];
+      if (next !== state) {
+        if (state !== OUTSIDE) runs = addRun(runs, sx, state);
+        else RUN_START[runs] = sx;
+        state = next;
       }
     }
-    if (state !== OUTSIDE) runs = addRun(runs, x1, state);
-    for (let yy = y, ye = Math.min(y + 2, y1); yy < ye; yy++) {
-      for (let k = 0; k < runs; k++) emit(shape, inv, yy * width, yy, RUN_START[k], RUN_END[k], RUN_STATE[k]);
+  }
+  if (state !== OUTSIDE) runs = addRun(runs, x1, state);
+  return runs;
+}
+
+/** The cover of the canvas being drawn on (see {@link Canvas.cover}). */
+let COVER: Int32Array | null = null;
+
+/** {@link emit} for the parts of a run outside the canvas's cover. */
+function emitUncovered(shape: Shape, inv: Mat, row: number, y: number, xs: number, xe: number, state: number): void {
+  const cover = COVER;
+  if (cover !== null) {
+    const cl = cover[2 * y];
+    const cr = cover[2 * y + 1];
+    if (cl < xe && cr > xs) {
+      if (xs < cl) emit(shape, inv, row, y, xs, cl, state);
+      if (cr < xe) emit(shape, inv, row, y, cr, xe, state);
+      return;
+    }
+  }
+  emit(shape, inv, row, y, xs, xe, state);
+}
+
+/**
+ * A shape's plan on a canvas, kept (block states copied) so that the shape can be drawn with it
+ * later, after its {@link addCover} told earlier shapes what it hides.
+ */
+export function planShape(canvas: Canvas, shape: Shape): Plan {
+  const plan = makePlan(canvas, shape);
+  if (plan.states !== null) {
+    const cols = (plan.x1 - plan.x0 + BLOCK - 1) >> 2;
+    const rows = (plan.y1 - plan.y0 + BLOCK - 1) >> 2;
+    plan.states = plan.states.slice(0, rows * cols * 5);
+  }
+  return plan;
+}
+
+/**
+ * Adds the pixels an opaque shape surely covers (its inside 4x4 blocks) to `cover` (per row an
+ * interval, as {@link Canvas.cover}; an empty one is `[0, 0)`): per row the union if the two meet,
+ * else the longer.
+ */
+export function addCover(plan: Plan, cover: Int32Array): void {
+  const { x0, y0, x1, y1, states } = plan;
+  if (states === null) return;
+  for (let by = y0, b = 0; by < y1; by += BLOCK) {
+    let bl = 0;
+    let br = 0;
+    let start = -1;
+    for (let bx = x0; bx < x1; bx += BLOCK, b += 5) {
+      if (states[b] === INSIDE) {
+        if (start < 0) start = bx;
+        continue;
+      }
+      if (start >= 0 && bx - start > br - bl) {
+        bl = start;
+        br = bx;
+      }
+      start = -1;
+    }
+    if (start >= 0 && x1 - start > br - bl) {
+      bl = start;
+      br = x1;
+    }
+    if (br <= bl) continue;
+    for (let y = by, ye = Math.min(by + BLOCK, y1); y < ye; y++) {
+      const cl = cover[2 * y];
+      const cr = cover[2 * y + 1];
+      if (cr > cl && bl <= cr && br >= cl) {
+        cover[2 * y] = Math.min(cl, bl);
+        cover[2 * y + 1] = Math.max(cr, br);
+      } else if (br - bl > cr - cl) {
+        cover[2 * y] = bl;
+        cover[2 * y + 1] = br;
+      }
     }
   }
 }

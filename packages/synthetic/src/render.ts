@@ -15,6 +15,7 @@ import {
   type Mat,
   type RGB,
   type Shape,
+  addCover,
   apply,
   blend,
   boxDist,
@@ -25,6 +26,7 @@ import {
   ellipseDist,
   frame,
   mix,
+  planShape,
   smoothstep,
 } from './raster';
 import { type SeededRandom, fbm2, valueNoise } from './rng';
@@ -283,10 +285,213 @@ export function renderFace(canvas: Canvas, id: Identity, ex: ExpressionShape, op
     return ambient + (1 - ambient) * (d > 0 ? d : 0) * 1.05;
   };
 
+  const hairSeed = id.textureSeed ^ 0x68a1;
+  const hair = id.hair;
+
+  // ---- feature placement (face units) ----
+  const eyeZ = 0.6;
+  const eyes = [-1, 1].map((sideSign) => {
+    const x0 = sideSign * id.eyeX;
+    return { sideSign, x: proj(x0, eyeZ), y: id.eyeY, kx: fore(x0) };
+  });
+  const tipX = proj(0, 0.92);
+  const bridgeX = proj(0, 0.72);
+  const tipY = id.noseTipY;
+  const mouthX = proj(0, 0.7);
+  const mouthY = id.mouthY + 0.2 * ex.open;
+  const mouthK = cosY;
+  const cheekRaise = ex.lowerLid;
+
+  // ---- head (face skin), made here and drawn after the ears (see the cover below) ----
+  const headShape = ((): Shape => {
+    const jaw = id.jaw;
+    const skin = id.skin;
+    const seed = id.textureSeed;
+    const blush = id.blush;
+    const stubble = id.stubble;
+    const stubbleTop = tipY + 0.06;
+    const e0x = eyes[0].x;
+    const e1x = eyes[1].x;
+    const ey = id.eyeY;
+    const cheekY = 0.3 - 0.05 * cheekRaise;
+    const c0x = proj(-0.37, 0.5);
+    const c1x = proj(0.37, 0.5);
+    const [darkR, darkG, darkB] = mix(id.hair, [30, 25, 22], 0.5);
+    const [skinR, skinG, skinB] = skin;
+    const distHead = (u: number, v: number) => {
+      const uu = u - chinShift * (v > 0 ? v * v : 0);
+      const k = v > 0 ? Math.max(0.5, 1 - jaw * v * v) : 1;
+      return ellipseDist(uu, v, a * k, 1);
+    };
+    return {
+      toPixel: F,
+      bounds: [-a - 0.4, -1.05, a + 0.4, 1.05],
+      scale: s,
+      cls: CLASS.skin,
+      lipschitz: 1.6,
+      distSpan(n) {
+        for (let k = 0; k < n; k++) SPAN_D[k] = distHead(SPAN_U[k], SPAN_V[k]);
+      },
+      span() {
+        const { rgb, mask, n, du: stepU, dv: stepV, scale, inside } = RUN;
+        let { i, u, v } = RUN;
+        for (let p = 0; p < n; p++, i++, u += stepU, v += stepV) {
+          let dp = -1;
+          if (!inside) {
+            dp = SPAN_D[p] * scale;
+            if (dp >= 0.5) continue;
+          }
+          let k = faceShade(u, v) * (0.97 + 0.06 * valueNoise(u * 30, v * 30, seed));
+          // eye sockets
+          const dy = v - ey + 0.02;
+          if (dy * dy < 0.014) {
+            let w = 1 - ((u - e0x) * (u - e0x)) / 0.04 - (dy * dy) / 0.014;
+            if (w > 0) k *= 1 - 0.12 * w;
+            w = 1 - ((u - e1x) * (u - e1x)) / 0.04 - (dy * dy) / 0.014;
+            if (w > 0) k *= 1 - 0.12 * w;
+          }
+          // jaw shadow towards the outline
+          k *= 1 - 0.12 * smoothstep(0.55, 0.95, v);
+          let r = skinR * k;
+          let g = skinG * k;
+          let b = skinB * k;
+          // cheeks
+          const dc = Math.min((u - c0x) * (u - c0x), (u - c1x) * (u - c1x)) + (v - cheekY) * (v - cheekY);
+          if (dc < 0.035) {
+            const t = (1 - dc / 0.035) * (blush + 0.25 * cheekRaise);
+            r += 18 * t;
+            g -= 8 * t;
+            b -= 6 * t;
+            if (cheekRaise > 0) {
+              const h = 1 + 0.06 * cheekRaise * (1 - dc / 0.035);
+              r *= h;
+              g *= h;
+              b *= h;
+            }
+          }
+          if (stubble > 0 && v > stubbleTop) {
+            const t = stubble * 0.45 * smoothstep(stubbleTop, stubbleTop + 0.12, v) * (0.5 + valueNoise(u * 90, v * 90, seed ^ 7));
+            r += (darkR - r) * t;
+            g += (darkG - g) * t;
+            b += (darkB - b) * t;
+          }
+          blend(rgb, mask, i, dp, Math.fround(r), Math.fround(g), Math.fround(b), 1, CLASS.skin);
+        }
+      },
+    };
+  })();
+
+  // ---- hair over the head, made here and drawn after the mouth ----
+  let hairOpaque = false;
+  const hairShape = ((): Shape | null => {
+    if (id.hairStyle === 'bald') return null;
+    const spec = hairlineSpec(id.hairStyle, id.hairPart);
+    const shift = 0.5 * sinY;
+    const curly = id.hairStyle === 'curly';
+    const capA = a + (curly ? 0.13 : 0.05);
+    const capB = curly ? 1.18 : 1.07;
+    const capCY = curly ? -0.08 : -0.02;
+    const alpha = id.hairStyle === 'buzz' ? 0.55 : 1;
+    const alpha32 = Math.fround(alpha);
+    const phase = (id.textureSeed % 1000) / 100;
+    // The hairline: a gentle curve y(u) over the forehead (tabulated, with its slope, so that the
+    // vertical distance can be turned into a near-true distance), and side locks as rounded
+    // quarter-planes on either side, so that the whole distance stays Lipschitz.
+    const lutN = 128;
+    const lut0 = -capA - 0.05;
+    const lutStep = (2 * capA + 0.1) / (lutN - 1);
+    const lut = new Float64Array(lutN);
+    const slopeNorm = new Float64Array(lutN);
+    for (let i = 0; i < lutN; i++) {
+      const xn = (lut0 + i * lutStep - shift) / a;
+      lut[i] = spec.top + spec.curve * xn * xn + spec.tilt * xn + spec.wave * Math.sin(xn * spec.waveFreq + phase);
+    }
+    for (let i = 0; i < lutN; i++) {
+      const g = (lut[Math.min(i + 1, lutN - 1)] - lut[Math.max(i - 1, 0)]) / (2 * lutStep);
+      slopeNorm[i] = 1 / Math.sqrt(1 + g * g);
+    }
+    const lockInner = a * (spec.sideStart + 0.07);
+    const lockBottom = spec.top + spec.curve * spec.sideStart * spec.sideStart + spec.sideDrop;
+    const lockR = 0.07;
+    let lowest = lockBottom;
+    for (let i = 0; i < lutN; i++) lowest = Math.max(lowest, lut[i]);
+    const early = 0.6 / s;
+
+    const lum = 0.3 * hair[0] + 0.59 * hair[1] + 0.11 * hair[2];
+    const sheen = lum < 60 ? 40 : 25;
+    hairOpaque = alpha >= 1;
+    return {
+      toPixel: F,
+      bounds: [-capA - 0.05, capCY - capB - 0.05, capA + 0.05, Math.min(1.1, lowest + 0.05)],
+      scale: s,
+      cls: CLASS.hair,
+      lipschitz: curly ? 3.5 : 2.5,
+      distSpan(n) {
+        for (let k = 0; k < n; k++) {
+          const u = SPAN_U[k];
+          const v = SPAN_V[k];
+          // signed distance to the hair side of the hairline (negative in the hair)
+          let f = (u - lut0) / lutStep;
+          f = f < 0 ? 0 : f > lutN - 1.001 ? lutN - 1.001 : f;
+          const i = f | 0;
+          const t = f - i;
+          const top = (v - (lut[i] + (lut[i + 1] - lut[i]) * t)) * (slopeNorm[i] + (slopeNorm[i + 1] - slopeNorm[i]) * t);
+          const qx = lockInner - Math.abs(u - shift) + lockR;
+          const qy = v - lockBottom + lockR;
+          const ox = qx > 0 ? qx : 0;
+          const oy = qy > 0 ? qy : 0;
+          const lock = Math.sqrt(ox * ox + oy * oy) + Math.min(Math.max(qx, qy), 0) - lockR;
+          const below = top < lock ? top : lock;
+          if (below > early) {
+            SPAN_D[k] = below;
+            continue;
+          }
+          const e = ellipseDist(u, v - capCY, capA, capB);
+          const bump = curly ? 0.025 * Math.sin(Math.atan2(v - capCY, u) * 14 + phase) : 0;
+          SPAN_D[k] = Math.max(e + bump, below);
+        }
+      },
+      span() {
+        const { rgb, mask, n, du: stepU, dv: stepV, scale, inside } = RUN;
+        let { i, u, v } = RUN;
+        for (let p = 0; p < n; p++, i++, u += stepU, v += stepV) {
+          let dp = -1;
+          if (!inside) {
+            dp = SPAN_D[p] * scale;
+            if (dp >= 0.5) continue;
+          }
+          const du = u;
+          const dv = v + 1.1;
+          const ang = du / (Math.abs(dv) + 0.3);
+          const r = Math.sqrt(du * du + dv * dv);
+          const nz = curly ? fbm2(u * 22, v * 22, hairSeed) : valueNoise(ang * 36, r * 5, hairSeed);
+          const k = (0.55 + 0.5 * nz) * (0.75 + 0.3 * faceShade(u * 0.7, v * 0.7));
+          const b2 = ((r - 0.75) * (r - 0.75)) / 0.012;
+          const band = b2 < 1 ? (1 - b2) * (1 - b2) * Math.max(0, -lx * u + 0.4) : 0;
+          const cr = Math.fround(hair[0] * k + sheen * band);
+          const cg = Math.fround(hair[1] * k + sheen * band);
+          const cb = Math.fround(hair[2] * k + sheen * band * 0.9);
+          blend(rgb, mask, i, dp, cr, cg, cb, alpha32, CLASS.hair);
+        }
+      },
+    };
+  })();
+
+  // ---- what the head and the hair over it hide: nothing drawn before them shows there ----
+  // (`coverHead`: pixels inside the head or the opaque hair over it, hidden from the backdrop, the hair
+  // behind the head and the ears; `coverHair`: inside the opaque hair, hidden from the face too)
+  const headPlan = planShape(canvas, headShape);
+  const hairPlan = hairShape ? planShape(canvas, hairShape) : null;
+  const coverHair = new Int32Array(2 * H);
+  if (hairPlan && hairOpaque) addCover(hairPlan, coverHair);
+  const coverHead = coverHair.slice();
+  addCover(headPlan, coverHead);
+
   // ---- background, clutter and body, drawn at half resolution (a soft, out-of-focus backdrop) ----
   const bgW = Math.max(16, Math.ceil(W / 2));
   const bgH = Math.max(16, Math.ceil(H / 2));
   const bg = scratchCanvas(bgW, bgH);
+  bg.cover = backdropCover(coverHead, bgW, bgH, W, H);
   const view: Mat = [bgW / W, 0, 0, 0, bgH / H, 0];
   const viewScale = bgW / W;
   const clutter = opts.clutter;
@@ -297,7 +502,7 @@ export function renderFace(canvas: Canvas, id: Identity, ex: ExpressionShape, op
     const seed = rng.uint32();
     const gx = rng.sym(0.6) / bgW;
     const gy = rng.sym(0.6) / bgH;
-    fillBackdrop(bg.rgb, bgW, bgH, freq, seed, Math.min(1, clutter + 0.3), gx, gy, c0[0], c0[1], c0[2], c1[0], c1[1], c1[2]);
+    fillBackdrop(bg.rgb, bg.cover, bgW, bgH, freq, seed, Math.min(1, clutter + 0.3), gx, gy, c0[0], c0[1], c0[2], c1[0], c1[1], c1[2]);
     const n = Math.round(rng.range(3, 9) * clutter);
     for (let k = 0; k < n; k++) drawClutter(bg, view, viewScale, W, H, rng, side, id);
   }
@@ -373,11 +578,10 @@ export function renderFace(canvas: Canvas, id: Identity, ex: ExpressionShape, op
       },
     });
   }
-  upsample(bg, canvas);
+  upsample(bg, canvas, coverHead);
 
+  canvas.cover = coverHead;
   // ---- hair behind the head ----
-  const hairSeed = id.textureSeed ^ 0x68a1;
-  const hair = id.hair;
   const hairBack = backHair(id.hairStyle, a, id.hairPart);
   if (hairBack) {
     draw(canvas, {
@@ -435,98 +639,9 @@ export function renderFace(canvas: Canvas, id: Identity, ex: ExpressionShape, op
     });
   }
 
-  // ---- feature placement (face units) ----
-  const eyeZ = 0.6;
-  const eyes = [-1, 1].map((sideSign) => {
-    const x0 = sideSign * id.eyeX;
-    return { sideSign, x: proj(x0, eyeZ), y: id.eyeY, kx: fore(x0) };
-  });
-  const tipX = proj(0, 0.92);
-  const bridgeX = proj(0, 0.72);
-  const tipY = id.noseTipY;
-  const mouthX = proj(0, 0.7);
-  const mouthY = id.mouthY + 0.2 * ex.open;
-  const mouthK = cosY;
-  const cheekRaise = ex.lowerLid;
-
-  // ---- head (face skin) ----
-  {
-    const jaw = id.jaw;
-    const skin = id.skin;
-    const seed = id.textureSeed;
-    const blush = id.blush;
-    const stubble = id.stubble;
-    const stubbleTop = tipY + 0.06;
-    const e0x = eyes[0].x;
-    const e1x = eyes[1].x;
-    const ey = id.eyeY;
-    const cheekY = 0.3 - 0.05 * cheekRaise;
-    const c0x = proj(-0.37, 0.5);
-    const c1x = proj(0.37, 0.5);
-    const [darkR, darkG, darkB] = mix(id.hair, [30, 25, 22], 0.5);
-    const [skinR, skinG, skinB] = skin;
-    const distHead = (u: number, v: number) => {
-      const uu = u - chinShift * (v > 0 ? v * v : 0);
-      const k = v > 0 ? Math.max(0.5, 1 - jaw * v * v) : 1;
-      return ellipseDist(uu, v, a * k, 1);
-    };
-    draw(canvas, {
-      toPixel: F,
-      bounds: [-a - 0.4, -1.05, a + 0.4, 1.05],
-      scale: s,
-      cls: CLASS.skin,
-      lipschitz: 1.6,
-      distSpan(n) {
-        for (let k = 0; k < n; k++) SPAN_D[k] = distHead(SPAN_U[k], SPAN_V[k]);
-      },
-      span() {
-        const { rgb, mask, n, du: stepU, dv: stepV, scale, inside } = RUN;
-        let { i, u, v } = RUN;
-        for (let p = 0; p < n; p++, i++, u += stepU, v += stepV) {
-          let dp = -1;
-          if (!inside) {
-            dp = SPAN_D[p] * scale;
-            if (dp >= 0.5) continue;
-          }
-          let k = faceShade(u, v) * (0.97 + 0.06 * valueNoise(u * 30, v * 30, seed));
-          // eye sockets
-          const dy = v - ey + 0.02;
-          if (dy * dy < 0.014) {
-            let w = 1 - ((u - e0x) * (u - e0x)) / 0.04 - (dy * dy) / 0.014;
-            if (w > 0) k *= 1 - 0.12 * w;
-            w = 1 - ((u - e1x) * (u - e1x)) / 0.04 - (dy * dy) / 0.014;
-            if (w > 0) k *= 1 - 0.12 * w;
-          }
-          // jaw shadow towards the outline
-          k *= 1 - 0.12 * smoothstep(0.55, 0.95, v);
-          let r = skinR * k;
-          let g = skinG * k;
-          let b = skinB * k;
-          // cheeks
-          const dc = Math.min((u - c0x) * (u - c0x), (u - c1x) * (u - c1x)) + (v - cheekY) * (v - cheekY);
-          if (dc < 0.035) {
-            const t = (1 - dc / 0.035) * (blush + 0.25 * cheekRaise);
-            r += 18 * t;
-            g -= 8 * t;
-            b -= 6 * t;
-            if (cheekRaise > 0) {
-              const h = 1 + 0.06 * cheekRaise * (1 - dc / 0.035);
-              r *= h;
-              g *= h;
-              b *= h;
-            }
-          }
-          if (stubble > 0 && v > stubbleTop) {
-            const t = stubble * 0.45 * smoothstep(stubbleTop, stubbleTop + 0.12, v) * (0.5 + valueNoise(u * 90, v * 90, seed ^ 7));
-            r += (darkR - r) * t;
-            g += (darkG - g) * t;
-            b += (darkB - b) * t;
-          }
-          blend(rgb, mask, i, dp, Math.fround(r), Math.fround(g), Math.fround(b), 1, CLASS.skin);
-        }
-      },
-    });
-  }
+  // ---- head ----
+  canvas.cover = coverHair;
+  draw(canvas, headShape, headPlan);
 
   const shadowSkin = (k: number): RGB => {
     const sh = faceShade(0, 0.2) * k;
@@ -959,97 +1074,8 @@ export function renderFace(canvas: Canvas, id: Identity, ex: ExpressionShape, op
   }
 
   // ---- hair over the head ----
-  if (id.hairStyle !== 'bald') {
-    const spec = hairlineSpec(id.hairStyle, id.hairPart);
-    const shift = 0.5 * sinY;
-    const curly = id.hairStyle === 'curly';
-    const capA = a + (curly ? 0.13 : 0.05);
-    const capB = curly ? 1.18 : 1.07;
-    const capCY = curly ? -0.08 : -0.02;
-    const alpha = id.hairStyle === 'buzz' ? 0.55 : 1;
-    const alpha32 = Math.fround(alpha);
-    const phase = (id.textureSeed % 1000) / 100;
-    // The hairline: a gentle curve y(u) over the forehead (tabulated, with its slope, so that the
-    // vertical distance can be turned into a near-true distance), and side locks as rounded
-    // quarter-planes on either side, so that the whole distance stays Lipschitz.
-    const lutN = 128;
-    const lut0 = -capA - 0.05;
-    const lutStep = (2 * capA + 0.1) / (lutN - 1);
-    const lut = new Float64Array(lutN);
-    const slopeNorm = new Float64Array(lutN);
-    for (let i = 0; i < lutN; i++) {
-      const xn = (lut0 + i * lutStep - shift) / a;
-      lut[i] = spec.top + spec.curve * xn * xn + spec.tilt * xn + spec.wave * Math.sin(xn * spec.waveFreq + phase);
-    }
-    for (let i = 0; i < lutN; i++) {
-      const g = (lut[Math.min(i + 1, lutN - 1)] - lut[Math.max(i - 1, 0)]) / (2 * lutStep);
-      slopeNorm[i] = 1 / Math.sqrt(1 + g * g);
-    }
-    const lockInner = a * (spec.sideStart + 0.07);
-    const lockBottom = spec.top + spec.curve * spec.sideStart * spec.sideStart + spec.sideDrop;
-    const lockR = 0.07;
-    let lowest = lockBottom;
-    for (let i = 0; i < lutN; i++) lowest = Math.max(lowest, lut[i]);
-    const early = 0.6 / s;
-
-    const lum = 0.3 * hair[0] + 0.59 * hair[1] + 0.11 * hair[2];
-    const sheen = lum < 60 ? 40 : 25;
-    draw(canvas, {
-      toPixel: F,
-      bounds: [-capA - 0.05, capCY - capB - 0.05, capA + 0.05, Math.min(1.1, lowest + 0.05)],
-      scale: s,
-      cls: CLASS.hair,
-      lipschitz: curly ? 3.5 : 2.5,
-      distSpan(n) {
-        for (let k = 0; k < n; k++) {
-          const u = SPAN_U[k];
-          const v = SPAN_V[k];
-          // signed distance to the hair side of the hairline (negative in the hair)
-          let f = (u - lut0) / lutStep;
-          f = f < 0 ? 0 : f > lutN - 1.001 ? lutN - 1.001 : f;
-          const i = f | 0;
-          const t = f - i;
-          const top = (v - (lut[i] + (lut[i + 1] - lut[i]) * t)) * (slopeNorm[i] + (slopeNorm[i + 1] - slopeNorm[i]) * t);
-          const qx = lockInner - Math.abs(u - shift) + lockR;
-          const qy = v - lockBottom + lockR;
-          const ox = qx > 0 ? qx : 0;
-          const oy = qy > 0 ? qy : 0;
-          const lock = Math.sqrt(ox * ox + oy * oy) + Math.min(Math.max(qx, qy), 0) - lockR;
-          const below = top < lock ? top : lock;
-          if (below > early) {
-            SPAN_D[k] = below;
-            continue;
-          }
-          const e = ellipseDist(u, v - capCY, capA, capB);
-          const bump = curly ? 0.025 * Math.sin(Math.atan2(v - capCY, u) * 14 + phase) : 0;
-          SPAN_D[k] = Math.max(e + bump, below);
-        }
-      },
-      span() {
-        const { rgb, mask, n, du: stepU, dv: stepV, scale, inside } = RUN;
-        let { i, u, v } = RUN;
-        for (let p = 0; p < n; p++, i++, u += stepU, v += stepV) {
-          let dp = -1;
-          if (!inside) {
-            dp = SPAN_D[p] * scale;
-            if (dp >= 0.5) continue;
-          }
-          const du = u;
-          const dv = v + 1.1;
-          const ang = du / (Math.abs(dv) + 0.3);
-          const r = Math.sqrt(du * du + dv * dv);
-          const nz = curly ? fbm2(u * 22, v * 22, hairSeed) : valueNoise(ang * 36, r * 5, hairSeed);
-          const k = (0.55 + 0.5 * nz) * (0.75 + 0.3 * faceShade(u * 0.7, v * 0.7));
-          const b2 = ((r - 0.75) * (r - 0.75)) / 0.012;
-          const band = b2 < 1 ? (1 - b2) * (1 - b2) * Math.max(0, -lx * u + 0.4) : 0;
-          const cr = Math.fround(hair[0] * k + sheen * band);
-          const cg = Math.fround(hair[1] * k + sheen * band);
-          const cb = Math.fround(hair[2] * k + sheen * band * 0.9);
-          blend(rgb, mask, i, dp, cr, cg, cb, alpha32, CLASS.hair);
-        }
-      },
-    });
-  }
+  canvas.cover = null;
+  if (hairShape) draw(canvas, hairShape, hairPlan!);
 
   // ---- glasses (no class: the mask keeps the eyes) ----
   const glasses = rng.chance(opts.glasses);
@@ -1436,11 +1462,12 @@ function taps(n: number, m: number): Taps {
 }
 
 /**
- * Bilinear upsampling of a small canvas's colours over a whole larger canvas. Each source row is
- * interpolated across once (kept in double precision, so the numbers are those of interpolating per
- * pixel), then every destination pixel mixes two such rows.
+ * Bilinear upsampling of a small canvas's colours over a whole larger canvas, but for the pixels
+ * `cover` says later shapes hide (see {@link Canvas.cover}). Each source row is interpolated across
+ * once (kept in double precision, so the numbers are those of interpolating per pixel), then every
+ * destination pixel mixes two such rows.
  */
-function upsample(src: Canvas, dst: Canvas): void {
+function upsample(src: Canvas, dst: Canvas, cover: Int32Array): void {
   const { width: sw, height: sh, rgb: srgb } = src;
   const { width: dw, height: dh, rgb: drgb } = dst;
   const { index: xi, weight: xt } = taps(sw, dw);
@@ -1468,10 +1495,60 @@ function upsample(src: Canvas, dst: Canvas): void {
       interpolateRow(srgb, y1 * sw * 3, rowB, xi, xt, dw);
       r1 = y1;
     }
-    mixRows(rowA, rowB, yt[y], drgb, y * stride, dw);
+    const cl = cover[2 * y];
+    const cr = cover[2 * y + 1];
+    if (cr <= cl) mixRows(rowA, rowB, yt[y], drgb, y * stride, 0, dw);
+    else {
+      mixRows(rowA, rowB, yt[y], drgb, y * stride, 0, cl);
+      mixRows(rowA, rowB, yt[y], drgb, y * stride, cr, dw);
+    }
   }
 }
 
+/**
+ * The cover of the backdrop canvas (`bw` x `bh`, upsampled onto `w` x `h`): per row the pixels that
+ * feed only destination pixels inside `cover` (see {@link Canvas.cover}).
+ */
+function backdropCover(cover: Int32Array, bw: number, bh: number, w: number, h: number): Int32Array {
+  const out = new Int32Array(2 * bh);
+  const xi = taps(bw, w).index;
+  const yi = taps(bh, h).index;
+  // per source column, the first and last destination column that reads it
+  const first = new Int32Array(bw).fill(w);
+  const last = new Int32Array(bw).fill(-1);
+  for (let x = 0; x < w; x++) {
+    const a = xi[x];
+    const b = Math.min(a + 1, bw - 1);
+    if (first[a] > x) first[a] = x;
+    last[a] = x;
+    if (first[b] > x) first[b] = x;
+    last[b] = x;
+  }
+  // per source row, the intersection of the covers of the destination rows that read it
+  const lo = new Int32Array(bh);
+  const hi = new Int32Array(bh).fill(w);
+  const read = new Uint8Array(bh);
+  for (let y = 0; y < h; y++) {
+    // the two rows it reads (the same one at the bottom edge)
+    for (let r = yi[y], e = Math.min(r + 1, bh - 1); r <= e; r++) {
+      read[r] = 1;
+      lo[r] = Math.max(lo[r], cover[2 * y]);
+      hi[r] = Math.min(hi[r], cover[2 * y + 1]);
+    }
+  }
+  for (let r = 0; r < bh; r++) {
+    if (!read[r] || hi[r] <= lo[r]) continue;
+    let x0 = 0;
+    while (x0 < bw && first[x0] < lo[r]) x0++;
+    let x1 = x0;
+    while (x1 < bw && last[x1] < hi[r] && first[x1] >= lo[r]) x1++;
+    if (x1 > x0) {
+      out[2 * r] = x0;
+      out[2 * r + 1] = x1;
+    }
+  }
+  return out;
+}
 let rowA = new Float64Array(0);
 let rowB = new Float64Array(0);
 
@@ -1487,9 +1564,9 @@ function interpolateRow(srgb: Float32Array, base: number, row: Float64Array, xi:
   }
 }
 
-/** Destination row `top + (bottom - top) * ty` into `drgb` at `o`. */
-function mixRows(top: Float64Array, bottom: Float64Array, ty: number, drgb: Float32Array, o: number, dw: number): void {
-  for (let j = 0, end = dw * 3; j < end; j += 3) {
+/** Destination row `top + (bottom - top) * ty` into `drgb` at `o`, columns `from` to `to`. */
+function mixRows(top: Float64Array, bottom: Float64Array, ty: number, drgb: Float32Array, o: number, from: number, to: number): void {
+  for (let j = from * 3, end = to * 3; j < end; j += 3) {
     const t0 = top[j];
     const t1 = top[j + 1];
     const t2 = top[j + 2];
@@ -1513,9 +1590,16 @@ function scratchCanvas(width: number, height: number): Canvas {
   return canvas;
 }
 
-/** A smooth two-colour backdrop (value noise plus a linear gradient); a kernel of its own for V8. */
+let gridScratch = new Float64Array(0);
+
+/**
+ * A smooth two-colour backdrop (value noise plus a linear gradient), but for the pixels of `cover`.
+ * The noise (lattice cells of `1 / freq` pixels) is sampled every 1 to 4 pixels, at least 4.5 samples
+ * per cell, and interpolated bilinearly between; a kernel of its own for V8.
+ */
 function fillBackdrop(
   rgb: Float32Array,
+  cover: Int32Array,
   width: number,
   height: number,
   freq: number,
@@ -1530,9 +1614,35 @@ function fillBackdrop(
   g1: number,
   b1: number,
 ): void {
-  for (let y = 0, i = 0; y < height; y++) {
-    for (let x = 0; x < width; x++, i += 3) {
-      let t = valueNoise(x * freq, y * freq, seed) * amount + (x - width / 2) * gx + (y - height / 2) * gy;
+  const GRID = Math.max(1, Math.min(4, Math.floor(1 / (4.5 * freq))));
+  const gw = Math.ceil((width - 1) / GRID) + 1;
+  const gh = Math.ceil((height - 1) / GRID) + 1;
+  if (gridScratch.length < gw * gh) gridScratch = new Float64Array(gw * gh);
+  const grid = gridScratch;
+  for (let j = 0, q = 0; j < gh; j++) {
+    for (let k = 0; k < gw; k++, q++) grid[q] = valueNoise(k * GRID * freq, j * GRID * freq, seed) * amount;
+  }
+  const step = 1 / GRID;
+  for (let y = 0; y < height; y++) {
+    const cl = cover[2 * y];
+    const cr = cover[2 * y + 1];
+    const j = (y / GRID) | 0;
+    const fy = (y - j * GRID) * step;
+    const top = j * gw;
+    const bottom = j + 1 < gh ? top + gw : top;
+    const base = (y - height / 2) * gy - (width / 2) * gx;
+    for (let x = 0, i = y * width * 3; x < width; x++, i += 3) {
+      if (x === cl && cr > cl) {
+        x = cr - 1;
+        i = (y * width + x) * 3;
+        continue;
+      }
+      const k = (x / GRID) | 0;
+      const fx = (x - k * GRID) * step;
+      const k1 = k + 1 < gw ? k + 1 : k;
+      const a = grid[top + k] + (grid[top + k1] - grid[top + k]) * fx;
+      const b = grid[bottom + k] + (grid[bottom + k1] - grid[bottom + k]) * fx;
+      let t = a + (b - a) * fy + x * gx + base;
       t = t < 0 ? 0 : t > 1 ? 1 : t;
       rgb[i] = r0 + (r1 - r0) * t;
       rgb[i + 1] = g0 + (g1 - g0) * t;

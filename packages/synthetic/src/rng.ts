@@ -159,3 +159,25 @@ export const NORMAL_TABLE: Float32Array = (() => {
   return table;
 })();
 export const NORMAL_TABLE_MASK = (1 << NORMAL_TABLE_BITS) - 1;
+
+/** Triples in {@link NOISE_RGB}: 2^14 distinct ones, then 4096 repeated so that a row of up to 4096 pixels never wraps. */
+export const NOISE_RGB_TRIPLES = 1 << 14;
+/**
+ * Per-pixel camera noise for colour images, made once from a fixed seed: triples `0.8 s + 0.6 c_k`
+ * of standard normals (a shared `s`, one `c_k` per channel), so each channel is standard normal and
+ * channels correlate by 0.64. Read a row of pixels at a time from a random triple offset (see
+ * `finishColour` in imaging.ts).
+ */
+export const NOISE_RGB: Float32Array = (() => {
+  const rng = new SeededRandom(0x7f4a7c15);
+  const n = NOISE_RGB_TRIPLES;
+  const table = new Float32Array(3 * (n + 4096));
+  for (let i = 0; i < 3 * n; i += 3) {
+    const s = 0.8 * rng.normal();
+    table[i] = s + 0.6 * rng.normal();
+    table[i + 1] = s + 0.6 * rng.normal();
+    table[i + 2] = s + 0.6 * rng.normal();
+  }
+  table.copyWithin(3 * n, 0, 3 * 4096);
+  return table;
+})();
