@@ -144,6 +144,8 @@ function cached(ds: Dataset): Dataset {
 function keepLabels(ds: Dataset, keep: string[]): Dataset {
   return {
     ...ds,
+    // the parent's recipe would rebuild the samples with every label: batches stay on the training thread
+    recipe: undefined,
     tasks: keep,
     samples: ds.samples.map((s): Sample => ({
       ...s,
