@@ -11,6 +11,7 @@ import {
 import { registerTrainingKernels, unregisterTrainingKernels } from '../src/kernels/index';
 import { tileGrad } from '../src/nn/gradients';
 import { mapTask, vectorTask } from './dummy-plugins';
+import { expectFiniteDifferences, relErr } from './numeric';
 
 /**
  * The fused training-mode batch norm (kernels/batch_norm.ts) against tfjs's tf.moments + tf.batchNorm,
@@ -28,17 +29,6 @@ beforeAll(async () => {
 afterAll(() => {
   unregisterTrainingKernels('cpu');
 });
-
-/** Max |a-b| / (1 + max |a|). */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let err = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    err = Math.max(err, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(a[i]));
-  }
-  return err / (1 + scale);
-}
 
 const EPS = 1e-3;
 
@@ -174,7 +164,7 @@ describe('a training step of a network', () => {
       const out: Record<string, Float32Array> = { total: Float32Array.of(total) };
       for (const v of variables) out[net.params.nameOf(v)] = grads[v.name].dataSync() as Float32Array;
       for (const [name, v] of net.params.variables) if (/moving_(mean|variance)$/.test(name)) out[name] = v.dataSync() as Float32Array;
-      tf.dispose([...Object.values(grads), x, t.m.target, t.m.mask, t.v.target, t.v.mask]);
+      tf.dispose([x, t.m.target, t.m.mask, t.v.target, t.v.mask]);
       net.dispose();
       return out;
     } finally {
@@ -212,36 +202,8 @@ describe('a training step of a network', () => {
     };
     const names = ['backbone/stem/kernel', 'backbone/down0/layer0/bn/m/gamma', 'backbone/down0/layer0/bn/m/beta', 'backbone/down0/layer0/conv/kernel'];
     const vars = names.map((n) => net.params.variables.get(n)!);
-    const { grads } = tf.variableGrads(lossFn, vars);
-    const eps = 1e-3;
-    let kinks = 0;
-    for (const v of vars) {
-      const g = grads[v.name].dataSync();
-      const values = v.dataSync().slice() as Float32Array;
-      const at = (i: number, delta: number) => {
-        const w = values.slice();
-        w[i] += delta;
-        v.assign(tf.tensor(w, v.shape));
-        return tf.tidy(() => lossFn().dataSync()[0]);
-      };
-      let checked = 0;
-      for (let i = 0; i < values.length && checked < 2; i += Math.max(1, Math.floor(values.length / 7))) {
-        const f0 = at(i, 0);
-        const right = (at(i, eps) - f0) / eps;
-        const left = (f0 - at(i, -eps)) / eps;
-        v.assign(tf.tensor(values, v.shape));
-        if (Math.abs(right - left) > (0.02 * Math.abs(right + left)) / 2 + 1e-3) {
-          kinks++;
-          continue;
-        }
-        const numeric = (right + left) / 2;
-        expect(Math.abs(numeric - g[i]), `${net.params.nameOf(v)}[${i}]: numeric ${numeric} analytic ${g[i]}`).toBeLessThan(1e-3 + 0.02 * Math.abs(g[i]));
-        checked++;
-      }
-      expect(checked, `${net.params.nameOf(v)}: too many kinks`).toBe(2);
-    }
-    expect(kinks).toBeLessThan(10);
-    tf.dispose([...Object.values(grads), x, t.m.target, t.m.mask, t.v.target, t.v.mask]);
+    expectFiniteDifferences(lossFn, vars, { perVariable: 2, strideDivisor: 7, nameOf: (v) => net.params.nameOf(v) });
+    tf.dispose([x, t.m.target, t.m.mask, t.v.target, t.v.mask]);
     net.dispose();
   });
 });

@@ -5,6 +5,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerTrainingKernels, trainingKernels, unregisterTrainingKernels } from '../src/kernels/index';
+import { relErr } from './numeric';
 
 /**
  * Every training kernel against the stock cpu backend's kernel and, for the convolution gradients,
@@ -34,17 +35,6 @@ function runOn(backend: 'cpu' | 'wasm', f: () => tf.Tensor | tf.Tensor[]): Resul
   });
   tf.setBackend('wasm');
   return out;
-}
-
-/** Max |a-b| / (1 + max |a|). */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let err = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    err = Math.max(err, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(a[i]));
-  }
-  return err / (1 + scale);
 }
 
 function expectSame(f: () => tf.Tensor | tf.Tensor[], tol = 1e-5): void {
