@@ -75,22 +75,16 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /** Stock-cpu rows of earlier runs (a paper-preset step takes ~25 minutes), keyed by preset. */
 const STOCK_CACHE = join(here, 'out', 'train-step-stock-cpu.json');
-function loadStockRows(): TrainRow[] {
+function readStockCache(): TrainRow[] {
   try {
-    const rows = JSON.parse(readFileSync(STOCK_CACHE, 'utf8')) as TrainRow[];
-    return rows.filter((r) => r.iterations === ITER);
+    return JSON.parse(readFileSync(STOCK_CACHE, 'utf8')) as TrainRow[];
   } catch {
-    return [];
+    return []; // no run has measured stock cpu yet
   }
 }
+const loadStockRows = (): TrainRow[] => readStockCache().filter((r) => r.iterations === ITER);
 function saveStockRow(row: TrainRow): void {
-  let rows: TrainRow[] = [];
-  try {
-    rows = JSON.parse(readFileSync(STOCK_CACHE, 'utf8')) as TrainRow[];
-  } catch {
-    // first run
-  }
-  rows = rows.filter((r) => !(r.preset === row.preset && r.iterations === row.iterations));
+  const rows = readStockCache().filter((r) => !(r.preset === row.preset && r.iterations === row.iterations));
   rows.push({ ...row, date: new Date().toISOString() } as TrainRow);
   mkdirSync(dirname(STOCK_CACHE), { recursive: true });
   writeFileSync(STOCK_CACHE, JSON.stringify(rows, null, 2));
