@@ -1,6 +1,7 @@
 import { EXPRESSIONS } from './constants';
 import { expressionShape, sampleIdentity } from './face';
 import { DEFAULT_IMAGING, type ResolvedImaging, develop } from './imaging';
+import { pixelHeap } from './pixels';
 import { Canvas } from './raster';
 import { type SceneOptions, renderFace } from './render';
 import { type RandomSource, SeededRandom, mixSeed, toRandom } from './rng';
@@ -101,7 +102,7 @@ export function generateResolved(rng: SeededRandom, o: ResolvedFaceOptions): Syn
   const intensity = neutral ? 0 : exprRng.range(o.intensity[0], o.intensity[1]);
   const shape = expressionShape(expression, intensity, exprRng);
 
-  const canvas = new Canvas(o.width, o.height, colourBuffer(o.width * o.height * 3));
+  const canvas = new Canvas(o.width, o.height, colourBuffer(o.width, o.height));
   const r = renderFace(canvas, identity, shape, o.scene, sceneRng);
   const data = develop(canvas.rgb, o.width, o.height, o.imaging, imagingRng);
 
@@ -135,9 +136,17 @@ export function generateResolved(rng: SeededRandom, o: ResolvedFaceOptions): Syn
 
 let colourScratch = new Float32Array(0);
 
-/** The float colour buffer is scratch (every pixel is overwritten by the backdrop), so it is reused. */
-function colourBuffer(length: number): Float32Array {
-  if (colourScratch.length !== length) colourScratch = new Float32Array(length);
+/**
+ * The float colour buffer is scratch (every pixel is overwritten by the backdrop), so it is reused:
+ * the canvas in the WebAssembly heap where there is one (the image passes read it in place).
+ */
+function colourBuffer(width: number, height: number): Float32Array {
+  const heap = pixelHeap();
+  if (heap) {
+    heap.layout(width, height);
+    return heap.canvas();
+  }
+  if (colourScratch.length !== width * height * 3) colourScratch = new Float32Array(width * height * 3);
   return colourScratch;
 }
 

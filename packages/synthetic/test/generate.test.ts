@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CLASS, DOMAINS, EXPRESSIONS, SeededRandom, generateFace, syntheticDataset, syntheticDomains } from '../src/index';
+import { DEFAULT_IMAGING, develop } from '../src/imaging';
+import { pixelHeap, resetPixelHeap } from '../src/pixels';
 import { drawSettings } from '../src/raster';
 
 function sameFace(a: ReturnType<typeof generateFace>, b: ReturnType<typeof generateFace>) {
@@ -67,6 +69,59 @@ describe('generateFace', () => {
     } finally {
       drawSettings.blocks = true;
     }
+  });
+});
+
+describe('WebAssembly image passes', () => {
+  /** Runs `f` with the WebAssembly heap switched on or off (IFAN_SYNTHETIC_WASM). */
+  function withWasm<T>(on: boolean, f: () => T): T {
+    const before = process.env.IFAN_SYNTHETIC_WASM;
+    process.env.IFAN_SYNTHETIC_WASM = on ? '1' : '0';
+    resetPixelHeap();
+    try {
+      return f();
+    } finally {
+      if (before === undefined) delete process.env.IFAN_SYNTHETIC_WASM;
+      else process.env.IFAN_SYNTHETIC_WASM = before;
+      resetPixelHeap();
+    }
+  }
+
+  it('are available here and can be switched off', () => {
+    expect(withWasm(true, () => pixelHeap())).not.toBeNull();
+    expect(withWasm(false, () => pixelHeap())).toBeNull();
+  });
+
+  it('give the pictures of the JavaScript passes (a byte now and then off by one) and the same labels', () => {
+    let differing = 0;
+    let total = 0;
+    // odd sizes exercise the loops' partial last steps; 200 px grows the heap after smaller faces
+    for (const [seed, size] of [[1, 128], [2, 61], [3, 17], [4, 200], [5, 64], [6, 128]] as const) {
+      const js = withWasm(false, () => generateFace(seed, { size }));
+      const wasm = withWasm(true, () => generateFace(seed, { size }));
+      expect(wasm.image.data.length).toBe(js.image.data.length);
+      for (let i = 0; i < js.image.data.length; i++) {
+        const d = Math.abs(js.image.data[i] - wasm.image.data[i]);
+        expect(d).toBeLessThanOrEqual(1);
+        differing += d;
+      }
+      total += js.image.data.length;
+      expect(Buffer.from(wasm.labels.parsing!.mask.data).equals(Buffer.from(js.labels.parsing!.mask.data))).toBe(true);
+      expect(wasm.labels.landmarks).toEqual(js.labels.landmarks);
+    }
+    expect(differing / total).toBeLessThan(1e-3);
+  });
+
+  it('develop an image that is not in the heap (copied in) as one that is', () => {
+    const rng = new SeededRandom(9);
+    // random values between a band far below 0 (top rows) and one far above 255 (bottom rows)
+    const rgb = new Float32Array(40 * 30 * 3).map((_, i) => (i < 40 * 3 * 5 ? -80 : i >= 40 * 3 * 25 ? 400 : rng.next() * 300 - 20));
+    const imaging = { ...DEFAULT_IMAGING, blur: 0.9, noise: 0 };
+    const js = withWasm(false, () => develop(rgb.slice(), 40, 30, imaging, new SeededRandom(1)));
+    const wasm = withWasm(true, () => develop(rgb.slice(), 40, 30, imaging, new SeededRandom(1)));
+    expect(Math.max(...js.map((v, i) => Math.abs(v - wasm[i])))).toBeLessThanOrEqual(1);
+    // values outside 0..255 saturate
+    expect(wasm.includes(0) && wasm.includes(255)).toBe(true);
   });
 });
 

@@ -11,6 +11,8 @@
  * Every address and length is in bytes; strides may exceed the run (gaps are skipped).
  */
 
+import { type WasmFunction, addConst, addTo, addr, assemble as assembleModule, countDown, forUp, op, vAt } from '../wasm';
+
 export interface WasmLoops {
   /** `dst = y > 0 ? dy : 0` over `bytes` (a multiple of 16) of floats. */
   reluGrad(dst: number, dy: number, y: number, bytes: number): void;
@@ -42,100 +44,6 @@ export interface WasmLoops {
    */
   transpose32(dst: number, src: number, rows: number, cols: number, dstStride: number): void;
 }
-
-// ---- a minimal WebAssembly encoder ----
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
-
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
-      out.push(b);
-      return out;
-    }
-    out.push(b | 0x80);
-  }
-}
-
-const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-const str = (s: string): number[] => vec([...s].map((ch) => [ch.charCodeAt(0)]));
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
-
-const I32 = 0x7f;
-const V128 = 0x7b;
-const simd = (code: number) => [0xfd, ...uleb(code)];
-const op = {
-  block: [0x02, 0x40],
-  loop: [0x03, 0x40],
-  end: [0x0b],
-  br: (depth: number) => [0x0c, ...uleb(depth)],
-  brIf: (depth: number) => [0x0d, ...uleb(depth)],
-  get: (i: number) => [0x20, ...uleb(i)],
-  set: (i: number) => [0x21, ...uleb(i)],
-  const: (n: number) => [0x41, ...sleb(n)],
-  load: [0x28, 0x02, 0x00], // i32.load align=4 offset=0
-  store: [0x36, 0x02, 0x00], // i32.store align=4 offset=0
-  f32load: [0x2a, 0x02, 0x00],
-  f32store: [0x38, 0x02, 0x00],
-  f32zero: [0x43, 0, 0, 0, 0],
-  f64load: [0x2b, 0x03, 0x00],
-  f64store: [0x39, 0x03, 0x00],
-  f64add: [0xa0],
-  f64promote: [0xbb],
-  eqz: [0x45],
-  geU: [0x4f],
-  add: [0x6a],
-  sub: [0x6b],
-  mul: [0x6c],
-  memoryCopy: [0xfc, 0x0a, 0x00, 0x00],
-  vload: [...simd(0x00), 0x00, 0x00], // v128.load align=1 offset=0
-  vstore: [...simd(0x0b), 0x00, 0x00],
-  vzero: [...simd(0x0c), ...new Array<number>(16).fill(0)],
-  vand: simd(0x4e),
-  fgt: simd(0x44),
-  vor: simd(0x50),
-  vandnot: simd(0x4f),
-  vnot: simd(0x4d),
-  feq: simd(0x41),
-  fmax: simd(0xe9),
-  fadd: simd(0xe4),
-  fsub: simd(0xe5),
-  fmul: simd(0xe6),
-};
-
-/** `local[i] += local[j]` */
-const addTo = (i: number, j: number) => [...op.get(i), ...op.get(j), ...op.add, ...op.set(i)];
-/** `local[i] += n` */
-const addConst = (i: number, n: number) => [...op.get(i), ...op.const(n), ...op.add, ...op.set(i)];
-/** `local[i] -= 1` */
-const dec = (i: number) => [...op.get(i), ...op.const(1), ...op.sub, ...op.set(i)];
-/** `while (local[n] != 0) { body; local[n]-- }` */
-const countDown = (n: number, body: number[]) => [...op.block, ...op.loop, ...op.get(n), ...op.eqz, ...op.brIf(1), ...body, ...dec(n), ...op.br(0), ...op.end, ...op.end];
-/** `for (local[i] = 0; local[i] < local[limit]; local[i] += step) body` */
-const forUp = (i: number, limit: number, step: number, body: number[]) => [
-  ...op.const(0), ...op.set(i),
-  ...op.block, ...op.loop,
-  ...op.get(i), ...op.get(limit), ...op.geU, ...op.brIf(1),
-  ...body,
-  ...addConst(i, step), ...op.br(0),
-  ...op.end, ...op.end,
-];
-/** v128 at `local[base] + local[off]` */
-const vAt = (base: number, off: number) => [...op.get(base), ...op.get(off), ...op.add, ...op.vload];
-/** the address `local[base] + local[off]` */
-const addr = (base: number, off: number) => [...op.get(base), ...op.get(off), ...op.add];
 
 interface Fn {
   name: string;
@@ -297,25 +205,12 @@ const maxPoolGradRow: Fn = {
 
 const FUNCTIONS = [copyRuns, transpose32, reluGrad, channelAffine, channelAffine2, channelSums, channelDotSums, flush, maxPoolGradRow];
 
+/** The loops as a module: all parameters i32, the extra locals i32 then v128. */
 function assemble(fns: Fn[]): Uint8Array<ArrayBuffer> {
-  const types = fns.map((f) => [0x60, ...vec(Array.from({ length: f.params }, () => [I32])), ...vec([])]);
-  const imports = [[...str('env'), ...str('memory'), 0x02, 0x00, ...uleb(0)]];
-  const exports = fns.map((f, i) => [...str(f.name), 0x00, ...uleb(i)]);
-  const codes = fns.map((f) => {
-    const groups: number[][] = [];
-    if (f.locals[0]) groups.push([...uleb(f.locals[0]), I32]);
-    if (f.locals[1]) groups.push([...uleb(f.locals[1]), V128]);
-    const body = [...vec(groups), ...f.body, ...op.end];
-    return [...uleb(body.length), ...body];
-  });
-  return new Uint8Array([
-    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    ...section(1, vec(types)),
-    ...section(2, vec(imports)),
-    ...section(3, vec(fns.map((_, i) => uleb(i)))),
-    ...section(7, vec(exports)),
-    ...section(10, vec(codes)),
-  ]);
+  const i32 = (n: number): WasmFunction['params'] => new Array(n).fill('i32');
+  return assembleModule(
+    fns.map((f) => ({ name: f.name, params: i32(f.params), locals: [...i32(f.locals[0]), ...new Array(f.locals[1]).fill('v128')], body: f.body })),
+  );
 }
 
 const instances = new WeakMap<WebAssembly.Memory, WasmLoops>();
