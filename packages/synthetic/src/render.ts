@@ -25,8 +25,10 @@ import {
   draw,
   ellipseDist,
   frame,
+  fastSin,
   mix,
   planShape,
+  sinOfMultiple,
   smoothstep,
 } from './raster';
 import { type SeededRandom, fbm2, valueNoise } from './rng';
@@ -68,6 +70,33 @@ const bump = (x: number) => {
   return q > 0 ? q * q : 0;
 };
 
+/**
+ * The light on the head (see {@link headShade}). The hot pixel loops copy it into locals once per
+ * run: V8 then keeps the numbers in registers instead of reloading closure variables per pixel.
+ */
+interface HeadLight {
+  /** Horizontal shift of the normals per `v^2` below the centre (the yaw turns the chin). */
+  chin: number;
+  /** Horizontal shift of all the normals (the yaw). */
+  turn: number;
+  /** Half width of the shading ellipsoid. */
+  width: number;
+  ambient: number;
+  /** Unit direction towards the light. */
+  lx: number;
+  ly: number;
+  lz: number;
+}
+
+/** Lambert shading at face point `(u, v)` of an ellipsoid head lit by a {@link HeadLight}. */
+function headShade(u: number, v: number, chin: number, turn: number, width: number, ambient: number, lx: number, ly: number, lz: number): number {
+  const nx = clamp((u - chin * (v > 0 ? v * v : 0) - turn) / width, -1, 1);
+  const ny = clamp(v / 1.05, -1, 1);
+  const nz = Math.sqrt(Math.max(0, 1 - nx * nx - ny * ny));
+  const d = nx * lx + ny * ly + nz * lz;
+  return ambient + (1 - ambient) * (d > 0 ? d : 0) * 1.05;
+}
+
 /** A muted random colour, as found in rooms and streets. */
 function randomColour(rng: SeededRandom): RGB {
   const c: RGB = [rng.range(15, 240), rng.range(15, 240), rng.range(15, 240)];
@@ -107,7 +136,7 @@ function patternMix(p: Pattern, u: number, v: number): number {
     case 0:
       return 0.15 * valueNoise(u * ca, v * ca, p.seed);
     case 1:
-      return smoothstep(-0.3, 0.3, Math.sin((u * ca + v * p.sa) * Math.PI));
+      return smoothstep(-0.3, 0.3, fastSin((u * ca + v * p.sa) * Math.PI));
     case 2:
       return (Math.floor(u * ca) + Math.floor(v * ca)) & 1 ? 1 : 0;
     case 3:
@@ -150,7 +179,7 @@ function patternNoise(p: Pattern, n: number, u: number, v: number, du: number, d
 
 function patternStripes(p: Pattern, n: number, u: number, v: number, du: number, dv: number, mul: number): void {
   const { ca, sa } = p;
-  for (let k = 0; k < n; k++, u += du, v += dv) PATTERN_T[k] = smoothstep(-0.3, 0.3, Math.sin((u * mul * ca + v * mul * sa) * Math.PI));
+  for (let k = 0; k < n; k++, u += du, v += dv) PATTERN_T[k] = smoothstep(-0.3, 0.3, fastSin((u * mul * ca + v * mul * sa) * Math.PI));
 }
 
 function patternChecks(p: Pattern, n: number, u: number, v: number, du: number, dv: number, mul: number): void {
@@ -277,13 +306,8 @@ export function renderFace(canvas: Canvas, id: Identity, ex: ExpressionShape, op
   const lz = Math.sqrt(Math.max(0.1, 1 - lx * lx - ly * ly));
   const ambient = rng.range(0.38, 0.6);
   const chinShift = 0.45 * sinY;
-  const faceShade = (u: number, v: number) => {
-    const nx = clamp((u - chinShift * (v > 0 ? v * v : 0) - 0.25 * sinY) / (a * 1.05), -1, 1);
-    const ny = clamp(v / 1.05, -1, 1);
-    const nz = Math.sqrt(Math.max(0, 1 - nx * nx - ny * ny));
-    const d = nx * lx + ny * ly + nz * lz;
-    return ambient + (1 - ambient) * (d > 0 ? d : 0) * 1.05;
-  };
+  const light: HeadLight = { chin: chinShift, turn: 0.25 * sinY, width: a * 1.05, ambient, lx, ly, lz };
+  const faceShade = (u: number, v: number) => headShade(u, v, light.chin, light.turn, light.width, light.ambient, light.lx, light.ly, light.lz);
 
   const hairSeed = id.textureSeed ^ 0x68a1;
   const hair = id.hair;
@@ -304,24 +328,30 @@ export function renderFace(canvas: Canvas, id: Identity, ex: ExpressionShape, op
 
   // ---- head (face skin), made here and drawn after the ears (see the cover below) ----
   const headShape = ((): Shape => {
-    const jaw = id.jaw;
-    const skin = id.skin;
-    const seed = id.textureSeed;
-    const blush = id.blush;
-    const stubble = id.stubble;
-    const stubbleTop = tipY + 0.06;
-    const e0x = eyes[0].x;
-    const e1x = eyes[1].x;
-    const ey = id.eyeY;
-    const cheekY = 0.3 - 0.05 * cheekRaise;
-    const c0x = proj(-0.37, 0.5);
-    const c1x = proj(0.37, 0.5);
     const [darkR, darkG, darkB] = mix(id.hair, [30, 25, 22], 0.5);
-    const [skinR, skinG, skinB] = skin;
-    const distHead = (u: number, v: number) => {
-      const uu = u - chinShift * (v > 0 ? v * v : 0);
-      const k = v > 0 ? Math.max(0.5, 1 - jaw * v * v) : 1;
-      return ellipseDist(uu, v, a * k, 1);
+    const [skinR, skinG, skinB] = id.skin;
+    // everything the pixel loops read, copied into locals once per batch or run (see HeadLight)
+    const head = {
+      a,
+      jaw: id.jaw,
+      chin: chinShift,
+      seed: id.textureSeed,
+      blush: id.blush,
+      cheekRaise,
+      stubble: id.stubble,
+      stubbleTop: tipY + 0.06,
+      e0x: eyes[0].x,
+      e1x: eyes[1].x,
+      ey: id.eyeY,
+      cheekY: 0.3 - 0.05 * cheekRaise,
+      c0x: proj(-0.37, 0.5),
+      c1x: proj(0.37, 0.5),
+      darkR,
+      darkG,
+      darkB,
+      skinR,
+      skinG,
+      skinB,
     };
     return {
       toPixel: F,
@@ -330,10 +360,20 @@ export function renderFace(canvas: Canvas, id: Identity, ex: ExpressionShape, op
       cls: CLASS.skin,
       lipschitz: 1.6,
       distSpan(n) {
-        for (let k = 0; k < n; k++) SPAN_D[k] = distHead(SPAN_U[k], SPAN_V[k]);
+        const { a, jaw, chin } = head;
+        for (let k = 0; k < n; k++) {
+          const u = SPAN_U[k];
+          const v = SPAN_V[k];
+          const uu = u - chin * (v > 0 ? v * v : 0);
+          const w = v > 0 ? Math.max(0.5, 1 - jaw * v * v) : 1;
+          SPAN_D[k] = ellipseDist(uu, v, a * w, 1);
+        }
       },
       span() {
         const { rgb, mask, n, du: stepU, dv: stepV, scale, inside } = RUN;
+        const { chin, turn, width, ambient, lx, ly, lz } = light;
+        const { seed, blush, cheekRaise, stubble, stubbleTop, e0x, e1x, ey, cheekY, c0x, c1x, darkR, darkG, darkB, skinR, skinG, skinB } = head;
+        const cls = CLASS.skin;
         let { i, u, v } = RUN;
         for (let p = 0; p < n; p++, i++, u += stepU, v += stepV) {
           let dp = -1;
@@ -341,7 +381,7 @@ export function renderFace(canvas: Canvas, id: Identity, ex: ExpressionShape, op
             dp = SPAN_D[p] * scale;
             if (dp >= 0.5) continue;
           }
-          let k = faceShade(u, v) * (0.97 + 0.06 * valueNoise(u * 30, v * 30, seed));
+          let k = headShade(u, v, chin, turn, width, ambient, lx, ly, lz) * (0.97 + 0.06 * valueNoise(u * 30, v * 30, seed));
           // eye sockets
           const dy = v - ey + 0.02;
           if (dy * dy < 0.014) {
@@ -375,7 +415,7 @@ export function renderFace(canvas: Canvas, id: Identity, ex: ExpressionShape, op
             g += (darkG - g) * t;
             b += (darkB - b) * t;
           }
-          blend(rgb, mask, i, dp, Math.fround(r), Math.fround(g), Math.fround(b), 1, CLASS.skin);
+          blend(rgb, mask, i, dp, Math.fround(r), Math.fround(g), Math.fround(b), 1, cls);
         }
       },
     };
@@ -420,6 +460,9 @@ export function renderFace(canvas: Canvas, id: Identity, ex: ExpressionShape, op
     const lum = 0.3 * hair[0] + 0.59 * hair[1] + 0.11 * hair[2];
     const sheen = lum < 60 ? 40 : 25;
     hairOpaque = alpha >= 1;
+    // everything the pixel loops read, copied into locals once per batch or run (see HeadLight)
+    const cap = { lut0, lutStep, lockInner, lockBottom, lockR, shift, early, capA, capB, capCY, cosPhase: Math.cos(phase), sinPhase: Math.sin(phase) };
+    const look = { seed: hairSeed, sheen, hairR: hair[0], hairG: hair[1], hairB: hair[2] };
     return {
       toPixel: F,
       bounds: [-capA - 0.05, capCY - capB - 0.05, capA + 0.05, Math.min(1.1, lowest + 0.05)],
@@ -427,15 +470,20 @@ export function renderFace(canvas: Canvas, id: Identity, ex: ExpressionShape, op
       cls: CLASS.hair,
       lipschitz: curly ? 3.5 : 2.5,
       distSpan(n) {
+        const { lut0, lutStep, lockInner, lockBottom, lockR, shift, early, capA, capB, capCY, cosPhase, sinPhase } = cap;
+        const ys = lut;
+        const norms = slopeNorm;
+        const last = lutN - 1.001;
+        const wavy = curly;
         for (let k = 0; k < n; k++) {
           const u = SPAN_U[k];
           const v = SPAN_V[k];
           // signed distance to the hair side of the hairline (negative in the hair)
           let f = (u - lut0) / lutStep;
-          f = f < 0 ? 0 : f > lutN - 1.001 ? lutN - 1.001 : f;
+          f = f < 0 ? 0 : f > last ? last : f;
           const i = f | 0;
           const t = f - i;
-          const top = (v - (lut[i] + (lut[i + 1] - lut[i]) * t)) * (slopeNorm[i] + (slopeNorm[i + 1] - slopeNorm[i]) * t);
+          const top = (v - (ys[i] + (ys[i + 1] - ys[i]) * t)) * (norms[i] + (norms[i + 1] - norms[i]) * t);
           const qx = lockInner - Math.abs(u - shift) + lockR;
           const qy = v - lockBottom + lockR;
           const ox = qx > 0 ? qx : 0;
@@ -447,12 +495,16 @@ export function renderFace(canvas: Canvas, id: Identity, ex: ExpressionShape, op
             continue;
           }
           const e = ellipseDist(u, v - capCY, capA, capB);
-          const bump = curly ? 0.025 * Math.sin(Math.atan2(v - capCY, u) * 14 + phase) : 0;
+          const bump = wavy ? 0.025 * sinOfMultiple(u, v - capCY, 14, cosPhase, sinPhase) : 0;
           SPAN_D[k] = Math.max(e + bump, below);
         }
       },
       span() {
         const { rgb, mask, n, du: stepU, dv: stepV, scale, inside } = RUN;
+        const { chin, turn, width, ambient, lx, ly, lz } = light;
+        const { seed, sheen, hairR, hairG, hairB } = look;
+        const wavy = curly;
+        const cls = CLASS.hair;
         let { i, u, v } = RUN;
         for (let p = 0; p < n; p++, i++, u += stepU, v += stepV) {
           let dp = -1;
@@ -464,14 +516,14 @@ export function renderFace(canvas: Canvas, id: Identity, ex: ExpressionShape, op
           const dv = v + 1.1;
           const ang = du / (Math.abs(dv) + 0.3);
           const r = Math.sqrt(du * du + dv * dv);
-          const nz = curly ? fbm2(u * 22, v * 22, hairSeed) : valueNoise(ang * 36, r * 5, hairSeed);
-          const k = (0.55 + 0.5 * nz) * (0.75 + 0.3 * faceShade(u * 0.7, v * 0.7));
+          const nz = wavy ? fbm2(u * 22, v * 22, seed) : valueNoise(ang * 36, r * 5, seed);
+          const k = (0.55 + 0.5 * nz) * (0.75 + 0.3 * headShade(u * 0.7, v * 0.7, chin, turn, width, ambient, lx, ly, lz));
           const b2 = ((r - 0.75) * (r - 0.75)) / 0.012;
           const band = b2 < 1 ? (1 - b2) * (1 - b2) * Math.max(0, -lx * u + 0.4) : 0;
-          const cr = Math.fround(hair[0] * k + sheen * band);
-          const cg = Math.fround(hair[1] * k + sheen * band);
-          const cb = Math.fround(hair[2] * k + sheen * band * 0.9);
-          blend(rgb, mask, i, dp, cr, cg, cb, alpha32, CLASS.hair);
+          const cr = Math.fround(hairR * k + sheen * band);
+          const cg = Math.fround(hairG * k + sheen * band);
+          const cb = Math.fround(hairB * k + sheen * band * 0.9);
+          blend(rgb, mask, i, dp, cr, cg, cb, alpha32, cls);
         }
       },
     };
@@ -593,6 +645,10 @@ export function renderFace(canvas: Canvas, id: Identity, ex: ExpressionShape, op
       distSpan: hairBack.distSpan,
       span() {
         const { rgb, mask, n, du: stepU, dv: stepV, scale, inside } = RUN;
+        const { chin, turn, width, ambient, lx, ly, lz } = light;
+        const seed = hairSeed;
+        const [hairR, hairG, hairB] = hair;
+        const cls = CLASS.hair;
         let { i, u, v } = RUN;
         for (let p = 0; p < n; p++, i++, u += stepU, v += stepV) {
           let dp = -1;
@@ -600,9 +656,9 @@ export function renderFace(canvas: Canvas, id: Identity, ex: ExpressionShape, op
             dp = SPAN_D[p] * scale;
             if (dp >= 0.5) continue;
           }
-          const nz = valueNoise(u * 38 + v * 3 * u, v * 2.5, hairSeed);
-          const sh = (0.5 + 0.45 * nz) * (0.75 + 0.25 * faceShade(u * 0.8, v * 0.5));
-          blend(rgb, mask, i, dp, Math.fround(hair[0] * sh), Math.fround(hair[1] * sh), Math.fround(hair[2] * sh), 1, CLASS.hair);
+          const nz = valueNoise(u * 38 + v * 3 * u, v * 2.5, seed);
+          const sh = (0.5 + 0.45 * nz) * (0.75 + 0.25 * headShade(u * 0.8, v * 0.5, chin, turn, width, ambient, lx, ly, lz));
+          blend(rgb, mask, i, dp, Math.fround(hairR * sh), Math.fround(hairG * sh), Math.fround(hairB * sh), 1, cls);
         }
       },
     });
@@ -802,7 +858,8 @@ export function renderFace(canvas: Canvas, id: Identity, ex: ExpressionShape, op
         const v = AT[1];
         const t = u / hw;
         if (t <= -1 || t >= 1) {
-          AT[2] = Math.hypot(Math.abs(u) - hw, v);
+          const du = Math.abs(u) - hw;
+          AT[2] = Math.sqrt(du * du + v * v);
           return;
         }
         AT[2] = Math.max(yU(t) - v, v - yL(t), Math.abs(u) - hw);
@@ -1006,7 +1063,9 @@ export function renderFace(canvas: Canvas, id: Identity, ex: ExpressionShape, op
         const v = AT[1];
         const t = u / hw;
         if (t <= -1 || t >= 1) {
-          AT[2] = Math.hypot(Math.abs(u) - hw, v + curve);
+          const du = Math.abs(u) - hw;
+          const dv = v + curve;
+          AT[2] = Math.sqrt(du * du + dv * dv);
           return;
         }
         const ui = upperInner(t);
@@ -1216,11 +1275,19 @@ function backHair(
         bounds: [-a - 0.45, -1.3, a + 0.45, len + 0.2],
         lipschitz: 2.4,
         distSpan: (n) => {
+          const phase = part * 40;
+          const ends = len - 0.6;
+          const rx = a + 0.14;
+          const bw = a + 0.16;
+          const mid = (len + 0.1) / 2;
+          const bh = (len - 0.1) / 2;
           for (let k = 0; k < n; k++) {
             const u = SPAN_U[k];
             const v = SPAN_V[k];
-            const ragged = 0.05 * Math.sin(u * 9 + part * 40) * smoothstep(len - 0.6, len, v);
-            SPAN_D[k] = Math.min(ellipseDist(u, v + 0.06, a + 0.14, 1.12), boxDist(u, v - (len + 0.1) / 2 + ragged, a + 0.16 + 0.06 * Math.max(0, v), (len - 0.1) / 2, 0.35));
+            // the ends of the hair are ragged (and only they need the sine)
+            const fall = v > ends ? smoothstep(ends, len, v) : 0;
+            const ragged = fall > 0 ? 0.05 * fastSin(u * 9 + phase) * fall : 0;
+            SPAN_D[k] = Math.min(ellipseDist(u, v + 0.06, rx, 1.12), boxDist(u, v - mid + ragged, bw + 0.06 * Math.max(0, v), bh, 0.35));
           }
         },
       };
@@ -1230,10 +1297,12 @@ function backHair(
         bounds: [-a - 0.35, -1.3, a + 0.35, 0.95],
         lipschitz: 1.6,
         distSpan: (n) => {
+          const rx = a + 0.17;
+          const bw = a + 0.19;
           for (let k = 0; k < n; k++) {
             const u = SPAN_U[k];
             const v = SPAN_V[k];
-            SPAN_D[k] = Math.min(ellipseDist(u, v + 0.05, a + 0.17, 1.12), boxDist(u, v - 0.3, a + 0.19, 0.5, 0.18));
+            SPAN_D[k] = Math.min(ellipseDist(u, v + 0.05, rx, 1.12), boxDist(u, v - 0.3, bw, 0.5, 0.18));
           }
         },
       };
@@ -1242,10 +1311,12 @@ function backHair(
         bounds: [-a - 0.5, -1.5, a + 0.5, 0.8],
         lipschitz: 3,
         distSpan: (n) => {
+          const rx = a + 0.3;
+          const bw = a + 0.28;
           for (let k = 0; k < n; k++) {
             const u = SPAN_U[k];
             const v = SPAN_V[k];
-            SPAN_D[k] = Math.min(ellipseDist(u, v + 0.15, a + 0.3, 1.26) + 0.03 * Math.sin(u * 30) * Math.sin(v * 30), boxDist(u, v - 0.2, a + 0.28, 0.45, 0.25));
+            SPAN_D[k] = Math.min(ellipseDist(u, v + 0.15, rx, 1.26) + 0.03 * fastSin(u * 30) * fastSin(v * 30), boxDist(u, v - 0.2, bw, 0.45, 0.25));
           }
         },
       };
@@ -1281,6 +1352,8 @@ function drawClutter(canvas: Canvas, view: Mat, viewScale: number, W: number, H:
 
   const grow = 1 + wobble;
   const eu = (kind === 3 ? 2 * w : w) * grow + ring + 1;
+  // what the distance loops read, copied into locals once per batch
+  const geometry = { w, h, corner, ring, amp, freq };
   const ev = h * grow + ring + 1;
   draw(canvas, {
     toPixel: compose(view, frame(x, y, angle)),
@@ -1291,6 +1364,7 @@ function drawClutter(canvas: Canvas, view: Mat, viewScale: number, W: number, H:
     roughLipschitz: true,
     cls: -1,
     distSpan(n) {
+      const { w, h, corner, ring, amp, freq } = geometry;
       // one loop per kind, so that V8 inlines each distance
       switch (kind) {
         case 0:
@@ -1309,7 +1383,7 @@ function drawClutter(canvas: Canvas, view: Mat, viewScale: number, W: number, H:
           for (let k = 0; k < n; k++) {
             const u = SPAN_U[k];
             const v = SPAN_V[k];
-            SPAN_D[k] = ellipseDist(u, v, w, h) + amp * Math.sin(Math.atan2(v, u) * freq);
+            SPAN_D[k] = ellipseDist(u, v, w, h) + amp * sinOfMultiple(u, v, freq, 1, 0);
           }
       }
     },
@@ -1422,13 +1496,13 @@ function occluder(rng: SeededRandom, F: Mat, s: number, id: Identity, a: number)
     dist: () => {
       const u = AT[0];
       const v = AT[1];
-      AT[2] = boxDist(u, v - 0.05 * Math.cos(u * 3), a + 0.2, hh, 0.05);
+      AT[2] = boxDist(u, v - 0.05 * fastSin(u * 3 + Math.PI / 2), a + 0.2, hh, 0.05);
     },
     paint(out) {
       const u = AT[0];
       const v = AT[1];
       patternAt(pattern, u * s, v * s, out, 0);
-      const k = 0.8 + 0.2 * Math.sin(u * 25 + v * 8);
+      const k = 0.8 + 0.2 * fastSin(u * 25 + v * 8);
       out[0] *= k;
       out[1] *= k;
       out[2] *= k;
