@@ -1,12 +1,14 @@
 /**
  * The generator's whole-image passes in WebAssembly SIMD, four floats at a time: the final camera
- * pass of `develop` (last blur pass, lighting, gains, noise, rounding to bytes) and the row mixing of
- * the backdrop's upsampling. In JavaScript these cost 15-25 ns per pixel, a quarter of a 128 px face.
+ * pass of `develop` (last blur pass, lighting, gains, noise, rounding to bytes) and the backdrop's
+ * bilinear upsampling (rows interpolated across, then mixed down). In JavaScript these cost 15-25 ns
+ * per pixel, a quarter of a 128 px face.
  *
- * The module owns one memory. The colour canvas of the face being drawn lives in it
- * ({@link PixelHeap.canvas}), so the passes read it in place; the rest is scratch laid out behind it.
- * Where WebAssembly SIMD is missing, {@link pixelHeap} is null and the callers keep their JavaScript
- * loops (the same arithmetic in float64 instead of float32).
+ * The module owns one memory. The colour canvas of the face being drawn and its half-resolution
+ * backdrop live in it ({@link PixelHeap.canvas}, {@link PixelHeap.backdrop}), so the passes read them
+ * in place; the rest is scratch laid out behind them. Where WebAssembly SIMD is missing,
+ * {@link pixelHeap} is null and the callers keep their JavaScript loops (the same arithmetic, partly
+ * in float64 instead of float32).
  */
 import { type WasmFunction, addr, assemble, forUp, op } from '@ifan/core/wasm';
 import { NOISE_RGB } from './rng';
@@ -92,9 +94,39 @@ const mixRows: WasmFunction = {
   ],
 };
 
+const [ISRC, IOUT, XOFF, XW, COUNT] = [0, 1, 2, 3, 4];
+const [IX, IA, VA] = [5, 6, 7];
+
+/**
+ * interpolateRow(src, out, xoff, xw, count): `count` pixels of a row interpolated across from a
+ * source row at `src`: pixel x = `P + (Q - P) * xw[x]` for the source pixel P at byte `src + xoff[x]`
+ * and the one after it, Q (`xw[x]` is 0 where there is none). Four floats a pixel (the fourth is the
+ * next pixel's first, rewritten by the next step): rows need 16 bytes of slack.
+ */
+const interpolateRow: WasmFunction = {
+  name: 'interpolateRow',
+  params: ['i32', 'i32', 'i32', 'i32', 'i32'],
+  locals: ['i32', 'i32', 'v128'],
+  body: [
+    ...forUp(IX, COUNT, 1, [
+      ...op.get(XOFF), ...op.get(IX), ...op.const(4), ...op.mul, ...op.add, ...op.load,
+      ...op.get(ISRC), ...op.add, ...op.set(IA),
+      ...op.get(IA), ...op.vload, ...op.set(VA),
+      ...op.get(IOUT),
+      ...op.get(VA),
+      ...op.get(IA), ...op.vloadAt(12), ...op.get(VA), ...op.fsub,
+      ...op.get(XW), ...op.get(IX), ...op.const(4), ...op.mul, ...op.add, ...op.f32load, ...op.fsplat,
+      ...op.fmul, ...op.fadd,
+      ...op.vstore,
+      ...op.get(IOUT), ...op.const(12), ...op.add, ...op.set(IOUT),
+    ]),
+  ],
+};
+
 interface PixelExports {
   finishRow(src: number, up: number, down: number, dst: number, vb: number, kc: number, kx: number, nz: number, bytes: number, c: number, w: number, base: number, off: number, noise: number): void;
   mixRows(top: number, bottom: number, out: number, bytes: number, ty: number): void;
+  interpolateRow(src: number, out: number, xoff: number, xw: number, count: number): void;
 }
 
 // ---- the memory ----
@@ -106,10 +138,11 @@ const align = (n: number) => (n + 15) & ~15;
 
 /**
  * The module and its memory: the noise table at 0, then the canvas of the face being drawn, the
- * output bytes and row scratch. A layout that does not fit gets a new, larger memory and instance
- * rather than growing the old memory: growing detaches the old buffer, and the first detached
- * ArrayBuffer in a thread turns off V8's assumption that none ever is, so that every typed-array
- * access in every optimised loop checks for it from then on (9% more instructions per 128 px face).
+ * output bytes, the backdrop and row scratch. A layout that does not fit gets a new, larger memory
+ * and instance rather than growing the old memory: growing detaches the old buffer, and the first
+ * detached ArrayBuffer in a thread turns off V8's assumption that none ever is, so that every
+ * typed-array access in every optimised loop checks for it from then on (9% more instructions per
+ * 128 px face).
  */
 export class PixelHeap {
   fn!: PixelExports;
@@ -126,6 +159,12 @@ export class PixelHeap {
   rowKx = 0;
   rowA = 0;
   rowB = 0;
+  /** The upsampling's taps across: byte offset of the source pixel (i32) and weight of the next (f32), per column. */
+  tapOffsets = 0;
+  tapWeights = 0;
+  private backdropAt = 0;
+  private bw = 0;
+  private bh = 0;
   private f32 = new Float32Array(0);
   private u8 = new Uint8Array(0);
 
@@ -134,23 +173,30 @@ export class PixelHeap {
   }
 
   /**
-   * Lays the buffers out for a `width` x `height` colour image (with room for a 256 px one at
-   * least); views taken before a layout that needed more memory no longer see the heap.
+   * Lays the buffers out for a `width` x `height` colour image and its {@link backdropSize} backdrop
+   * (with room for a 256 px image at least); views taken before a layout that needed more memory no
+   * longer see the heap.
    */
   layout(width: number, height: number): void {
     if (width === this.width && height === this.height) return;
     const floats = width * height * 3;
+    const [bw, bh] = backdropSize(width, height);
     const row = align(width * 3 * 4 + 24 + SLACK);
     this.out = align(this.canvasAt + floats * 4 + SLACK);
-    this.rowV = align(this.out + floats + SLACK);
+    this.backdropAt = align(this.out + floats + SLACK);
+    this.rowV = align(this.backdropAt + bw * bh * 12 + SLACK);
     this.rowKc = this.rowV + row;
     this.rowKx = this.rowKc + row;
     this.rowA = this.rowKx + row;
     this.rowB = this.rowA + row;
-    const end = this.rowB + row;
-    if (end > this.memory.buffer.byteLength) this.instantiate(Math.max(end, this.canvasAt + 256 * 256 * 17 + 6 * 4096));
+    this.tapOffsets = this.rowB + row;
+    this.tapWeights = this.tapOffsets + align(width * 4 + SLACK);
+    const end = this.tapWeights + align(width * 4 + SLACK);
+    if (end > this.memory.buffer.byteLength) this.instantiate(Math.max(end, this.canvasAt + 256 * 256 * 20 + 8 * 4096));
     this.width = width;
     this.height = height;
+    this.bw = bw;
+    this.bh = bh;
   }
 
   /** The colour canvas (`width * height * 3` floats) of the current layout, at byte {@link canvasOffset}. */
@@ -160,6 +206,30 @@ export class PixelHeap {
 
   get canvasOffset(): number {
     return this.canvasAt;
+  }
+
+  /** The backdrop canvas's colours (see {@link backdropSize}), at byte {@link backdropOffset}. */
+  backdrop(): Float32Array {
+    return this.f32.subarray(this.backdropAt / 4, this.backdropAt / 4 + this.bw * this.bh * 3);
+  }
+
+  get backdropOffset(): number {
+    return this.backdropAt;
+  }
+
+  /** Whether the current layout's backdrop is `bw` x `bh`. */
+  backdropFits(bw: number, bh: number): boolean {
+    return bw === this.bw && bh === this.bh;
+  }
+
+  /** Whether `a` is this heap's current backdrop view. */
+  holdsBackdrop(a: Float32Array): boolean {
+    return a.buffer === this.memory.buffer && a.byteOffset === this.backdropAt && a.length === this.bw * this.bh * 3;
+  }
+
+  /** An int view of `length` 32-bit words at byte `offset`. */
+  ints(offset: number, length: number): Int32Array {
+    return new Int32Array(this.memory.buffer, offset, length);
   }
 
   /** Whether `a` is this heap's current canvas view. */
@@ -187,6 +257,11 @@ export class PixelHeap {
   }
 }
 
+/** The size of the backdrop drawn behind a `width` x `height` face: half resolution, at least 16 px. */
+export function backdropSize(width: number, height: number): [number, number] {
+  return [Math.max(16, Math.ceil(width / 2)), Math.max(16, Math.ceil(height / 2))];
+}
+
 let heap: PixelHeap | null | undefined;
 
 /** The shared heap, or null where WebAssembly SIMD is unavailable (or `IFAN_SYNTHETIC_WASM=0`). */
@@ -196,7 +271,7 @@ export function pixelHeap(): PixelHeap | null {
   const env = typeof process !== 'undefined' ? process.env?.IFAN_SYNTHETIC_WASM : undefined;
   if (env === '0' || typeof WebAssembly === 'undefined') return heap;
   try {
-    const bytes = assemble([finishRow, mixRows]);
+    const bytes = assemble([finishRow, mixRows, interpolateRow]);
     if (WebAssembly.validate(bytes)) heap = new PixelHeap(new WebAssembly.Module(bytes));
   } catch {
     heap = null;

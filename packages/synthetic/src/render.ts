@@ -31,6 +31,7 @@ import {
   sinOfMultiple,
   smoothstep,
 } from './raster';
+import { backdropSize, pixelHeap } from './pixels';
 import { type SeededRandom, fbm2, valueNoise } from './rng';
 import type { HairStyle } from './types';
 
@@ -540,9 +541,9 @@ export function renderFace(canvas: Canvas, id: Identity, ex: ExpressionShape, op
   addCover(headPlan, coverHead);
 
   // ---- background, clutter and body, drawn at half resolution (a soft, out-of-focus backdrop) ----
-  const bgW = Math.max(16, Math.ceil(W / 2));
-  const bgH = Math.max(16, Math.ceil(H / 2));
-  const bg = scratchCanvas(bgW, bgH);
+  const bg = backdropCanvas(W, H);
+  const bgW = bg.width;
+  const bgH = bg.height;
   bg.cover = backdropCover(coverHead, bgW, bgH, W, H);
   const view: Mat = [bgW / W, 0, 0, 0, bgH / H, 0];
   const viewScale = bgW / W;
@@ -1538,43 +1539,71 @@ function taps(n: number, m: number): Taps {
 /**
  * Bilinear upsampling of a small canvas's colours over a whole larger canvas, but for the pixels
  * `cover` says later shapes hide (see {@link Canvas.cover}). Each source row is interpolated across
- * once (kept in double precision, so the numbers are those of interpolating per pixel), then every
- * destination pixel mixes two such rows.
+ * once, then every destination pixel mixes two such rows; in the WebAssembly loops (pixels.ts) when
+ * both canvases live in the heap.
  */
 function upsample(src: Canvas, dst: Canvas, cover: Int32Array): void {
+  const heap = pixelHeap();
+  const wasm = heap !== null && heap.holds(dst.rgb) && heap.holdsBackdrop(src.rgb) ? heap : null;
   const { width: sw, height: sh, rgb: srgb } = src;
   const { width: dw, height: dh, rgb: drgb } = dst;
   const { index: xi, weight: xt } = taps(sw, dw);
   const { index: yi, weight: yt } = taps(sh, dh);
   const stride = dw * 3;
-  if (rowA.length < stride) {
-    rowA = new Float64Array(stride);
-    rowB = new Float64Array(stride);
+  // the two interpolated source rows (views, and byte offsets in the heap)
+  let rows: [Float32Array, Float32Array];
+  let at: [number, number] = [0, 0];
+  if (wasm) {
+    rows = [wasm.floats(wasm.rowA, stride), wasm.floats(wasm.rowB, stride)];
+    at = [wasm.rowA, wasm.rowB];
+    const offsets = wasm.ints(wasm.tapOffsets, dw);
+    const weights = wasm.floats(wasm.tapWeights, dw);
+    for (let x = 0; x < dw; x++) {
+      offsets[x] = xi[x] * 12;
+      weights[x] = xt[x];
+    }
+  } else {
+    if (rowScratch.length < 2 * stride) rowScratch = new Float32Array(2 * stride);
+    rows = [rowScratch.subarray(0, stride), rowScratch.subarray(stride, 2 * stride)];
   }
-  let r0 = -1; // source row in rowA
-  let r1 = -1; // source row in rowB
+  const interpolate = (y: number, slot: number) => {
+    if (wasm) wasm.fn.interpolateRow(wasm.backdropOffset + y * sw * 12, at[slot], wasm.tapOffsets, wasm.tapWeights, dw);
+    else interpolateRow(srgb, y * sw * 3, rows[slot], xi, xt, dw);
+  };
+  /** Pixels `[from, to)` of row `y` from the rows in slots `top` and `bottom`. */
+  const mix = (y: number, from: number, to: number, top: number, bottom: number) => {
+    let j = from * 3;
+    if (wasm) {
+      // whole 16-byte steps in the heap, the last floats here
+      const whole = ((to - from) * 12) & ~15;
+      wasm.fn.mixRows(at[top] + j * 4, at[bottom] + j * 4, wasm.canvasOffset + (y * stride + j) * 4, whole, yt[y]);
+      j += whole / 4;
+    }
+    mixFloats(rows[top], rows[bottom], yt[y], drgb, y * stride, j, to * 3);
+  };
+  let top = 0; // the slot of the upper row
+  let r0 = -1; // source row in slot `top`
+  let r1 = -1; // source row in the other slot
   for (let y = 0; y < dh; y++) {
     const y0 = yi[y];
     const y1 = Math.min(y0 + 1, sh - 1);
     if (r0 !== y0) {
       if (r1 === y0) {
-        const t = rowA;
-        rowA = rowB;
-        rowB = t;
+        top ^= 1;
         r1 = -1;
-      } else interpolateRow(srgb, y0 * sw * 3, rowA, xi, xt, dw);
+      } else interpolate(y0, top);
       r0 = y0;
     }
     if (r1 !== y1) {
-      interpolateRow(srgb, y1 * sw * 3, rowB, xi, xt, dw);
+      interpolate(y1, top ^ 1);
       r1 = y1;
     }
     const cl = cover[2 * y];
     const cr = cover[2 * y + 1];
-    if (cr <= cl) mixRows(rowA, rowB, yt[y], drgb, y * stride, 0, dw);
+    if (cr <= cl) mix(y, 0, dw, top, top ^ 1);
     else {
-      mixRows(rowA, rowB, yt[y], drgb, y * stride, 0, cl);
-      mixRows(rowA, rowB, yt[y], drgb, y * stride, cr, dw);
+      mix(y, 0, cl, top, top ^ 1);
+      mix(y, cr, dw, top, top ^ 1);
     }
   }
 }
@@ -1623,11 +1652,10 @@ function backdropCover(cover: Int32Array, bw: number, bh: number, w: number, h: 
   }
   return out;
 }
-let rowA = new Float64Array(0);
-let rowB = new Float64Array(0);
+let rowScratch = new Float32Array(0);
 
 /** One source row interpolated across to `dw` pixels (see {@link upsample}). */
-function interpolateRow(srgb: Float32Array, base: number, row: Float64Array, xi: Int32Array, xt: Float32Array, dw: number): void {
+function interpolateRow(srgb: Float32Array, base: number, row: Float32Array, xi: Int32Array, xt: Float32Array, dw: number): void {
   for (let x = 0, j = 0; x < dw; x++, j += 3) {
     const a = base + xi[x] * 3;
     const tx = xt[x];
@@ -1638,27 +1666,26 @@ function interpolateRow(srgb: Float32Array, base: number, row: Float64Array, xi:
   }
 }
 
-/** Destination row `top + (bottom - top) * ty` into `drgb` at `o`, columns `from` to `to`. */
-function mixRows(top: Float64Array, bottom: Float64Array, ty: number, drgb: Float32Array, o: number, from: number, to: number): void {
-  for (let j = from * 3, end = to * 3; j < end; j += 3) {
-    const t0 = top[j];
-    const t1 = top[j + 1];
-    const t2 = top[j + 2];
-    drgb[o + j] = t0 + (bottom[j] - t0) * ty;
-    drgb[o + j + 1] = t1 + (bottom[j + 1] - t1) * ty;
-    drgb[o + j + 2] = t2 + (bottom[j + 2] - t2) * ty;
-  }
+/** Floats `[j0, j1)` of a destination row: `top + (bottom - top) * ty` into `drgb` from `o`. */
+function mixFloats(top: Float32Array, bottom: Float32Array, ty: number, drgb: Float32Array, o: number, j0: number, j1: number): void {
+  for (let j = j0; j < j1; j++) drgb[o + j] = top[j] + (bottom[j] - top[j]) * ty;
 }
 
 const scratchCanvases = new Map<string, Canvas>();
 
-/** A reusable canvas for the backdrop (its colours are fully overwritten, its mask is never read). */
-function scratchCanvas(width: number, height: number): Canvas {
-  const key = `${width}x${height}`;
+/**
+ * The canvas for the backdrop of a `width` x `height` face (its colours are fully overwritten, its
+ * mask is never read), reused: in the WebAssembly heap where there is one.
+ */
+function backdropCanvas(width: number, height: number): Canvas {
+  const [bw, bh] = backdropSize(width, height);
+  const key = `${bw}x${bh}`;
+  const heap = pixelHeap();
   let canvas = scratchCanvases.get(key);
-  if (!canvas) {
+  const inHeap = heap !== null && heap.backdropFits(bw, bh);
+  if (!canvas || (inHeap && !heap.holdsBackdrop(canvas.rgb))) {
     if (scratchCanvases.size > 16) scratchCanvases.clear();
-    canvas = new Canvas(width, height);
+    canvas = new Canvas(bw, bh, inHeap ? heap.backdrop() : undefined);
     scratchCanvases.set(key, canvas);
   }
   return canvas;
