@@ -131,14 +131,10 @@ export interface Shape {
    * A bound on how fast `dist * scale` changes per pixel of distance. When given, 4x4 pixel blocks
    * (and then 2x2 blocks) whose centre is far enough inside or outside are decided from that one
    * evaluation (exactly, if the bound holds). Omit for distances that are not Lipschitz (vertical
-   * distances to steep curves).
+   * distances to steep curves). A shape without labels may take a guess: where it fails, a block's
+   * edge pixels lose a little anti-aliasing.
    */
   lipschitz?: number;
-  /**
-   * Set when `lipschitz` is a guess that may fail somewhere (background shapes without labels): the
-   * blocks stay 4x4, whose occasional misjudged pixels cost a little anti-aliasing.
-   */
-  roughLipschitz?: boolean;
 }
 
 /**
@@ -511,8 +507,7 @@ function classify(shape: Shape, inv: Mat, x0: number, y0: number, x1: number, y1
   const lip = shape.lipschitz!;
   const scale = shape.scale;
   const reach = lip * Math.SQRT2 * ((BLOCK - 1) / 2);
-  // a rough bound keeps 4x4 blocks only, so that its misjudged pixels stay those of 4x4 blocks
-  const reach2 = shape.roughLipschitz ? Infinity : lip * Math.SQRT2 * 0.5;
+  const reach2 = lip * Math.SQRT2 * 0.5;
   const cols = (x1 - x0 + BLOCK - 1) >> 2;
   const rows = (y1 - y0 + BLOCK - 1) >> 2;
   if (stateScratch.length < rows * cols * 5) stateScratch = new Uint8Array(rows * cols * 5 * 2);

@@ -1360,9 +1360,8 @@ function drawClutter(canvas: Canvas, view: Mat, viewScale: number, W: number, H:
     toPixel: compose(view, frame(x, y, angle)),
     bounds: [-eu, -ev, eu, ev],
     scale: viewScale,
-    // background only: an occasional misjudged block edge costs a little anti-aliasing, no labels
+    // a guess (the wobble and the ellipse approximation exceed it here and there): background only, no labels
     lipschitz: 1.5,
-    roughLipschitz: true,
     cls: -1,
     distSpan(n) {
       const { w, h, corner, ring, amp, freq } = geometry;
@@ -1718,11 +1717,13 @@ function fillBackdrop(
   const GRID = Math.max(1, Math.min(4, Math.floor(1 / (4.5 * freq))));
   const gw = Math.ceil((width - 1) / GRID) + 1;
   const gh = Math.ceil((height - 1) / GRID) + 1;
-  if (gridScratch.length < gw * gh) gridScratch = new Float64Array(gw * gh);
+  if (gridScratch.length < gw * gh + gw + 1) gridScratch = new Float64Array(gw * gh + gw + 1);
   const grid = gridScratch;
   for (let j = 0, q = 0; j < gh; j++) {
     for (let k = 0; k < gw; k++, q++) grid[q] = valueNoise(k * GRID * freq, j * GRID * freq, seed) * amount;
   }
+  // per row: the grid interpolated down to it (`col`, after the grid), then across per pixel
+  const col = gw * gh;
   const step = 1 / GRID;
   for (let y = 0; y < height; y++) {
     const cl = cover[2 * y];
@@ -1731,6 +1732,7 @@ function fillBackdrop(
     const fy = (y - j * GRID) * step;
     const top = j * gw;
     const bottom = j + 1 < gh ? top + gw : top;
+    for (let k = 0; k < gw; k++) grid[col + k] = grid[top + k] + (grid[bottom + k] - grid[top + k]) * fy;
     const base = (y - height / 2) * gy - (width / 2) * gx;
     for (let x = 0, i = y * width * 3; x < width; x++, i += 3) {
       if (x === cl && cr > cl) {
@@ -1738,12 +1740,10 @@ function fillBackdrop(
         i = (y * width + x) * 3;
         continue;
       }
-      const k = (x / GRID) | 0;
-      const fx = (x - k * GRID) * step;
-      const k1 = k + 1 < gw ? k + 1 : k;
-      const a = grid[top + k] + (grid[top + k1] - grid[top + k]) * fx;
-      const b = grid[bottom + k] + (grid[bottom + k1] - grid[bottom + k]) * fx;
-      let t = a + (b - a) * fy + x * gx + base;
+      const k = col + ((x / GRID) | 0);
+      const fx = (x - (k - col) * GRID) * step;
+      // fx is 0 on the last grid column, so reading one past it (the slack) adds nothing
+      let t = grid[k] + (grid[k + 1] - grid[k]) * fx + x * gx + base;
       t = t < 0 ? 0 : t > 1 ? 1 : t;
       rgb[i] = r0 + (r1 - r0) * t;
       rgb[i + 1] = g0 + (g1 - g0) * t;
