@@ -8,13 +8,14 @@
  * shared machine hits every case alike). Reports per case the median and the best trial in faces per
  * second of wall-clock time, and the median per second of this process's CPU time (user + system,
  * all threads, GC included). Prints a table and writes out/synthetic.json. BENCH_SECONDS sets the time
- * per case (default 3).
+ * per case (default 3). With IFAN_SYNTHETIC_WASM=0 the image passes run in their JavaScript fallback
+ * (the table says which ran) and the report goes to out/synthetic-js.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DOMAINS, type FaceOptions, generateFace } from '@ifan/synthetic';
+import { DOMAINS, type FaceOptions, generateFace, imagePasses } from '@ifan/synthetic';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const secondsPerCase = Number(process.env.BENCH_SECONDS ?? 3);
@@ -70,7 +71,9 @@ for (let t = 0; t < TRIALS; t++) {
   });
 }
 
-console.log(`synthetic faces, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average ${loadBefore.toFixed(2)}, ${TRIALS} trials per case`);
+console.log(
+  `synthetic faces, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average ${loadBefore.toFixed(2)}, ${TRIALS} trials per case, image passes: ${imagePasses()}`,
+);
 console.log(`${'case'.padEnd(28)} ${'faces/s'.padStart(8)} ${'best'.padStart(8)} ${'per cpu-s'.padStart(10)} ${'ms/face'.padStart(8)}`);
 const results: Record<string, CaseResult> = {};
 cases.forEach(([name], k) => {
@@ -89,7 +92,7 @@ cases.forEach(([name], k) => {
 });
 
 mkdirSync(join(here, 'out'), { recursive: true });
-const file = join(here, 'out', 'synthetic.json');
+const file = join(here, 'out', imagePasses() === 'js' ? 'synthetic-js.json' : 'synthetic.json');
 const report = {
   bench: 'synthetic',
   node: process.version,
@@ -99,6 +102,7 @@ const report = {
   date: new Date().toISOString(),
   secondsPerCase,
   trials: TRIALS,
+  imagePasses: imagePasses(),
   results,
 };
 writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);

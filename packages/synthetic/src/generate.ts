@@ -82,7 +82,8 @@ export function resolveFaceOptions(options: FaceOptions = {}): ResolvedFaceOptio
 /**
  * Draws one synthetic face with exact labels for the requested tasks.
  *
- * @param seedOrRng A seed (same seed and options give the same face, bit for bit) or a random source
+ * @param seedOrRng A seed (same seed and options give the same face, bit for bit; only where WebAssembly
+ *   SIMD is missing do a few image bytes in 10^5 differ by one) or a random source
  *   such as `Rng` from `@ifan/core`, from which one 32-bit seed is drawn.
  * @param options See {@link FaceOptions}; everything has a default.
  */

@@ -283,3 +283,11 @@ export function pixelHeap(): PixelHeap | null {
 export function resetPixelHeap(): void {
   heap = undefined;
 }
+
+/**
+ * Where the generator's whole-image passes run: `'wasm-simd'`, or `'js'` where WebAssembly SIMD is
+ * missing or the environment sets `IFAN_SYNTHETIC_WASM=0` (read once, at the first face).
+ */
+export function imagePasses(): 'wasm-simd' | 'js' {
+  return pixelHeap() ? 'wasm-simd' : 'js';
+}

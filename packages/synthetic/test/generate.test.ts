@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CLASS, DOMAINS, EXPRESSIONS, SeededRandom, generateFace, syntheticDataset, syntheticDomains } from '../src/index';
+import { CLASS, DOMAINS, EXPRESSIONS, SeededRandom, generateFace, imagePasses, syntheticDataset, syntheticDomains } from '../src/index';
 import { DEFAULT_IMAGING, develop } from '../src/imaging';
 import { pixelHeap, resetPixelHeap } from '../src/pixels';
 import { drawSettings } from '../src/raster';
@@ -89,7 +89,9 @@ describe('WebAssembly image passes', () => {
 
   it('are available here and can be switched off', () => {
     expect(withWasm(true, () => pixelHeap())).not.toBeNull();
+    expect(withWasm(true, () => imagePasses())).toBe('wasm-simd');
     expect(withWasm(false, () => pixelHeap())).toBeNull();
+    expect(withWasm(false, () => imagePasses())).toBe('js');
   });
 
   it('give the pictures of the JavaScript passes (a byte now and then off by one) and the same labels', () => {
