@@ -60,42 +60,44 @@ export function develop(rgb: Float32Array, width: number, height: number, im: Re
   const toIndex = useGamma ? GAMMA_STEPS / 255 : 1;
   const gain = brightness * contrast * toIndex;
   const offset = 128 * (1 - contrast) * toIndex;
+  const tone: Tone = { w, kr: cast[0] * gain, kg: cast[1] * gain, kb: cast[2] * gain, offset, gx, gy, noise, seed };
   const heap = pixelHeap();
-  if (!useGamma && !im.grey && heap) return finishColourWasm(heap, rgb, width, height, w, cast[0] * gain, cast[1] * gain, cast[2] * gain, offset, gx, gy, noise, seed);
+  if (!useGamma && !im.grey && heap) return finishColourWasm(heap, rgb, width, height, tone);
   const out = new Uint8ClampedArray(rgb.length);
-  if (!useGamma && !im.grey) {
-    finishColour(rgb, out, width, height, w, cast[0] * gain, cast[1] * gain, cast[2] * gain, offset, gx, gy, noise, seed);
-    return new Uint8Array(out.buffer);
+  if (!useGamma && !im.grey) finishColour(rgb, out, width, height, tone);
+  else {
+    if (passes > 0) blurRows(rgb, width, height, w);
+    finish(rgb, out, width, height, tone, useGamma ? lut : null, im.grey);
   }
-  if (passes > 0) blurRows(rgb, width, height, w);
-  finish(rgb, out, width, height, w, cast[0] * gain, cast[1] * gain, cast[2] * gain, offset, gx, gy, useGamma ? lut : null, noise, im.grey, seed);
   return new Uint8Array(out.buffer);
+}
+
+/**
+ * The final pass's numbers: the last vertical blur tap `w` (0 for none), per-channel gains, the
+ * contrast offset, the lighting gradient per pixel, the noise level and the noise seed.
+ */
+interface Tone {
+  w: number;
+  kr: number;
+  kg: number;
+  kb: number;
+  offset: number;
+  gx: number;
+  gy: number;
+  noise: number;
+  seed: number;
 }
 
 const GAMMA_STEPS = 2048;
 
 /**
  * The per-pixel pass of {@link develop}: the last vertical blur tap (weight `w`, 0 for none), tone,
- * gamma (when `lut` is given), grey and noise. Kept in its own function with plain arguments so that
- * V8 optimises it once and for all (a hot loop inside a once-per-image function keeps deoptimising).
+ * gamma (when `lut` is given), grey and noise. Kept in its own function (its numbers read into locals
+ * first) so that V8 optimises it once and for all (a hot loop inside a once-per-image function keeps
+ * deoptimising).
  */
-function finish(
-  rgb: Float32Array,
-  out: Uint8ClampedArray,
-  width: number,
-  height: number,
-  w: number,
-  kr: number,
-  kg: number,
-  kb: number,
-  offset: number,
-  gx: number,
-  gy: number,
-  lut: Float32Array | null,
-  noise: number,
-  grey: boolean,
-  seed: number,
-): void {
+function finish(rgb: Float32Array, out: Uint8ClampedArray, width: number, height: number, tone: Tone, lut: Float32Array | null, grey: boolean): void {
+  const { w, kr, kg, kb, offset, gx, gy, noise, seed } = tone;
   const shared = noise * (grey ? 1 : 0.8);
   const chroma = noise * 0.6;
   const top = GAMMA_STEPS;
@@ -140,21 +142,8 @@ function finish(
  * registers, edges clamped), tone, and noise read a row at a time from {@link NOISE_RGB} at a random
  * offset per row.
  */
-function finishColour(
-  rgb: Float32Array,
-  out: Uint8ClampedArray,
-  width: number,
-  height: number,
-  w: number,
-  kr: number,
-  kg: number,
-  kb: number,
-  offset: number,
-  gx: number,
-  gy: number,
-  noise: number,
-  seed: number,
-): void {
+function finishColour(rgb: Float32Array, out: Uint8ClampedArray, width: number, height: number, tone: Tone): void {
+  const { w, kr, kg, kb, offset, gx, gy, noise, seed } = tone;
   const c = 1 - 2 * w;
   const stride = width * 3;
   const table = NOISE_RGB;
@@ -203,21 +192,8 @@ function finishColour(
  * {@link finishColour} in the WebAssembly loops (pixels.ts), a row per call: the same pass, with the
  * same per-row noise offsets, in float32 (a byte now and then differs by one from the float64 pass).
  */
-function finishColourWasm(
-  heap: PixelHeap,
-  rgb: Float32Array,
-  width: number,
-  height: number,
-  w: number,
-  kr: number,
-  kg: number,
-  kb: number,
-  offset: number,
-  gx: number,
-  gy: number,
-  noise: number,
-  seed: number,
-): Uint8Array {
+function finishColourWasm(heap: PixelHeap, rgb: Float32Array, width: number, height: number, tone: Tone): Uint8Array {
+  const { w, kr, kg, kb, offset, gx, gy, noise, seed } = tone;
   if (!heap.holds(rgb)) {
     heap.layout(width, height);
     heap.canvas().set(rgb);
