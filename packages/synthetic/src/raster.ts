@@ -289,7 +289,9 @@ const INSIDE = 2;
 /**
  * How {@link draw} decides a shape's pixels: the bounds `[x0, y0, x1, y1)`, and with blocks the
  * state of every 4x4 block (`OUTSIDE`, `EDGE`, `INSIDE`) and of the four 2x2 blocks of each edge
- * block, block row by block row (`states[(row * cols + col) * 5]`, then 2x2 blocks in row order).
+ * block, block row by block row (`states[(row * cols + col) * 5]`, then 2x2 blocks in row order),
+ * and per block row `row` the columns `[extents[2 * row], extents[2 * row + 1])` outside which
+ * all its blocks are `OUTSIDE` (so that loops over a row's blocks skip the rest).
  */
 export interface Plan {
   x0: number;
@@ -298,6 +300,7 @@ export interface Plan {
   y1: number;
   inv: Mat;
   states: Uint8Array | null;
+  extents: Int32Array | null;
 }
 
 /**
@@ -337,11 +340,13 @@ function rowRuns(plan: Plan, y: number): number {
   const { x0, y0, x1 } = plan;
   const states = plan.states!;
   const cols = (x1 - x0 + BLOCK - 1) >> 2;
-  const base = ((y - y0) >> 2) * cols * 5;
+  const row = (y - y0) >> 2;
+  const first = plan.extents![2 * row];
+  const end = Math.min(x0 + plan.extents![2 * row + 1] * BLOCK, x1);
   const half = 1 + ((y - y0) & 2);
   let runs = 0;
   let state = OUTSIDE;
-  for (let bx = x0, b = base; bx < x1; bx += BLOCK, b += 5) {
+  for (let bx = x0 + first * BLOCK, b = (row * cols + first) * 5; bx < end; bx += BLOCK, b += 5) {
     const block = states[b];
     if (block !== EDGE) {
       if (block !== state) {
@@ -351,7 +356,7 @@ function rowRuns(plan: Plan, y: number): number {
       }
       continue;
     }
-    for (let h = 0, sx = bx; h < 2 && sx < x1; h++, sx += 2) {
+    for (let h = 0, sx = bx; h < 2 && sx < end; h++, sx += 2) {
       const next = states[b + half + h];
       if (next !== state) {
         if (state !== OUTSIDE) runs = addRun(runs, sx, state);
@@ -360,7 +365,7 @@ function rowRuns(plan: Plan, y: number): number {
       }
     }
   }
-  if (state !== OUTSIDE) runs = addRun(runs, x1, state);
+  if (state !== OUTSIDE) runs = addRun(runs, end, state);
   return runs;
 }
 
@@ -392,6 +397,7 @@ export function planShape(canvas: Canvas, shape: Shape): Plan {
     const cols = (plan.x1 - plan.x0 + BLOCK - 1) >> 2;
     const rows = (plan.y1 - plan.y0 + BLOCK - 1) >> 2;
     plan.states = plan.states.slice(0, rows * cols * 5);
+    plan.extents = plan.extents!.slice(0, rows * 2);
   }
   return plan;
 }
@@ -490,11 +496,14 @@ function makePlan(canvas: Canvas, shape: Shape): Plan {
   const [x0, y0, x1, y1] = pixelBounds(shape, canvas.width, canvas.height);
   const inv = invert(shape.toPixel);
   const useBlocks = shape.lipschitz !== undefined && drawSettings.blocks && x1 - x0 >= 2 * BLOCK && y1 - y0 >= 2 * BLOCK;
-  return { x0, y0, x1, y1, inv, states: useBlocks ? classify(shape, inv, x0, y0, x1, y1) : null };
+  if (!useBlocks) return { x0, y0, x1, y1, inv, states: null, extents: null };
+  const states = classify(shape, inv, x0, y0, x1, y1);
+  return { x0, y0, x1, y1, inv, states, extents: extentScratch };
 }
 
-/** Block states of the shape being drawn (drawing is synchronous, one shape at a time). */
+/** Block states and block row extents (see {@link Plan}) of the shape being drawn (drawing is synchronous, one shape at a time). */
 let stateScratch = new Uint8Array(4096);
+let extentScratch = new Int32Array(1024);
 
 /**
  * Block states: one distance per 4x4 block at its centre (inside or outside for sure if the centre
@@ -511,51 +520,66 @@ function classify(shape: Shape, inv: Mat, x0: number, y0: number, x1: number, y1
   const cols = (x1 - x0 + BLOCK - 1) >> 2;
   const rows = (y1 - y0 + BLOCK - 1) >> 2;
   if (stateScratch.length < rows * cols * 5) stateScratch = new Uint8Array(rows * cols * 5 * 2);
+  if (extentScratch.length < rows * 2) extentScratch = new Int32Array(rows * 4);
   const states = stateScratch;
+  const extents = extentScratch;
   for (let r = 0, by = y0; by < y1; r++, by += BLOCK) {
     const by1 = Math.min(by + BLOCK, y1);
     const py = (by + by1) / 2;
     const base = r * cols * 5;
-    let n = 0;
-    for (let bx = x0; bx < x1; bx += BLOCK, n++) {
-      const px = (bx + Math.min(bx + BLOCK, x1)) / 2;
-      SPAN_U[n] = a * px + b * py + c;
-      SPAN_V[n] = d * px + e * py + f;
+    // block centres BLOCK pixels apart, but for the last one, which may be clipped
+    const n = cols;
+    for (let k = 0, u = a * (x0 + BLOCK / 2) + b * py + c, v = d * (x0 + BLOCK / 2) + e * py + f; k < n; k++, u += a * BLOCK, v += d * BLOCK) {
+      SPAN_U[k] = u;
+      SPAN_V[k] = v;
     }
+    const pxLast = (x0 + (n - 1) * BLOCK + x1) / 2;
+    SPAN_U[n - 1] = a * pxLast + b * py + c;
+    SPAN_V[n - 1] = d * pxLast + e * py + f;
     evalDist(n);
     let edges = 0;
+    let first = n;
+    let end = 0;
     for (let k = 0; k < n; k++) {
       const dc = SPAN_D[k] * scale;
       const state = dc - reach >= 0.5 ? OUTSIDE : dc + reach <= -0.5 ? INSIDE : EDGE;
       states[base + k * 5] = state;
+      if (state === OUTSIDE) continue;
+      if (first === n) first = k;
+      end = k + 1;
       if (state === EDGE) edges++;
     }
+    extents[2 * r] = first;
+    extents[2 * r + 1] = end;
     if (edges === 0) continue;
-    if (reach2 === Infinity) {
-      for (let k = 0; k < n; k++) if (states[base + k * 5] === EDGE) states.fill(EDGE, base + k * 5 + 1, base + k * 5 + 5);
-      continue;
-    }
-    // the 2x2 blocks of edge blocks (clipped ones may be 1 pixel wide or high; the reach still bounds them)
+    // the 2x2 blocks of edge blocks, their centres `dx` and `dy` pixels apart (less than 2 in clipped
+    // blocks, whose 2x2 blocks may be 1 pixel wide or high; the bound still holds)
     const sy1 = Math.min(by + 2, by1);
     const pyTop = (by + sy1) / 2;
-    const pyBottom = (sy1 + by1) / 2;
-    n = 0;
-    for (let bx = x0, k = 0; bx < x1; bx += BLOCK, k++) {
+    const dy = (sy1 + by1) / 2 - pyTop;
+    const downU = b * dy;
+    const downV = e * dy;
+    let m = 0;
+    for (let k = first, bx = x0 + first * BLOCK; k < end; bx += BLOCK, k++) {
       if (states[base + k * 5] !== EDGE) continue;
       const sx1 = Math.min(bx + 2, x1);
       const pxLeft = (bx + sx1) / 2;
-      const pxRight = (sx1 + Math.min(bx + 4, x1)) / 2;
-      SPAN_U[n] = a * pxLeft + b * pyTop + c;
-      SPAN_V[n++] = d * pxLeft + e * pyTop + f;
-      SPAN_U[n] = a * pxRight + b * pyTop + c;
-      SPAN_V[n++] = d * pxRight + e * pyTop + f;
-      SPAN_U[n] = a * pxLeft + b * pyBottom + c;
-      SPAN_V[n++] = d * pxLeft + e * pyBottom + f;
-      SPAN_U[n] = a * pxRight + b * pyBottom + c;
-      SPAN_V[n++] = d * pxRight + e * pyBottom + f;
+      const dx = (sx1 + Math.min(bx + 4, x1)) / 2 - pxLeft;
+      const u = a * pxLeft + b * pyTop + c;
+      const v = d * pxLeft + e * pyTop + f;
+      const rightU = a * dx;
+      const rightV = d * dx;
+      SPAN_U[m] = u;
+      SPAN_V[m++] = v;
+      SPAN_U[m] = u + rightU;
+      SPAN_V[m++] = v + rightV;
+      SPAN_U[m] = u + downU;
+      SPAN_V[m++] = v + downV;
+      SPAN_U[m] = u + rightU + downU;
+      SPAN_V[m++] = v + rightV + downV;
     }
-    evalDist(n);
-    for (let bx = x0, k = 0, q = 0; bx < x1; bx += BLOCK, k++) {
+    evalDist(m);
+    for (let k = first, q = 0; k < end; k++) {
       if (states[base + k * 5] !== EDGE) continue;
       for (let s = 1; s <= 4; s++, q++) {
         const dc = SPAN_D[q] * scale;

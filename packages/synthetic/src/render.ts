@@ -1671,6 +1671,8 @@ function mixFloats(top: Float32Array, bottom: Float32Array, ty: number, drgb: Fl
 }
 
 const scratchCanvases = new Map<string, Canvas>();
+/** The backdrop canvas over the WebAssembly heap's backdrop (remade when the heap's layout moves it). */
+let heapBackdrop: Canvas | null = null;
 
 /**
  * The canvas for the backdrop of a `width` x `height` face (its colours are fully overwritten, its
@@ -1678,13 +1680,16 @@ const scratchCanvases = new Map<string, Canvas>();
  */
 function backdropCanvas(width: number, height: number): Canvas {
   const [bw, bh] = backdropSize(width, height);
-  const key = `${bw}x${bh}`;
   const heap = pixelHeap();
+  if (heap !== null && heap.backdropFits(bw, bh)) {
+    if (heapBackdrop === null || !heap.holdsBackdrop(heapBackdrop.rgb)) heapBackdrop = new Canvas(bw, bh, heap.backdrop());
+    return heapBackdrop;
+  }
+  const key = `${bw}x${bh}`;
   let canvas = scratchCanvases.get(key);
-  const inHeap = heap !== null && heap.backdropFits(bw, bh);
-  if (!canvas || (inHeap && !heap.holdsBackdrop(canvas.rgb))) {
+  if (!canvas) {
     if (scratchCanvases.size > 16) scratchCanvases.clear();
-    canvas = new Canvas(bw, bh, inHeap ? heap.backdrop() : undefined);
+    canvas = new Canvas(bw, bh);
     scratchCanvases.set(key, canvas);
   }
   return canvas;
