@@ -80,8 +80,8 @@ interface HeadLight {
   chin: number;
   /** Horizontal shift of all the normals (the yaw). */
   turn: number;
-  /** Half width of the shading ellipsoid. */
-  width: number;
+  /** 1 / half width of the shading ellipsoid (a product per pixel instead of a division). */
+  invWidth: number;
   ambient: number;
   /** Unit direction towards the light. */
   lx: number;
@@ -90,9 +90,9 @@ interface HeadLight {
 }
 
 /** Lambert shading at face point `(u, v)` of an ellipsoid head lit by a {@link HeadLight}. */
-function headShade(u: number, v: number, chin: number, turn: number, width: number, ambient: number, lx: number, ly: number, lz: number): number {
-  const nx = clamp((u - chin * (v > 0 ? v * v : 0) - turn) / width, -1, 1);
-  const ny = clamp(v / 1.05, -1, 1);
+function headShade(u: number, v: number, chin: number, turn: number, invWidth: number, ambient: number, lx: number, ly: number, lz: number): number {
+  const nx = clamp((u - chin * (v > 0 ? v * v : 0) - turn) * invWidth, -1, 1);
+  const ny = clamp(v * (1 / 1.05), -1, 1);
   const nz = Math.sqrt(Math.max(0, 1 - nx * nx - ny * ny));
   const d = nx * lx + ny * ly + nz * lz;
   return ambient + (1 - ambient) * (d > 0 ? d : 0) * 1.05;
@@ -307,8 +307,8 @@ export function renderFace(canvas: Canvas, id: Identity, ex: ExpressionShape, op
   const lz = Math.sqrt(Math.max(0.1, 1 - lx * lx - ly * ly));
   const ambient = rng.range(0.38, 0.6);
   const chinShift = 0.45 * sinY;
-  const light: HeadLight = { chin: chinShift, turn: 0.25 * sinY, width: a * 1.05, ambient, lx, ly, lz };
-  const faceShade = (u: number, v: number) => headShade(u, v, light.chin, light.turn, light.width, light.ambient, light.lx, light.ly, light.lz);
+  const light: HeadLight = { chin: chinShift, turn: 0.25 * sinY, invWidth: 1 / (a * 1.05), ambient, lx, ly, lz };
+  const faceShade = (u: number, v: number) => headShade(u, v, light.chin, light.turn, light.invWidth, light.ambient, light.lx, light.ly, light.lz);
 
   const hairSeed = id.textureSeed ^ 0x68a1;
   const hair = id.hair;
@@ -372,7 +372,7 @@ export function renderFace(canvas: Canvas, id: Identity, ex: ExpressionShape, op
       },
       span() {
         const { rgb, mask, n, du: stepU, dv: stepV, scale, inside } = RUN;
-        const { chin, turn, width, ambient, lx, ly, lz } = light;
+        const { chin, turn, invWidth, ambient, lx, ly, lz } = light;
         const { seed, blush, cheekRaise, stubble, stubbleTop, e0x, e1x, ey, cheekY, c0x, c1x, darkR, darkG, darkB, skinR, skinG, skinB } = head;
         const cls = CLASS.skin;
         let { i, u, v } = RUN;
@@ -382,13 +382,14 @@ export function renderFace(canvas: Canvas, id: Identity, ex: ExpressionShape, op
             dp = SPAN_D[p] * scale;
             if (dp >= 0.5) continue;
           }
-          let k = headShade(u, v, chin, turn, width, ambient, lx, ly, lz) * (0.97 + 0.06 * valueNoise(u * 30, v * 30, seed));
+          let k = headShade(u, v, chin, turn, invWidth, ambient, lx, ly, lz) * (0.97 + 0.06 * valueNoise(u * 30, v * 30, seed));
           // eye sockets
+          // (constant divisors as products: V8 keeps `/ c` a division)
           const dy = v - ey + 0.02;
           if (dy * dy < 0.014) {
-            let w = 1 - ((u - e0x) * (u - e0x)) / 0.04 - (dy * dy) / 0.014;
+            let w = 1 - (u - e0x) * (u - e0x) * (1 / 0.04) - dy * dy * (1 / 0.014);
             if (w > 0) k *= 1 - 0.12 * w;
-            w = 1 - ((u - e1x) * (u - e1x)) / 0.04 - (dy * dy) / 0.014;
+            w = 1 - (u - e1x) * (u - e1x) * (1 / 0.04) - dy * dy * (1 / 0.014);
             if (w > 0) k *= 1 - 0.12 * w;
           }
           // jaw shadow towards the outline
@@ -399,12 +400,12 @@ export function renderFace(canvas: Canvas, id: Identity, ex: ExpressionShape, op
           // cheeks
           const dc = Math.min((u - c0x) * (u - c0x), (u - c1x) * (u - c1x)) + (v - cheekY) * (v - cheekY);
           if (dc < 0.035) {
-            const t = (1 - dc / 0.035) * (blush + 0.25 * cheekRaise);
+            const t = (1 - dc * (1 / 0.035)) * (blush + 0.25 * cheekRaise);
             r += 18 * t;
             g -= 8 * t;
             b -= 6 * t;
             if (cheekRaise > 0) {
-              const h = 1 + 0.06 * cheekRaise * (1 - dc / 0.035);
+              const h = 1 + 0.06 * cheekRaise * (1 - dc * (1 / 0.035));
               r *= h;
               g *= h;
               b *= h;
@@ -502,7 +503,7 @@ export function renderFace(canvas: Canvas, id: Identity, ex: ExpressionShape, op
       },
       span() {
         const { rgb, mask, n, du: stepU, dv: stepV, scale, inside } = RUN;
-        const { chin, turn, width, ambient, lx, ly, lz } = light;
+        const { chin, turn, invWidth, ambient, lx, ly, lz } = light;
         const { seed, sheen, hairR, hairG, hairB } = look;
         const wavy = curly;
         const cls = CLASS.hair;
@@ -518,8 +519,8 @@ export function renderFace(canvas: Canvas, id: Identity, ex: ExpressionShape, op
           const ang = du / (Math.abs(dv) + 0.3);
           const r = Math.sqrt(du * du + dv * dv);
           const nz = wavy ? fbm2(u * 22, v * 22, seed) : valueNoise(ang * 36, r * 5, seed);
-          const k = (0.55 + 0.5 * nz) * (0.75 + 0.3 * headShade(u * 0.7, v * 0.7, chin, turn, width, ambient, lx, ly, lz));
-          const b2 = ((r - 0.75) * (r - 0.75)) / 0.012;
+          const k = (0.55 + 0.5 * nz) * (0.75 + 0.3 * headShade(u * 0.7, v * 0.7, chin, turn, invWidth, ambient, lx, ly, lz));
+          const b2 = (r - 0.75) * (r - 0.75) * (1 / 0.012);
           const band = b2 < 1 ? (1 - b2) * (1 - b2) * Math.max(0, -lx * u + 0.4) : 0;
           const cr = Math.fround(hairR * k + sheen * band);
           const cg = Math.fround(hairG * k + sheen * band);
@@ -646,7 +647,7 @@ export function renderFace(canvas: Canvas, id: Identity, ex: ExpressionShape, op
       distSpan: hairBack.distSpan,
       span() {
         const { rgb, mask, n, du: stepU, dv: stepV, scale, inside } = RUN;
-        const { chin, turn, width, ambient, lx, ly, lz } = light;
+        const { chin, turn, invWidth, ambient, lx, ly, lz } = light;
         const seed = hairSeed;
         const [hairR, hairG, hairB] = hair;
         const cls = CLASS.hair;
@@ -658,7 +659,7 @@ export function renderFace(canvas: Canvas, id: Identity, ex: ExpressionShape, op
             if (dp >= 0.5) continue;
           }
           const nz = valueNoise(u * 38 + v * 3 * u, v * 2.5, seed);
-          const sh = (0.5 + 0.45 * nz) * (0.75 + 0.25 * headShade(u * 0.8, v * 0.5, chin, turn, width, ambient, lx, ly, lz));
+          const sh = (0.5 + 0.45 * nz) * (0.75 + 0.25 * headShade(u * 0.8, v * 0.5, chin, turn, invWidth, ambient, lx, ly, lz));
           blend(rgb, mask, i, dp, Math.fround(hairR * sh), Math.fround(hairG * sh), Math.fround(hairB * sh), 1, cls);
         }
       },
