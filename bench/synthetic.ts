@@ -8,14 +8,15 @@
  * shared machine hits every case alike). Reports per case the median and the best trial in faces per
  * second of wall-clock time, and the median per second of this process's CPU time (user + system,
  * all threads, GC included). Prints a table and writes out/synthetic.json. BENCH_SECONDS sets the time
- * per case (default 3). With IFAN_SYNTHETIC_WASM=0 the image passes run in their JavaScript fallback
- * (the table says which ran) and the report goes to out/synthetic-js.json.
+ * per case (default 3). The 128 px case also runs with the JavaScript image passes in the same rounds,
+ * and the median ratio of the paired trials is printed. With IFAN_SYNTHETIC_WASM=0 every case runs
+ * the JavaScript passes (the table says which ran) and the report goes to out/synthetic-js.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DOMAINS, type FaceOptions, generateFace, imagePasses } from '@ifan/synthetic';
+import { DOMAINS, type FaceOptions, generateFace, imagePasses, setImagePasses } from '@ifan/synthetic';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const secondsPerCase = Number(process.env.BENCH_SECONDS ?? 3);
@@ -35,18 +36,23 @@ interface CaseResult {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-const cases: [string, FaceOptions][] = [
-  ['64px', { size: 64 }],
-  ['128px', { size: 128 }],
-  ['domain:parsing (128px)', DOMAINS.parsing.face],
-  ['domain:landmarks (96px)', DOMAINS.landmarks.face],
-  ['domain:emotion (48px grey)', DOMAINS.emotion.face],
+/** Where the image passes run unless a case says otherwise (IFAN_SYNTHETIC_WASM=0 makes it 'js'). */
+const passes = imagePasses() === 'js' ? 'js' : 'auto';
+const cases: [string, FaceOptions, 'auto' | 'js'][] = [
+  ['64px', { size: 64 }, passes],
+  ['128px', { size: 128 }, passes],
+  ['domain:parsing (128px)', DOMAINS.parsing.face, passes],
+  ['domain:landmarks (96px)', DOMAINS.landmarks.face, passes],
+  ['domain:emotion (48px grey)', DOMAINS.emotion.face, passes],
 ];
+// the same 128 px faces with the JavaScript image passes, in the same rounds, for their ratio
+if (passes === 'auto') cases.splice(2, 0, ['128px, js image passes', { size: 128 }, 'js']);
 
 const loadBefore = loadavg()[0];
 // Warm-up: V8 optimises the shared hot paths with feedback from every size.
 for (let round = 0; round < 2; round++) {
-  cases.forEach(([, options], k) => {
+  cases.forEach(([, options, where], k) => {
+    setImagePasses(where);
     for (let i = 0; i < 150; i++) generateFace(-1 - i - 1000 * k, options);
   });
 }
@@ -54,7 +60,8 @@ const wall: number[][] = cases.map(() => []);
 const cpu: number[][] = cases.map(() => []);
 const counts = cases.map(() => 0);
 for (let t = 0; t < TRIALS; t++) {
-  cases.forEach(([, options], k) => {
+  cases.forEach(([, options, where], k) => {
+    setImagePasses(where);
     const c0 = process.cpuUsage();
     const start = performance.now();
     const end = start + (secondsPerCase * 1000) / TRIALS;
@@ -71,6 +78,7 @@ for (let t = 0; t < TRIALS; t++) {
   });
 }
 
+setImagePasses(passes);
 console.log(
   `synthetic faces, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average ${loadBefore.toFixed(2)}, ${TRIALS} trials per case, image passes: ${imagePasses()}`,
 );
@@ -91,6 +99,12 @@ cases.forEach(([name], k) => {
   );
 });
 
+// WebAssembly over JavaScript image passes at 128 px: the median ratio of trials run side by side
+const wasmAt = cases.findIndex(([name]) => name === '128px');
+const jsAt = cases.findIndex(([name]) => name === '128px, js image passes');
+const wasmOverJs = passes === 'auto' && jsAt >= 0 ? median(wall[wasmAt].map((w, t) => w / wall[jsAt][t])) : null;
+if (wasmOverJs !== null) console.log(`128 px, WebAssembly over JavaScript image passes: ${wasmOverJs.toFixed(2)}x (median of ${TRIALS} paired trials)`);
+
 mkdirSync(join(here, 'out'), { recursive: true });
 const file = join(here, 'out', imagePasses() === 'js' ? 'synthetic-js.json' : 'synthetic.json');
 const report = {
@@ -104,6 +118,7 @@ const report = {
   trials: TRIALS,
   imagePasses: imagePasses(),
   results,
+  wasmOverJs,
 };
 writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
 console.log(`wrote ${file}`);

@@ -11,7 +11,7 @@ export type { SyntheticDataset, SyntheticDatasetOptions, SyntheticDomainsOptions
 export { DOMAINS } from './domains';
 export type { DomainName, DomainSpec } from './domains';
 export { DEFAULT_IMAGING } from './imaging';
-export { imagePasses } from './pixels';
+export { imagePasses, setImagePasses } from './pixels';
 export { SeededRandom, mixSeed } from './rng';
 export type { RandomSource } from './rng';
 export { writeHelen, writeMtfl, writeImageFolders, formatMtfl, encodeJpeg } from './writers';

@@ -263,31 +263,46 @@ export function backdropSize(width: number, height: number): [number, number] {
 }
 
 let heap: PixelHeap | null | undefined;
+/** The choice of {@link setImagePasses}, or from `IFAN_SYNTHETIC_WASM` at the first face. */
+let mode: 'auto' | 'js' | undefined;
 
-/** The shared heap, or null where WebAssembly SIMD is unavailable (or `IFAN_SYNTHETIC_WASM=0`). */
+/** The shared heap, or null where WebAssembly SIMD is unavailable or the JavaScript passes were chosen. */
 export function pixelHeap(): PixelHeap | null {
-  if (heap !== undefined) return heap;
-  heap = null;
-  const env = typeof process !== 'undefined' ? process.env?.IFAN_SYNTHETIC_WASM : undefined;
-  if (env === '0' || typeof WebAssembly === 'undefined') return heap;
-  try {
-    const bytes = assemble([finishRow, mixRows, interpolateRow]);
-    if (WebAssembly.validate(bytes)) heap = new PixelHeap(new WebAssembly.Module(bytes));
-  } catch {
+  mode ??= typeof process !== 'undefined' && process.env?.IFAN_SYNTHETIC_WASM === '0' ? 'js' : 'auto';
+  if (mode === 'js') return null;
+  if (heap === undefined) {
     heap = null;
+    try {
+      const bytes = assemble([finishRow, mixRows, interpolateRow]);
+      if (typeof WebAssembly !== 'undefined' && WebAssembly.validate(bytes)) heap = new PixelHeap(new WebAssembly.Module(bytes));
+    } catch {
+      heap = null;
+    }
   }
   return heap;
 }
 
-/** For tests: forget the heap so that the next {@link pixelHeap} honours the environment again. */
+/** For tests: forget the heap and the choice, so that the next face reads the environment again. */
 export function resetPixelHeap(): void {
   heap = undefined;
+  mode = undefined;
 }
 
 /**
  * Where the generator's whole-image passes run: `'wasm-simd'`, or `'js'` where WebAssembly SIMD is
- * missing or the environment sets `IFAN_SYNTHETIC_WASM=0` (read once, at the first face).
+ * missing, the environment sets `IFAN_SYNTHETIC_WASM=0` (read at the first face) or
+ * {@link setImagePasses} chose them.
  */
 export function imagePasses(): 'wasm-simd' | 'js' {
   return pixelHeap() ? 'wasm-simd' : 'js';
+}
+
+/**
+ * Chooses where the whole-image passes run from the next face on: `'auto'` in WebAssembly SIMD where
+ * there is any (the default), `'js'` in JavaScript, e.g. for images identical to a machine's without
+ * SIMD (the two differ by one level in about one byte in 10^5; labels never differ).
+ */
+export function setImagePasses(choice: 'auto' | 'js'): void {
+  if (choice !== 'auto' && choice !== 'js') throw new Error(`setImagePasses: expected 'auto' or 'js', got ${JSON.stringify(choice)}`);
+  mode = choice;
 }

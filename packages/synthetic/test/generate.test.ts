@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CLASS, DOMAINS, EXPRESSIONS, SeededRandom, generateFace, imagePasses, syntheticDataset, syntheticDomains } from '../src/index';
+import { CLASS, DOMAINS, EXPRESSIONS, SeededRandom, generateFace, imagePasses, setImagePasses, syntheticDataset, syntheticDomains } from '../src/index';
 import { DEFAULT_IMAGING, develop } from '../src/imaging';
 import { pixelHeap, resetPixelHeap } from '../src/pixels';
 import { drawSettings } from '../src/raster';
@@ -92,6 +92,18 @@ describe('WebAssembly image passes', () => {
     expect(withWasm(true, () => imagePasses())).toBe('wasm-simd');
     expect(withWasm(false, () => pixelHeap())).toBeNull();
     expect(withWasm(false, () => imagePasses())).toBe('js');
+  });
+
+  it('can be chosen in code, over the environment', () => {
+    const fromEnv = withWasm(false, () => generateFace(11, { size: 64 }));
+    withWasm(true, () => {
+      setImagePasses('js');
+      expect(imagePasses()).toBe('js');
+      expect(Buffer.from(generateFace(11, { size: 64 }).image.data).equals(Buffer.from(fromEnv.image.data))).toBe(true);
+      setImagePasses('auto');
+      expect(imagePasses()).toBe('wasm-simd');
+    });
+    expect(() => setImagePasses('gpu' as never)).toThrow(/setImagePasses: expected 'auto' or 'js', got "gpu"/);
   });
 
   it('give the pictures of the JavaScript passes (a byte now and then off by one) and the same labels', () => {
