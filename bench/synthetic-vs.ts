@@ -1,0 +1,63 @@
+/**
+ * The synthetic face generator of the working tree against the one of an earlier commit, in one
+ * process: rounds of 150 faces at 128 px alternate between the earlier generator, this one with its
+ * JavaScript image passes and this one with its WebAssembly passes, so that the machine's changing
+ * speed hits all three alike; reports the median time per face and the median of the per-round
+ * speed-ups over the earlier generator, and writes out/synthetic-vs.json.
+ *
+ *   pnpm bench synthetic-vs 5d9b533          (ROUNDS=20 by default)
+ *
+ * The earlier commit's packages/synthetic/src is extracted with `git archive` under out/ (so that
+ * its imports resolve through this package's node_modules) and imported from there.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { generateFace, setImagePasses } from '@ifan/synthetic';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
+const rev = process.argv[2];
+if (!rev) throw new Error('usage: synthetic-vs.ts <git revision> (e.g. 5d9b533)');
+const commit = execFileSync('git', ['rev-parse', '--short', `${rev}^{commit}`], { cwd: root, encoding: 'utf8' }).trim();
+const dir = join(here, 'out', `synthetic-${commit}`);
+if (!existsSync(join(dir, 'packages/synthetic/src/generate.ts'))) {
+  mkdirSync(dir, { recursive: true });
+  execFileSync('sh', ['-c', `git archive ${commit} packages/synthetic/src | tar -x -C "${dir}"`], { cwd: root });
+}
+const before = (await import(pathToFileURL(join(dir, 'packages/synthetic/src/generate.ts')).href)) as { generateFace: typeof generateFace };
+
+const size = 128;
+const rounds = Number(process.env.ROUNDS ?? 20);
+const per = 150;
+const variants: [string, () => void, (seed: number) => unknown][] = [
+  [commit, () => setImagePasses('auto'), (seed) => before.generateFace(seed, { size })],
+  ['now, js image passes', () => setImagePasses('js'), (seed) => generateFace(seed, { size })],
+  ['now, wasm image passes', () => setImagePasses('auto'), (seed) => generateFace(seed, { size })],
+];
+for (const [, choose, draw] of variants) {
+  choose();
+  for (let i = 0; i < 400; i++) draw(-1 - i);
+}
+const times: number[][] = variants.map(() => []);
+for (let r = 0; r < rounds; r++) {
+  for (const k of r % 2 ? [2, 1, 0] : [0, 1, 2]) {
+    const [, choose, draw] = variants[k];
+    choose();
+    const start = performance.now();
+    for (let i = 0; i < per; i++) draw(2_000_000 + r * per + i);
+    times[k].push((performance.now() - start) / per);
+  }
+}
+setImagePasses('auto');
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+console.log(`synthetic faces at ${size} px, ${rounds} rounds of ${per} faces per generator, alternated`);
+const results = variants.map(([name], k) => {
+  const msPerFace = median(times[k]);
+  const speedUp = median(times[k].map((t, r) => times[0][r] / t));
+  console.log(`${name.padEnd(24)} ${msPerFace.toFixed(3)} ms/face  ${(1000 / msPerFace).toFixed(0).padStart(5)} faces/s  ${speedUp.toFixed(2)}x ${commit}`);
+  return { name, msPerFace, facesPerSecond: 1000 / msPerFace, speedUp };
+});
+const report = { bench: 'synthetic-vs', against: commit, size, rounds, facesPerRound: per, node: process.version, date: new Date().toISOString(), results };
+writeFileSync(join(here, 'out', 'synthetic-vs.json'), `${JSON.stringify(report, null, 2)}\n`);
