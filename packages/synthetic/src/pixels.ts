@@ -193,6 +193,9 @@ export class PixelHeap {
     this.tapWeights = this.tapOffsets + align(width * 4 + SLACK);
     const end = this.tapWeights + align(width * 4 + SLACK);
     if (end > this.memory.buffer.byteLength) this.instantiate(Math.max(end, this.canvasAt + 256 * 256 * 20 + 8 * 4096));
+    // interpolateRow reads the (zero-weighted) pixel after the backdrop's last: zeros, not whatever
+    // another layout left there (0 * NaN would be NaN)
+    this.f32.fill(0, (this.backdropAt + bw * bh * 12) / 4, (this.backdropAt + bw * bh * 12) / 4 + 4);
     this.width = width;
     this.height = height;
     this.bw = bw;

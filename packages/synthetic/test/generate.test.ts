@@ -128,6 +128,17 @@ describe('WebAssembly image passes', () => {
     expect(differing / total).toBeLessThan(1e-3);
   });
 
+  it('read nothing another layout left in the heap (it is filled with NaNs here first)', () => {
+    const js = withWasm(false, () => generateFace(12, { size: 72 }));
+    const wasm = withWasm(true, () => {
+      const heap = pixelHeap()!;
+      generateFace(1, { size: 100 });
+      new Uint8Array(heap.canvas().buffer).fill(0xff, heap.canvasOffset);
+      return generateFace(12, { size: 72 });
+    });
+    for (let i = 0; i < js.image.data.length; i++) expect(Math.abs(js.image.data[i] - wasm.image.data[i])).toBeLessThanOrEqual(1);
+  });
+
   it('develop an image that is not in the heap (copied in) as one that is', () => {
     const rng = new SeededRandom(9);
     // random values between a band far below 0 (top rows) and one far above 255 (bottom rows)
