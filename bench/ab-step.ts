@@ -12,6 +12,7 @@ import { selectBackend } from '@ifan/core';
 import { conv2dBackpropFilterKernel, type FilterGradMethod } from '../packages/core/src/kernels/conv2d_backprop';
 import { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD, batchNormTrainingGradKernel, batchNormTrainingKernel } from '../packages/core/src/kernels/batch_norm';
 import { buildNetwork, disposeBatch, loadBackends, randomBatch, Rmsprop, TASKS, trainStep } from './train-setup';
+import { median } from './stats';
 
 const [preset = 'small', batchArg = '32', itArg = '1', stepsArg = '4', ...variants] = process.argv.slice(2);
 await loadBackends();
@@ -52,7 +53,6 @@ for (let s = -1; s < Number(stepsArg); s++) {
     }
   });
 }
-const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 vs.forEach((v, k) => {
-  console.log(`${v.padEnd(30)} median ${med(wall[k]).toFixed(0)} ms, best ${Math.min(...wall[k]).toFixed(0)} ms, cpu ${med(cpu[k]).toFixed(0)} ms`);
+  console.log(`${v.padEnd(30)} median ${median(wall[k]).toFixed(0)} ms, best ${Math.min(...wall[k]).toFixed(0)} ms, cpu ${median(cpu[k]).toFixed(0)} ms`);
 });

@@ -15,6 +15,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { generateFace, setImagePasses } from '@ifan/synthetic';
+import { median } from './stats';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -51,7 +52,6 @@ for (let r = 0; r < rounds; r++) {
   }
 }
 setImagePasses('auto');
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 console.log(`synthetic faces at ${size} px, ${rounds} rounds of ${per} faces per generator, alternated`);
 const results = variants.map(([name], k) => {
   const msPerFace = median(times[k]);

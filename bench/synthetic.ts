@@ -17,6 +17,7 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DOMAINS, type FaceOptions, generateFace, imagePasses, setImagePasses } from '@ifan/synthetic';
+import { median } from './stats';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const secondsPerCase = Number(process.env.BENCH_SECONDS ?? 3);
@@ -33,8 +34,6 @@ interface CaseResult {
   msPerFace: number;
   faces: number;
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Where the image passes run unless a case says otherwise (IFAN_SYNTHETIC_WASM=0 makes it 'js'). */
 const passes = imagePasses() === 'js' ? 'js' : 'auto';

@@ -3,7 +3,7 @@
  * colour cast, gamma, blur, noise and grey conversion. Labels are untouched by all of these.
  */
 import { type PixelHeap, pixelHeap } from './pixels';
-import { NOISE_RGB, NOISE_RGB_TRIPLES, NORMAL_TABLE, NORMAL_TABLE_MASK, type SeededRandom } from './rng';
+import { NOISE_RGB, NOISE_RGB_TRIPLES, NORMAL_TABLE, NORMAL_TABLE_MASK, type SeededRandom, xorshift32 } from './rng';
 import type { ImagingOptions } from './types';
 
 export type ResolvedImaging = Required<ImagingOptions>;
@@ -90,6 +90,11 @@ interface Tone {
 
 const GAMMA_STEPS = 2048;
 
+/** The lighting gradient's factor at the first pixel of row `y` (it grows by `gx` per pixel across). */
+function rowLight(width: number, height: number, gx: number, gy: number, y: number): number {
+  return 1 - (width / 2) * gx + (y - height / 2) * gy;
+}
+
 /**
  * The per-pixel pass of {@link develop}: the last vertical blur tap (weight `w`, 0 for none), tone,
  * gamma (when `lut` is given), grey and noise. Kept in its own function (its numbers read into locals
@@ -107,7 +112,7 @@ function finish(rgb: Float32Array, out: Uint8ClampedArray, width: number, height
   for (let y = 0, i = 0; y < height; y++) {
     const up = y > 0 ? -stride : 0;
     const down = y < height - 1 ? stride : 0;
-    let light = 1 - (width / 2) * gx + (y - height / 2) * gy;
+    let light = rowLight(width, height, gx, gy, y);
     for (let x = 0; x < width; x++, i += 3, light += gx) {
       let ir = (c * rgb[i] + w * (rgb[i + up] + rgb[i + down])) * kr * light + offset;
       let ig = (c * rgb[i + 1] + w * (rgb[i + 1 + up] + rgb[i + 1 + down])) * kg * light + offset;
@@ -118,9 +123,7 @@ function finish(rgb: Float32Array, out: Uint8ClampedArray, width: number, height
         ib = lut[ib <= 0 ? 0 : ib >= top ? top : ib | 0];
       }
       // xorshift32 indices into a table of normals: one shared and per-channel draws per pixel
-      state ^= state << 13;
-      state ^= state >>> 17;
-      state ^= state << 5;
+      state = xorshift32(state);
       const n = NORMAL_TABLE[state & NORMAL_TABLE_MASK] * shared + 0.5;
       if (grey) {
         const v = 0.299 * ir + 0.587 * ig + 0.114 * ib + n;
@@ -154,11 +157,9 @@ function finishColour(rgb: Float32Array, out: Uint8ClampedArray, width: number, 
     const row = y * stride;
     const du = y > 0 ? -stride : 0;
     const dd = y < height - 1 ? stride : 0;
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
+    state = xorshift32(state);
     const t = 3 * (state & mask) - row;
-    let light = 1 - (width / 2) * gx + (y - height / 2) * gy;
+    let light = rowLight(width, height, gx, gy, y);
     // vertical sums: p* of the pixel being written, q* of its left neighbour, n* of its right one
     let pr = c * rgb[row] + w * (rgb[row + du] + rgb[row + dd]);
     let pg = c * rgb[row + 1] + w * (rgb[row + 1 + du] + rgb[row + 1 + dd]);
@@ -217,10 +218,8 @@ function finishColourWasm(heap: PixelHeap, rgb: Float32Array, width: number, hei
   let state = seed | 0;
   for (let y = 0; y < height; y++) {
     const row = src + y * bytes;
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    const base = 1 - (width / 2) * gx + (y - height / 2) * gy;
+    state = xorshift32(state);
+    const base = rowLight(width, height, gx, gy, y);
     finishRow(
       row,
       y > 0 ? row - bytes : row,

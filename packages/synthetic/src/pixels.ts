@@ -10,7 +10,7 @@
  * {@link pixelHeap} is null and the callers keep their JavaScript loops (the same arithmetic, partly
  * in float64 instead of float32).
  */
-import { type WasmFunction, addr, assemble, forUp, op } from '@ifan/core/wasm';
+import { type WasmFunction, addConst, addr, assemble, forUp, op } from '@ifan/core/wasm';
 import { NOISE_RGB } from './rng';
 
 // ---- the loops ----
@@ -69,25 +69,25 @@ const finishRow: WasmFunction = {
       ...finishQuad(2), ...finishQuad(3), ...op.narrow32,
       ...op.narrow16u,
       ...op.vstore,
-      ...op.get(D), ...op.const(16), ...op.add, ...op.set(D),
+      ...addConst(D, 16),
     ]),
   ],
 };
 
 const [TOP, BOTTOM, OUT, MBYTES, TY] = [0, 1, 2, 3, 4];
-const [MK, VTY] = [5, 6];
+const [MK, VTY, VT] = [5, 6, 7];
 
 /** mixRows(top, bottom, out, bytes, ty): `out = top + (bottom - top) * ty` over `bytes` of floats, 16 at a time. */
 const mixRows: WasmFunction = {
   name: 'mixRows',
   params: ['i32', 'i32', 'i32', 'i32', 'f32'],
-  locals: ['i32', 'v128'],
+  locals: ['i32', 'v128', 'v128'],
   body: [
     ...op.get(TY), ...op.fsplat, ...op.set(VTY),
     ...forUp(MK, MBYTES, 16, [
       ...addr(OUT, MK),
-      ...addr(TOP, MK), ...op.vload,
-      ...addr(BOTTOM, MK), ...op.vload, ...addr(TOP, MK), ...op.vload, ...op.fsub, ...op.get(VTY), ...op.fmul,
+      ...addr(TOP, MK), ...op.vload, ...op.tee(VT),
+      ...addr(BOTTOM, MK), ...op.vload, ...op.get(VT), ...op.fsub, ...op.get(VTY), ...op.fmul,
       ...op.fadd,
       ...op.vstore,
     ]),
@@ -118,7 +118,7 @@ const interpolateRow: WasmFunction = {
       ...op.get(XW), ...op.get(IX), ...op.const(4), ...op.mul, ...op.add, ...op.f32load, ...op.fsplat,
       ...op.fmul, ...op.fadd,
       ...op.vstore,
-      ...op.get(IOUT), ...op.const(12), ...op.add, ...op.set(IOUT),
+      ...addConst(IOUT, 12),
     ]),
   ],
 };
@@ -204,7 +204,7 @@ export class PixelHeap {
 
   /** The colour canvas (`width * height * 3` floats) of the current layout, at byte {@link canvasOffset}. */
   canvas(): Float32Array {
-    return this.f32.subarray(this.canvasAt / 4, this.canvasAt / 4 + this.width * this.height * 3);
+    return this.floats(this.canvasAt, this.width * this.height * 3);
   }
 
   get canvasOffset(): number {
@@ -213,7 +213,7 @@ export class PixelHeap {
 
   /** The backdrop canvas's colours (see {@link backdropSize}), at byte {@link backdropOffset}. */
   backdrop(): Float32Array {
-    return this.f32.subarray(this.backdropAt / 4, this.backdropAt / 4 + this.bw * this.bh * 3);
+    return this.floats(this.backdropAt, this.bw * this.bh * 3);
   }
 
   get backdropOffset(): number {
@@ -227,7 +227,7 @@ export class PixelHeap {
 
   /** Whether `a` is this heap's current backdrop view. */
   holdsBackdrop(a: Float32Array): boolean {
-    return a.buffer === this.memory.buffer && a.byteOffset === this.backdropAt && a.length === this.bw * this.bh * 3;
+    return this.isView(a, this.backdropAt, this.bw * this.bh * 3);
   }
 
   /** An int view of `length` 32-bit words at byte `offset`. */
@@ -237,7 +237,7 @@ export class PixelHeap {
 
   /** Whether `a` is this heap's current canvas view. */
   holds(a: Float32Array): boolean {
-    return a.buffer === this.memory.buffer && a.byteOffset === this.canvasAt && a.length === this.width * this.height * 3;
+    return this.isView(a, this.canvasAt, this.width * this.height * 3);
   }
 
   /** A float view of `length` floats at byte `offset`. */
@@ -248,6 +248,11 @@ export class PixelHeap {
   /** A copy of `length` bytes at byte `offset`. */
   copyBytes(offset: number, length: number): Uint8Array {
     return this.u8.slice(offset, offset + length);
+  }
+
+  /** Whether `a` is the view of `length` floats at byte `offset` of the current memory. */
+  private isView(a: Float32Array, offset: number, length: number): boolean {
+    return a.buffer === this.memory.buffer && a.byteOffset === offset && a.length === length;
   }
 
   /** A fresh memory of at least `bytes` with the noise table in place, and an instance over it. */

@@ -1570,8 +1570,10 @@ function upsample(src: Canvas, dst: Canvas, cover: Int32Array): void {
     if (wasm) wasm.fn.interpolateRow(wasm.backdropOffset + y * sw * 12, at[slot], wasm.tapOffsets, wasm.tapWeights, dw);
     else interpolateRow(srgb, y * sw * 3, rows[slot], xi, xt, dw);
   };
-  /** Pixels `[from, to)` of row `y` from the rows in slots `top` and `bottom`. */
-  const mix = (y: number, from: number, to: number, top: number, bottom: number) => {
+  let top = 0; // the slot of the upper row
+  /** Pixels `[from, to)` of row `y` from the upper row (slot `top`) and the lower one. */
+  const mix = (y: number, from: number, to: number) => {
+    const bottom = top ^ 1;
     let j = from * 3;
     if (wasm) {
       // whole 16-byte steps in the heap, the last floats here
@@ -1581,7 +1583,6 @@ function upsample(src: Canvas, dst: Canvas, cover: Int32Array): void {
     }
     mixFloats(rows[top], rows[bottom], yt[y], drgb, y * stride, j, to * 3);
   };
-  let top = 0; // the slot of the upper row
   let r0 = -1; // source row in slot `top`
   let r1 = -1; // source row in the other slot
   for (let y = 0; y < dh; y++) {
@@ -1600,10 +1601,10 @@ function upsample(src: Canvas, dst: Canvas, cover: Int32Array): void {
     }
     const cl = cover[2 * y];
     const cr = cover[2 * y + 1];
-    if (cr <= cl) mix(y, 0, dw, top, top ^ 1);
+    if (cr <= cl) mix(y, 0, dw);
     else {
-      mix(y, 0, cl, top, top ^ 1);
-      mix(y, cr, dw, top, top ^ 1);
+      mix(y, 0, cl);
+      mix(y, cr, dw);
     }
   }
 }

@@ -111,6 +111,13 @@ export function toRandom(seedOrRng: number | RandomSource): SeededRandom {
   return new SeededRandom(Math.floor(seedOrRng.next() * 4294967296) >>> 0);
 }
 
+/** One step of Marsaglia's xorshift32 on a 32-bit integer state (the camera noise's table offsets). */
+export function xorshift32(x: number): number {
+  x ^= x << 13;
+  x ^= x >>> 17;
+  return x ^ (x << 5);
+}
+
 const LATTICE_BITS = 7;
 const LATTICE_MASK = (1 << LATTICE_BITS) - 1;
 /** 128 x 128 random lattice values (64 KB, cache-friendly), made once from a fixed seed; noise seeds pick an offset into it. */
