@@ -20,7 +20,7 @@ describe('overlays', () => {
       {
         parsing: { mask },
         landmarks: { points: [[20, 20], [30, 20], [25, 25], [20, 30], [30, 30]] },
-        emotion: { classIndex: 3, probabilities: [0, 0, 0, 1, 0, 0, 0] },
+        emotion: { classIndex: 3, className: 'happy', probabilities: [0, 0, 0, 1, 0, 0, 0] },
       },
       [parsing, landmarks, emotion],
     );

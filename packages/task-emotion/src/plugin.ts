@@ -109,10 +109,10 @@ export function emotionTask(options: EmotionTaskOptions = {}): TaskPlugin<Emotio
 
     async decodeOutput(prediction) {
       const v = (await prediction.array()) as number[][];
-      return v.map((probabilities) => ({
-        classIndex: probabilities.indexOf(Math.max(...probabilities)),
-        probabilities,
-      }));
+      return v.map((probabilities) => {
+        const classIndex = probabilities.indexOf(Math.max(...probabilities));
+        return { classIndex, className: set.classes[classIndex], probabilities };
+      });
     },
 
     transformLabel: (label) => label,

@@ -4,7 +4,11 @@ export interface EmotionLabel {
 }
 
 export interface EmotionOutput {
+  /** The predicted class: the arg-max of `probabilities`. */
   classIndex: number;
+  /** Its name in the label set (`happy`, ...). */
+  className: string;
+  /** One probability per class, in label-set order. */
   probabilities: number[];
 }
 

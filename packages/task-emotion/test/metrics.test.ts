@@ -9,7 +9,7 @@ const SEVEN: EmotionLabelSet = {
   classes: ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'],
 };
 
-const out = (classIndex: number): EmotionOutput => ({ classIndex, probabilities: [] });
+const out = (classIndex: number): EmotionOutput => ({ classIndex, className: `class ${classIndex}`, probabilities: [] });
 const lab = (classIndex: number) => ({ classIndex });
 
 describe('createEmotionMetric', () => {

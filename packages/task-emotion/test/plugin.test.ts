@@ -61,9 +61,10 @@ describe('emotion plugin', () => {
     expect(Array.from(g.slice(7, 14)).every((v) => v === 0)).toBe(true);
   });
 
-  it('decodes the argmax and the probabilities', async () => {
+  it('decodes the argmax, its class name and the probabilities', async () => {
     const [out] = await emotionTask().decodeOutput(tf.tensor2d([[0.1, 0.05, 0.05, 0.6, 0.1, 0.05, 0.05]]), 32);
     expect(out.classIndex).toBe(3);
+    expect(out.className).toBe('happy');
     expect(out.probabilities[3]).toBeCloseTo(0.6, 6);
   });
 });
