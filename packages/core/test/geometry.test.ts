@@ -5,6 +5,7 @@ import {
   augmentTransform,
   colorJitter,
   composeAffine,
+  faceBoxFromKeypoints,
   faceCrop,
   flipTransform,
   invertAffine,
@@ -56,6 +57,10 @@ describe('affine maps', () => {
 });
 
 describe('faceCrop', () => {
+  it('grows only a face box by the margin: an image without one is taken as already framed', () => {
+    expect(faceCrop([100, 80], undefined, { size: 40, margin: 0.25 }).affine).toEqual(faceCrop([100, 80], undefined, { size: 40 }).affine);
+  });
+
   it('maps the face box, grown by the margin, onto the output square', () => {
     const t = faceCrop([640, 480], [100, 50, 200, 100], { size: 128, margin: 0.25 });
     // square of side 200 * 1.5 = 300 centred on (200, 100)
@@ -76,6 +81,37 @@ describe('faceCrop', () => {
     expect(() => faceCrop([10, 10], undefined, { size: 0 })).toThrow(/size/);
     expect(() => faceCrop([10, 10], [0, 0, 0, 5], { size: 8 })).toThrow(/face box/);
     expect(() => faceCrop([10, 10], undefined, { size: 8, margin: -1 })).toThrow(/margin/);
+  });
+});
+
+describe('faceBoxFromKeypoints', () => {
+  it('frames a frontal face by its eye distance, a third of the way from the eyes to the mouth', () => {
+    // eyes 20 apart at y 40, mouth 18 below: side 3.2 * 20 = 64, centre (50, 46)
+    expect(faceBoxFromKeypoints([40, 40], [60, 40], [50, 58])).toEqual([18, 14, 64, 64]);
+  });
+
+  it('keeps the size of a turned head by the eye-to-mouth distance', () => {
+    // eyes only 6 apart (profile), mouth 24 below their midpoint: side 3.2 * 24
+    const [x, y, w, h] = faceBoxFromKeypoints([47, 40], [53, 40], [50, 64]);
+    expect(w).toBeCloseTo(76.8, 9);
+    expect(h).toBe(w);
+    expect(x + w / 2).toBeCloseTo(50, 9);
+    expect(y + h / 2).toBeCloseTo(48, 9);
+  });
+
+  it('puts the eyes about 0.31 of the crop apart with faceCrop, whatever the face size', () => {
+    for (const scale of [0.5, 1, 3]) {
+      const le: [number, number] = [100 * scale, 80 * scale];
+      const re: [number, number] = [140 * scale, 80 * scale];
+      const t = faceCrop([400 * scale, 400 * scale], faceBoxFromKeypoints(le, re, [120 * scale, 118 * scale]), { size: 64 });
+      const [ax] = applyAffine(t.affine, ...le);
+      const [bx] = applyAffine(t.affine, ...re);
+      expect((bx - ax) / 64).toBeCloseTo(1 / 3.2, 9);
+    }
+  });
+
+  it('refuses points that are not numbers', () => {
+    expect(() => faceBoxFromKeypoints([Number.NaN, 0], [1, 0], [0, 1])).toThrow(/finite/);
   });
 });
 

@@ -4,7 +4,7 @@
  * decode images in `load()`, where the points are also checked against the image size.
  */
 import { join, resolve } from 'node:path';
-import type { Dataset, LabelledImage, LoadOptions, Sample } from '@ifan/core';
+import { faceBoxFromKeypoints, type Dataset, type LabelledImage, type LoadOptions, type Sample } from '@ifan/core';
 import {
   DatasetError,
   SkipCollector,
@@ -111,6 +111,11 @@ export interface LandmarkLoadOptions extends LoadOptions {
 export interface MtflLoadOptions extends LandmarkLoadOptions {
   /** Annotation file relative to the root, instead of the split's. */
   file?: string;
+  /**
+   * Frame each face by its points ({@link fivePointBox}), as a face detector's keypoints frame it in
+   * prediction. Default true; false takes the centred square of the whole picture.
+   */
+  boxFromPoints?: boolean;
 }
 
 const MTFL_SPLITS: Record<string, string> = { train: 'training.txt', training: 'training.txt', test: 'testing.txt', testing: 'testing.txt' };
@@ -264,6 +269,7 @@ export async function loadMtfl(root: string, options: MtflLoadOptions = {}): Pro
         abs,
         where,
         points: [0, 1, 2, 3, 4].map((i) => [v[i], v[5 + i]]),
+        ...(options.boxFromPoints === false ? {} : { faceBox: fivePointBox([0, 1, 2, 3, 4].map((i) => [v[i], v[5 + i]])) }),
         identity: mtflIdentity(id),
         extra: { [MTFL_ATTRIBUTES_TASK]: attributes },
       });
@@ -285,7 +291,10 @@ export interface PtsLoadOptions extends LandmarkLoadOptions {
    * them with {@link reduce68To5}; otherwise the files must have as many points as the set.
    */
   landmarkSet?: LandmarkSet;
-  /** Give each sample the bounding box of its points as face box. Default true. */
+  /**
+   * Give each sample a face box from its points: {@link fivePointBox} of the 5 points 68-point files
+   * reduce to, else the bounding box of all points. Default true.
+   */
   boxFromPoints?: boolean;
 }
 
@@ -327,6 +336,15 @@ export function parsePts(text: string, file: string): [number, number][] {
   return points;
 }
 
+/**
+ * The face box of MTFL's five points (eyes, nose, mouth corners): core's `faceBoxFromKeypoints`, the
+ * framing a face detector's keypoints give in prediction too.
+ */
+export function fivePointBox(points: [number, number][]): [number, number, number, number] {
+  const [le, re, , ml, mr] = points;
+  return faceBoxFromKeypoints(le, re, [(ml[0] + mr[0]) / 2, (ml[1] + mr[1]) / 2]);
+}
+
 function boundingBox(points: [number, number][]): [number, number, number, number] {
   const xs = points.map((p) => p[0]);
   const ys = points.map((p) => p[1]);
@@ -365,7 +383,12 @@ export async function loadPts(root: string, options: PtsLoadOptions = {}): Promi
             hint: 'pass the matching set as landmarkSet',
           });
         }
-        const faceBox = options.boxFromPoints === false ? undefined : boundingBox(points);
+        const faceBox =
+          options.boxFromPoints === false
+            ? undefined
+            : points.length === 68
+              ? fivePointBox(reduce68To5(points))
+              : boundingBox(points);
         if (reduce) points = reduce68To5(points);
         const id = folder === '' ? imageRel : `${folder.replace(/\\/g, '/').replace(/\/$/, '')}/${imageRel}`;
         pending.push({ id, rel: id, abs: join(base, imageRel), where: { file: ptsFile }, points, faceBox });

@@ -8,6 +8,7 @@ import {
   IBUG_68,
   MTFL_5,
   PTS_OFFSET,
+  fivePointBox,
   lfwIdentity,
   mtflIdentity,
   loadLandmarkCsv,
@@ -115,7 +116,13 @@ describe('loadMtfl', () => {
     expect((li.labels.landmarks as LandmarkLabel).points).toEqual([[10.5, 12], [30.25, 12.5], [20, 22], [12, 30], [28, 30]]);
     expect(li.labels.attributes).toEqual({ gender: 'male', smile: false, glasses: false, pose: 3 });
     expect((await ds.samples[1].load()).labels.attributes).toEqual({ gender: 'female', smile: true, glasses: true, pose: 5 });
-    expect(li.faceBox).toBeUndefined();
+    // framed by its points: 3.2 x the eye distance (19.756 > 17.754 eyes-to-mouth), centred a third of
+    // the way from the eyes' midpoint (20.375, 12.25) to the mouth's (20, 30)
+    const side = 3.2 * Math.hypot(19.75, 0.5);
+    const box = li.faceBox!;
+    [20.25 - side / 2, 12.25 + 17.75 / 3 - side / 2, side, side].forEach((v, i) => expect(box[i]).toBeCloseTo(v, 9));
+    const whole = await loadMtfl(join(root, 'mtfl'), { boxFromPoints: false });
+    expect((await whole.samples[0].load()).faceBox).toBeUndefined();
   });
 
   it('uses the task key it is given and is reachable by format name', async () => {
@@ -214,7 +221,9 @@ describe('loadPts', () => {
     const pts = (li.labels.landmarks as LandmarkLabel).points;
     expect(pts).toHaveLength(68);
     expect(pts[0]).toEqual([10 + PTS_OFFSET, 20 + PTS_OFFSET]);
-    expect(li.faceBox).toEqual([9.5, 19.5, 67, 6]);
+    expect(li.faceBox).toEqual(fivePointBox(reduce68To5(pts)));
+    const noBox = await loadPts(join(root, '300w'), { boxFromPoints: false });
+    expect((await noBox.samples[1].load()).faceBox).toBeUndefined();
   });
 
   it('reads only the split folders and reduces to 5 points', async () => {

@@ -110,7 +110,8 @@ export interface FaceCropOptions {
  * THE face crop, used identically in training, evaluation and prediction: the square centred on the
  * face box with side `max(width, height)` of the box (without a box: the centred square of side
  * `min(imageWidth, imageHeight)`, the right choice for data sets whose images are already face crops),
- * grown by `margin` on each side, then resized to `size` x `size`. Parts of the square outside the
+ * grown by `margin` on each side (only a face box is grown: an image without one is taken as already
+ * framed), then resized to `size` x `size`. Parts of the square outside the
  * image are filled (black for images, class 0 for label maps).
  *
  * @param imageSize `[width, height]` of the original image.
@@ -141,9 +142,39 @@ export function faceCrop(
     cy = h / 2;
     side = Math.min(w, h);
   }
-  side *= 1 + 2 * margin;
+  if (faceBox) side *= 1 + 2 * margin;
   const k = size / side;
   return { affine: [k, 0, size / 2 - k * cx, 0, k, size / 2 - k * cy], outSize: [size, size], flipped: false, sourceSize: [w, h] };
+}
+
+/**
+ * Side of the framing square from {@link faceBoxFromKeypoints}, in units of the larger of the eye
+ * distance and the eye-to-mouth distance: the eyes end up about 0.31 of the crop apart on a frontal
+ * face, as tightly as a face detector frames one.
+ */
+export const KEYPOINT_BOX_SCALE = 3.2;
+
+/**
+ * The face box that frames a face from its eye centres and mouth centre, the same however the points
+ * were found (labelled points in training, a face detector's keypoints in prediction), so that every
+ * consumer of a model frames faces alike: a square of side {@link KEYPOINT_BOX_SCALE} times the larger of
+ * the eye distance and the eye-to-mouth distance (the larger, so a turned head keeps its size), centred a
+ * third of the way from the eyes' midpoint to the mouth. Returns `[x, y, width, height]`.
+ */
+export function faceBoxFromKeypoints(
+  leftEye: readonly [number, number],
+  rightEye: readonly [number, number],
+  mouth: readonly [number, number],
+): [number, number, number, number] {
+  const ex = (leftEye[0] + rightEye[0]) / 2;
+  const ey = (leftEye[1] + rightEye[1]) / 2;
+  const eyes = Math.hypot(rightEye[0] - leftEye[0], rightEye[1] - leftEye[1]);
+  const toMouth = Math.hypot(mouth[0] - ex, mouth[1] - ey);
+  const side = KEYPOINT_BOX_SCALE * Math.max(eyes, toMouth, 1e-6);
+  if (!Number.isFinite(side)) throw new Error(`faceBoxFromKeypoints: the points must be finite, got eyes [${leftEye}] [${rightEye}], mouth [${mouth}]`);
+  const cx = ex + (mouth[0] - ex) / 3;
+  const cy = ey + (mouth[1] - ey) / 3;
+  return [cx - side / 2, cy - side / 2, side, side];
 }
 
 /** The same transform followed by a horizontal mirror of its output (toggles `flipped`). */
