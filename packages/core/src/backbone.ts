@@ -137,9 +137,20 @@ export class Backbone implements CostedLayer {
    */
   readonly sites: Site[] = [];
 
-  constructor(scope: ParamScope, config: BackboneConfig, bn: BnOpts) {
+  /** Up-path blocks built and run: all of them, or fewer when no task reads the finer up sites. */
+  readonly upBlocks: number;
+
+  /**
+   * @param upBlocks how many up-path blocks to build, from the bottom (default all): a network whose
+   *   tasks read only down-path features needs none, and computes exactly the same without them.
+   */
+  constructor(scope: ParamScope, config: BackboneConfig, bn: BnOpts, upBlocks?: number) {
     const c = resolveBackboneConfig(config) as Required<BackboneConfig>;
     this.config = c;
+    this.upBlocks = upBlocks ?? c.blocks;
+    if (!Number.isInteger(this.upBlocks) || this.upBlocks < 0 || this.upBlocks > c.blocks) {
+      throw new Error(`Backbone: upBlocks must be an integer from 0 to ${c.blocks}, got ${String(upBlocks)}`);
+    }
     const S = c.inputSize;
     this.stem = new Conv2D(scope, 'stem', { inChannels: 3, outChannels: c.stemChannels, kernelSize: 7, outSize: S });
     let ch = c.stemChannels;
@@ -153,7 +164,7 @@ export class Backbone implements CostedLayer {
       skipChannels.push(ch);
     }
     this.sites.push({ path: 'down', downsample: 2 ** c.blocks, size: S / 2 ** c.blocks, channels: ch });
-    for (let j = 0; j < c.blocks; j++) {
+    for (let j = 0; j < this.upBlocks; j++) {
       const size = S / 2 ** (c.blocks - j);
       const block = new DenseBlock(scope, `up${j}`, ch, size, c, bn, false);
       this.up.push(block);
@@ -194,7 +205,7 @@ export class Backbone implements CostedLayer {
     }
     h = integrate(sites.length, h);
     sites.push(h);
-    for (let j = 0; j < c.blocks; j++) {
+    for (let j = 0; j < this.upBlocks; j++) {
       const y = this.transitions[j].apply(this.up[j].apply(h, ctx), ctx);
       h = tf.concat([y, skips[c.blocks - 1 - j]], 3);
       h = integrate(sites.length, h);

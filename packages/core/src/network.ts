@@ -106,7 +106,11 @@ export class IntegratedNetwork {
     this.rng = new Rng(this.config.seed ^ 0x5bd1e995);
     this.params = new ParamStore(new Rng(this.config.seed));
     const bnOpts = { keys: this.bnKeys, shared: this.config.sharedBatchNorm };
-    this.backbone = new Backbone(this.params.scope('backbone'), this.backboneConfig, bnOpts);
+    // the up path is built only as far as a task reads it: a network of down-path tasks (landmarks,
+    // emotion) computes the same without it, at a fraction of the cost
+    const blocks = this.backboneConfig.blocks;
+    const upBlocks = Math.max(0, ...plugins.map((p) => (p.decodeFrom.path === 'up' && typeof p.decodeFrom.downsample === 'number' ? blocks - Math.log2(p.decodeFrom.downsample) : 0)));
+    this.backbone = new Backbone(this.params.scope('backbone'), this.backboneConfig, bnOpts, Math.min(blocks, Math.max(0, Math.ceil(upBlocks))));
     const S = this.backboneConfig.inputSize;
     const pyramidSizes = Array.from({ length: this.backboneConfig.blocks + 1 }, (_, k) => S / 2 ** k);
     for (const p of plugins) {

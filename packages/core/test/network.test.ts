@@ -66,6 +66,29 @@ describe('backbone feature shapes', () => {
     net.dispose();
   });
 
+  it('builds the up path only as far as a task reads it, and computes the same without the rest', () => {
+    const full = new IntegratedNetwork([mapTask(), vectorTask()], { ...tinyConfig, iterations: 1 });
+    const pruned = new IntegratedNetwork([vectorTask()], { ...tinyConfig, iterations: 1 });
+    expect(full.backbone.upBlocks).toBe(3);
+    expect(pruned.backbone.upBlocks).toBe(0);
+    expect(pruned.backbone.sites.map((s) => s.path)).toEqual(['down', 'down', 'down', 'down']);
+    expect([...pruned.params.variables.keys()].some((k) => k.includes('/up'))).toBe(false);
+    // the pruned network's parameters into the full one: the vector task then gets the same outputs,
+    // whatever the up path of the full network holds
+    for (const [name, v] of pruned.params.variables) {
+      const twin = full.params.variables.get(name);
+      if (twin && twin.shape.join() === v.shape.join()) twin.assign(v);
+    }
+    const x = images(2, 32);
+    const [a, b] = [pruned, full].map((net) =>
+      tf.tidy(() => net.forward(x, net.context({ bnKey: 'vector' }), 0).raw[0].vector.dataSync() as Float32Array),
+    );
+    expect(Array.from(b)).toEqual(Array.from(a));
+    x.dispose();
+    full.dispose();
+    pruned.dispose();
+  });
+
   it('refuses an input size that the blocks cannot halve', () => {
     expect(() => new IntegratedNetwork([mapTask()], { backbone: { inputSize: 40, blocks: 4, layersPerBlock: 1, growthRate: 4, stemChannels: 4 } })).toThrow(
       /not divisible by 2\^blocks = 16/,
