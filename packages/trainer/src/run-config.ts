@@ -4,8 +4,8 @@
  */
 import { stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
-import type { BackbonePresetName, Dataset, NetworkConfig, TaskPlugin } from '@ifan/core';
-import { splitDataset } from '@ifan/core/node';
+import { Rng, subsetDataset, type BackbonePresetName, type Dataset, type NetworkConfig, type TaskPlugin } from '@ifan/core';
+import { shuffle, splitDataset } from '@ifan/core/node';
 import { syntheticDataset } from '@ifan/synthetic';
 import { ConfigError } from './errors';
 import { taskEntry } from './tasks';
@@ -24,6 +24,11 @@ export interface DataSpec {
   count?: number;
   /** `synthetic`: seed. Default the run's seed. */
   seed?: number;
+  /**
+   * Use at most this many samples, a seeded random subset (taken before validation and test splits
+   * are carved), e.g. to overfit a few hundred faces first.
+   */
+  limit?: number;
 }
 
 export interface TaskSpec {
@@ -187,5 +192,12 @@ export async function loadData(plugin: TaskPlugin, spec: DataSpec, field: string
     ds = await plugin.loadDataset(spec.format, path, spec.split ? { split: spec.split } : {});
   }
   if (ds.samples.length === 0) throw new ConfigError(field, `data set "${ds.name}" has no samples`);
+  if (spec.limit !== undefined) {
+    const limit = checkInteger(`${field}.limit`, spec.limit, 1);
+    if (limit < ds.samples.length) {
+      const order = shuffle(ds.samples.map((_, i) => i), new Rng(seed * 13 + 5));
+      ds = subsetDataset(ds, order.slice(0, limit).sort((a, b) => a - b), `${ds.name}[${limit}]`);
+    }
+  }
   return ds;
 }

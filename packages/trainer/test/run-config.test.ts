@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'vitest';
+import { emotionTask } from '@ifan/task-emotion';
+import { loadData } from '../src/run-config';
+
+describe('loadData', () => {
+  it('limit keeps a seeded subset of the data set, in its order, and names it', async () => {
+    const plugin = emotionTask();
+    const all = await loadData(plugin, { format: 'synthetic', count: 40 }, 'tasks.emotion.train', '.', 1, 'train');
+    const a = await loadData(plugin, { format: 'synthetic', count: 40, limit: 12 }, 'tasks.emotion.train', '.', 1, 'train');
+    const b = await loadData(plugin, { format: 'synthetic', count: 40, limit: 12 }, 'tasks.emotion.train', '.', 1, 'train');
+    expect(a.samples).toHaveLength(12);
+    expect(a.name).toBe(`${all.name}[12]`);
+    expect(a.samples.map((s) => s.id)).toEqual(b.samples.map((s) => s.id));
+    const order = a.samples.map((s) => all.samples.findIndex((t) => t.id === s.id));
+    expect(order.every((i, k) => i >= 0 && (k === 0 || i > order[k - 1]))).toBe(true);
+    // not simply the first twelve
+    expect(order[11]).toBeGreaterThan(11);
+    const more = await loadData(plugin, { format: 'synthetic', count: 40, limit: 400 }, 'tasks.emotion.train', '.', 1, 'train');
+    expect(more.samples).toHaveLength(40);
+    await expect(loadData(plugin, { format: 'synthetic', count: 40, limit: 0 }, 'tasks.emotion.train', '.', 1, 'train')).rejects.toThrow(/limit/);
+  });
+});
