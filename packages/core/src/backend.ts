@@ -99,14 +99,38 @@ async function tryActivate(name: BackendName, importModule: (name: string) => Pr
     return describeImportError(e, moduleName);
   }
   if (!tf.findBackendFactory(tfName)) return `${moduleName} loaded but registered no "${tfName}" backend`;
+  const listeners = processListeners();
   try {
     const ok = await tf.setBackend(tfName);
     if (!ok) return `the ${tfName} backend failed to initialise`;
     await tf.ready();
   } catch (e) {
     return `the ${tfName} backend failed to initialise: ${(e as Error).message.split('\n')[0]}`;
+  } finally {
+    listeners.removeAdded();
   }
   return null;
+}
+
+/**
+ * The wasm backend's Emscripten module adds `uncaughtException` and `unhandledRejection` listeners
+ * that rethrow the error from inside the listener, so Node prints the line of the throw (the
+ * module's one 40 KB minified line) above the error and exits with code 7; tfjs removes them only
+ * when the backend is disposed. Removing the listeners a backend added while it started keeps
+ * Node's own report of an uncaught error: the error and its stack.
+ */
+function processListeners(): { removeAdded(): void } {
+  const events = ['uncaughtException', 'unhandledRejection'] as const;
+  const proc = typeof process !== 'undefined' && typeof process.listeners === 'function' ? process : undefined;
+  const before = proc ? events.map((e) => proc.listeners(e)) : [];
+  return {
+    removeAdded() {
+      if (!proc) return;
+      events.forEach((e, i) => {
+        for (const l of proc.listeners(e)) if (!before[i].includes(l)) proc.removeListener(e, l as (...args: unknown[]) => void);
+      });
+    },
+  };
 }
 
 function describeImportError(e: unknown, moduleName: string): string {

@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { resetBackendSelection, selectBackend } from '../src/backend';
@@ -61,5 +63,22 @@ describe('selectBackend', () => {
     } finally {
       delete process.env.IFAN_BACKEND;
     }
+  });
+
+  // issue 17, defect 7: the wasm module's process listeners rethrew every uncaught error from inside
+  // themselves, so Node printed the module's 40 KB minified line above the error (exit code 7)
+  it.each([
+    ['an uncaught error', "throw new Error('the useful message');"],
+    ['an unhandled rejection', "Promise.reject(new Error('the useful message'));"],
+  ])('after the wasm backend starts, %s is reported by Node as usual, without the module source', (_what, code) => {
+    const r = spawnSync(
+      process.execPath,
+      ['--conditions=@ifan/source', '--import', 'tsx', '--input-type=module', '-e', `import { selectBackend } from '@ifan/core'; await selectBackend({ backend: 'wasm', log: false }); ${code}`],
+      { cwd: fileURLToPath(new URL('..', import.meta.url)), encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(r.stderr).toContain('Error: the useful message');
+    expect(r.stderr).not.toContain('WasmBackendModule');
+    expect(r.stderr.length).toBeLessThan(4000);
+    expect(r.status).toBe(1);
   });
 });
