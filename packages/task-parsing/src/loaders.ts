@@ -140,6 +140,53 @@ export function parsingLabelSet(classes: string[], options: LabelSetOptions = {}
   return { name: options.name ?? 'custom', classes: [...classes], colors: colors.map((c) => [...c] as Rgb), flipPairs, groups };
 }
 
+/** The built-in label sets by name. */
+export const PARSING_LABEL_SETS: Readonly<Record<string, ParsingLabelSet>> = {
+  [HELEN_11.name]: HELEN_11,
+  [FASSEG_6.name]: FASSEG_6,
+  [CELEBAMASK_19.name]: CELEBAMASK_19,
+};
+
+/**
+ * A label set as given in options (and JSON run configurations): the set itself; the name of a
+ * built-in one (`helen-11`, `fasseg-6`, `celebamask-19`; also `HELEN_11`, or a format name such as
+ * `fasseg`); or the class names, background first (a set made by {@link parsingLabelSet}).
+ */
+export type ParsingLabelSetSpec = ParsingLabelSet | string | string[];
+
+const LABEL_SET_ALIASES: Record<string, string> = { helen: 'helen-11', fasseg: 'fasseg-6', celebamask: 'celebamask-19', 'celebamask-hq': 'celebamask-19' };
+
+/** The label set a {@link ParsingLabelSetSpec} names. @throws naming the built-in sets when a name is unknown. */
+export function resolveParsingLabelSet(spec: ParsingLabelSetSpec): ParsingLabelSet {
+  if (typeof spec === 'string') {
+    const key = spec.trim().toLowerCase().replace(/_/g, '-');
+    const set = PARSING_LABEL_SETS[LABEL_SET_ALIASES[key] ?? key];
+    if (!set) {
+      throw new Error(
+        `unknown parsing label set "${spec}": the built-in sets are ${Object.keys(PARSING_LABEL_SETS).join(', ')}; ` +
+          'for other classes give their names, background first (e.g. ["background", "skin", "hair"])',
+      );
+    }
+    return set;
+  }
+  if (Array.isArray(spec)) return parsingLabelSet(spec);
+  if (typeof spec !== 'object' || spec === null || !Array.isArray(spec.classes)) {
+    throw new Error(`a parsing label set is a built-in name, a list of class names or { name, classes, ... }, not ${JSON.stringify(spec)}`);
+  }
+  // a set written by hand (a JSON run configuration) may leave out colours, flip pairs and groups
+  if (spec.colors && spec.flipPairs && spec.groups && spec.name) return spec;
+  return parsingLabelSet(spec.classes, { name: spec.name, colors: spec.colors, flipPairs: spec.flipPairs, groups: spec.groups });
+}
+
+/**
+ * The label set a format's masks are drawn in: `helen` {@link HELEN_11}, `fasseg` {@link FASSEG_6},
+ * `celebamask-hq` {@link CELEBAMASK_19} (its part masks can also be merged into another set);
+ * `undefined` for `indexed`, whose grey masks hold class indices without naming the classes.
+ */
+export function formatLabelSet(format: string): ParsingLabelSet | undefined {
+  return { helen: HELEN_11, fasseg: FASSEG_6, 'celebamask-hq': CELEBAMASK_19 }[format];
+}
+
 export interface ParsingLoadOptions extends LoadOptions {
   /** Key of the parsing labels. Default `parsing`. */
   taskName?: string;
@@ -596,6 +643,11 @@ export async function loadIndexedMasks(root: string, options: IndexedLoadOptions
 
 // ---------------------------------------------------------------------------------------------------
 
+/** How to say which classes indexed masks hold (part of the error messages). */
+export const INDEXED_NEEDS_CLASSES =
+  'grey index masks do not name their classes: give the label set, a built-in name (helen-11, fasseg-6, celebamask-19) ' +
+  'or the class names in mask-value order, background first: parsingTask({ labelSet: [\'background\', \'skin\', ...] })';
+
 /** Formats {@link loadParsingDataset} reads. */
 export const PARSING_FORMATS = ['helen', 'fasseg', 'celebamask-hq', 'indexed'] as const;
 export type ParsingFormat = (typeof PARSING_FORMATS)[number];
@@ -622,7 +674,11 @@ async function loadByFormat(
 ): Promise<Dataset> {
   const fixed = (own: ParsingLabelSet) => {
     if (options.labelSet && options.labelSet.name !== own.name) {
-      throw new Error(`the ${format} format is labelled with "${own.name}", not "${options.labelSet.name}"`);
+      throw new Error(
+        `the ${format} format is labelled with "${own.name}", but the parsing task predicts "${options.labelSet.name}": ` +
+          `create the task with that label set (parsingTask({ labelSet: '${own.name}' }); in an ifan run configuration ` +
+          `"options": { "labelSet": "${own.name}" }); one network predicts one label set`,
+      );
     }
   };
   switch (format) {
@@ -635,7 +691,7 @@ async function loadByFormat(
     case 'celebamask-hq':
       return loadCelebAMask(root, options);
     case 'indexed':
-      if (!options.labelSet) throw new Error('the indexed format needs options.labelSet');
+      if (!options.labelSet) throw new Error(`the indexed format needs options.labelSet: ${INDEXED_NEEDS_CLASSES}`);
       return loadIndexedMasks(root, { ...options, labelSet: options.labelSet });
     default:
       throw new Error(`unknown parsing data set format "${format}"; known: ${PARSING_FORMATS.join(', ')}`);

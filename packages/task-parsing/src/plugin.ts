@@ -12,10 +12,10 @@ import {
   type TaskHead,
   type TaskPlugin,
 } from '@ifan/core';
-import { HELEN_11, loadParsingDataset, PARSING_FORMATS } from './loaders';
+import { HELEN_11, loadParsingDataset, PARSING_FORMATS, resolveParsingLabelSet, type ParsingLabelSetSpec } from './loaders';
 import { createParsingMetric } from './metrics';
 import { argmaxClasses, probabilitiesToOriginal, transformParsing } from './transform';
-import type { ParsingLabel, ParsingLabelSet, ParsingOutput } from './types';
+import type { ParsingLabel, ParsingOutput } from './types';
 import { drawParsing } from './visualize';
 
 export interface ParsingTaskOptions {
@@ -23,8 +23,11 @@ export interface ParsingTaskOptions {
   name?: string;
   /** Batch-norm key. Default the task name. */
   bnKey?: string;
-  /** The classes. Default Helen's 11. */
-  labelSet?: ParsingLabelSet;
+  /**
+   * The classes: a label set, the name of a built-in one (`helen-11`, `fasseg-6`, `celebamask-19`)
+   * or class names, background first. Default Helen's 11.
+   */
+  labelSet?: ParsingLabelSetSpec;
   /** Where the decoder reads. Default the full-resolution end of the up path (paper 4.1.2). */
   decodeFrom?: FeatureTap;
   /** Channels of every feedback pyramid level. Default 8. */
@@ -40,7 +43,7 @@ export interface ParsingTaskOptions {
  * probability map through alternating convolutions and max pooling.
  */
 export function parsingTask(options: ParsingTaskOptions = {}): TaskPlugin<ParsingLabel, ParsingOutput> {
-  const set = options.labelSet ?? HELEN_11;
+  const set = resolveParsingLabelSet(options.labelSet ?? HELEN_11);
   const C = set.classes.length;
   const name = options.name ?? 'parsing';
   const F = options.feedbackChannels ?? 8;

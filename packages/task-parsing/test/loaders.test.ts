@@ -9,6 +9,7 @@ import {
   FASSEG_6,
   HELEN_11,
   colorMaskToLabels,
+  formatLabelSet,
   loadCelebAMask,
   loadFasseg,
   loadHelen,
@@ -16,7 +17,9 @@ import {
   loadParsingDataset,
   parseHelenNames,
   parsingLabelSet,
+  resolveParsingLabelSet,
 } from '../src/loaders';
+import { parsingTask } from '../src/plugin';
 import type { ParsingLabel } from '../src/types';
 
 let root: string;
@@ -69,6 +72,25 @@ describe('label sets', () => {
     expect(() => parsingLabelSet(['a', 'a'])).toThrow(/twice/);
     expect(() => parsingLabelSet(['a', 'b'], { colors: [[0, 0, 0]] })).toThrow(/colours/);
     expect(parsingLabelSet(Array.from({ length: 40 }, (_, i) => `c${i}`)).colors).toHaveLength(40);
+  });
+
+  it('names a set as JSON can: a built-in name, class names, or a partial set', () => {
+    expect(resolveParsingLabelSet('fasseg-6')).toBe(FASSEG_6);
+    expect(resolveParsingLabelSet('FASSEG_6')).toBe(FASSEG_6);
+    expect(resolveParsingLabelSet('celebamask')).toBe(CELEBAMASK_19);
+    expect(resolveParsingLabelSet(HELEN_11)).toBe(HELEN_11);
+    expect(resolveParsingLabelSet(['background', 'skin', 'hair']).classes).toEqual(['background', 'skin', 'hair']);
+    const partial = resolveParsingLabelSet({ name: 'mine', classes: ['background', 'left eye', 'right eye'] } as never);
+    expect(partial).toMatchObject({ name: 'mine', flipPairs: [[1, 2]], groups: { overall: [1, 2] } });
+    expect(() => resolveParsingLabelSet('lapa-11')).toThrow(/unknown parsing label set "lapa-11": the built-in sets are helen-11, fasseg-6, celebamask-19/);
+    expect(parsingTask({ labelSet: 'fasseg-6' }).config.classes).toEqual(FASSEG_6.classes);
+  });
+
+  it('knows the set each format is drawn in', () => {
+    expect(formatLabelSet('helen')).toBe(HELEN_11);
+    expect(formatLabelSet('fasseg')).toBe(FASSEG_6);
+    expect(formatLabelSet('celebamask-hq')).toBe(CELEBAMASK_19);
+    expect(formatLabelSet('indexed')).toBeUndefined();
   });
 });
 
