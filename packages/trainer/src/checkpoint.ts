@@ -30,6 +30,8 @@ export interface LoopState {
   validation?: ValidationReport;
   /** Training seconds before this checkpoint, over all sessions. */
   elapsed: number;
+  /** CPU seconds of the training process before this checkpoint, over all sessions (absent in older checkpoints). */
+  cpuSeconds?: number;
 }
 
 export interface CheckpointInfo {

@@ -60,6 +60,8 @@ const WORKER_PAYOFF_MS = 5000;
 export const RUN_FILES = {
   config: 'config.json',
   log: 'log.jsonl',
+  /** One line per validation: step, training seconds and CPU seconds so far, every task's figures. */
+  validationLog: 'validation.jsonl',
   model: 'model',
   preprocessing: 'preprocessing.json',
   checkpoints: 'checkpoints',
@@ -91,6 +93,8 @@ export class Trainer implements TrainerView {
   private best: { score: number; step: number } | null = null;
   private lastValidation?: ValidationReport;
   private elapsedBefore = 0;
+  private cpuBefore = 0;
+  private readonly cpuAtStart = process.cpuUsage();
   private readonly selections = new Map<string, tf.Variable[]>();
   private disposed = false;
   private readonly workers: WorkersOption;
@@ -235,8 +239,8 @@ export class Trainer implements TrainerView {
           const last = this.stepsDone === this.totalSteps;
           const roundCheckpoint = unit.stage === 'finetune' && (unit.epoch + 1) % this.config.checkpoint.everyRounds === 0;
           if (last || roundCheckpoint || unit.stage === 'pretrain') {
-            const validate = last || unit.stage === 'finetune';
-            if (validate) await this.runValidation(unit.stage === 'pretrain' ? 0 : this.config.network.iterations, progress);
+            const validate = last || unit.stage === 'finetune' || this.config.checkpoint.validateEpochs === true;
+            if (validate) await this.runValidation(unit.stage === 'pretrain' ? 0 : this.config.network.iterations, progress, started);
             await this.writeCheckpoint(validate, started, d.samplers);
             lastCheckpointed = this.stepsDone;
           }
@@ -468,16 +472,31 @@ export class Trainer implements TrainerView {
     return { first, total: units.reduce((a, u) => a + u.steps.length, 0) };
   }
 
-  private async runValidation(iterations: number, progress: ProgressReporter | null): Promise<void> {
+  private async runValidation(iterations: number, progress: ProgressReporter | null, sessionStarted: number): Promise<void> {
     const report = await this.validate(iterations);
     if (!report) return;
     this.lastValidation = report;
+    if (this.runDir) {
+      const line = { step: this.stepsDone, seconds: this.elapsedSeconds(sessionStarted), cpuSeconds: this.cpuSeconds(), iterations, report };
+      appendFileSync(join(this.runDir, RUN_FILES.validationLog), `${JSON.stringify(line)}\n`);
+    }
     progress?.note(
       `validation at step ${this.stepsDone}: ${Object.entries(report)
         .map(([t, r]) => `${t} ${r.primary.name} ${r.primary.value.toFixed(4)}`)
         .join(', ')}`,
     );
     for (const h of this.hooks) await h.afterValidation?.(this, report, this.stepsDone);
+  }
+
+  /** Training seconds over all sessions of the run. */
+  private elapsedSeconds(sessionStarted: number): number {
+    return this.elapsedBefore + (Date.now() - sessionStarted) / 1000;
+  }
+
+  /** CPU seconds (user + system, all threads of this process) over all sessions of the run. */
+  private cpuSeconds(): number {
+    const u = process.cpuUsage(this.cpuAtStart);
+    return this.cpuBefore + (u.user + u.system) / 1e6;
   }
 
   /** Mean over tasks of the primary figure, negated where lower is better: higher is better. */
@@ -505,7 +524,8 @@ export class Trainer implements TrainerView {
       networkRng: networkRng(this.net)?.getState() ?? null,
       best: this.best,
       ...(validated && this.lastValidation ? { validation: this.lastValidation } : {}),
-      elapsed: this.elapsedBefore + (Date.now() - sessionStarted) / 1000,
+      elapsed: this.elapsedSeconds(sessionStarted),
+      cpuSeconds: this.cpuSeconds(),
     };
     await this.store.write(this.net, this.optimizer, state, isBest);
   }
@@ -551,6 +571,7 @@ export class Trainer implements TrainerView {
     this.best = state.best;
     this.lastValidation = state.validation;
     this.elapsedBefore = state.elapsed;
+    this.cpuBefore = state.cpuSeconds ?? 0;
     // the log keeps what the checkpoint has: later lines belong to the lost part of the run
     const logPath = join(dir, RUN_FILES.log);
     if (existsSync(logPath)) {

@@ -65,6 +65,11 @@ export interface CheckpointConfig {
   everyRounds: number;
   /** Checkpoints kept besides the best one. Default 2. */
   keep: number;
+  /**
+   * Validate after every stage-1 epoch too (not only in stage 2 and at the end), for a learning curve
+   * and a best checkpoint in single-task runs. Default false.
+   */
+  validateEpochs?: boolean;
 }
 
 /** Everything that decides what a run computes, as resolved by the trainer (written to `config.json`). */
