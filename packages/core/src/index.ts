@@ -1,6 +1,15 @@
 export * from './data/index';
 export type * from './plugin';
-export type { ForwardContext, MovingStatUpdate } from './nn/context';
+export type { BatchSlice, ForwardContext, MovingStatUpdate } from './nn/context';
+export {
+  BatchStatsSyncError,
+  SharedStatsReducer,
+  batchStatsReducer,
+  combineMoments,
+  createSharedStatsBuffer,
+  setBatchStatsReducer,
+} from './nn/batch-sync';
+export type { BatchStatsReducer, SharedStatsOptions } from './nn/batch-sync';
 export { ParamStore, ParamScope, Rng } from './nn/params';
 export type { Initializer } from './nn/params';
 export {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import './nn/gradients';
 import { Backbone, type BackboneConfig, type BackbonePresetName, resolveBackboneConfig } from './backbone';
-import type { ForwardContext } from './nn/context';
+import type { BatchSlice, ForwardContext } from './nn/context';
 import { applyMovingStatUpdates, BatchNorm, Conv2D, discardMovingStatUpdates, SHARED_BN_KEY } from './nn/layers';
 import { ParamStore, Rng } from './nn/params';
 import type { HeadCost, TaskHead, TaskPlugin } from './plugin';
@@ -45,6 +45,8 @@ export interface ForwardOptions {
   bnKey?: string;
   /** Interaction iterations for this pass; default the network's ITER. */
   iterations?: number;
+  /** This batch is part of a larger one split between threads (dropout draws the whole batch's mask; see nn/batch-sync.ts). */
+  batchSlice?: BatchSlice;
 }
 
 /** Outputs of one forward pass: for each iteration 0..ITER, each task's raw output and prediction. */
@@ -172,7 +174,13 @@ export class IntegratedNetwork {
     if (!this.config.sharedBatchNorm && !this.bnKeys.includes(bnKey) && bnKey !== SHARED_BN_KEY) {
       throw new Error(`unknown batch-norm key "${bnKey}": this network has ${this.bnKeys.join(', ')}`);
     }
-    return { training: opts.training ?? false, bnKey, updates: [], nextSeed: () => this.rng.int() };
+    return {
+      training: opts.training ?? false,
+      bnKey,
+      updates: [],
+      nextSeed: () => this.rng.int(),
+      ...(opts.batchSlice ? { batchSlice: opts.batchSlice } : {}),
+    };
   }
 
   /**
@@ -250,11 +258,15 @@ export class IntegratedNetwork {
    * One gradient step's worth of work without the optimiser: the loss summed over iterations 0..I for
    * every task with a target (eqns 5 and 6), its gradients for the selected variables, and the moving
    * statistics updated. Returns per-task, per-iteration losses as numbers.
+   *
+   * `lossScale` multiplies each task's loss (default 1): a part of a batch split between threads
+   * passes its share of the task's masked samples, so that the parts' losses and gradients add up to
+   * the whole batch's (every plugin's loss is a masked mean, see `TaskPlugin.loss`).
    */
   computeGradients(
     images: tf.Tensor4D,
     targets: Record<string, { target: tf.Tensor; mask: tf.Tensor1D }>,
-    opts: ForwardOptions & { variables: tf.Variable[] },
+    opts: ForwardOptions & { variables: tf.Variable[]; lossScale?: Record<string, number> },
   ): { grads: tf.NamedTensorMap; total: number; losses: Record<string, number[]> } {
     const ctx = this.context({ ...opts, training: opts.training ?? true });
     const iterations = opts.iterations ?? this.config.iterations;
@@ -265,9 +277,10 @@ export class IntegratedNetwork {
       let total: tf.Scalar = tf.scalar(0);
       for (const [task, t] of Object.entries(targets)) {
         const plugin = this.plugin(task);
+        const scale = opts.lossScale?.[task];
         lossTensors[task] = r.raw.map((raw) => {
           const l = plugin.loss(raw[task], t.target, t.mask);
-          return tf.keep(l);
+          return tf.keep(scale === undefined ? l : tf.mul(l, scale));
         });
         for (const l of lossTensors[task]) total = tf.add(total, l);
       }

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { batchStatsReducer } from '../nn/batch-sync';
 import { freeingConsumedGradients } from '../nn/gradients';
 import { compositeKernel, type KernelScope } from './composite';
 import { wasmLoops, type WasmLoops } from './wasm_loops';
@@ -93,6 +94,36 @@ function blockSums(loops: WasmLoops, pixels: number, acc32: number, acc64: numbe
   }
 }
 
+/**
+ * The whole batch's per-channel mean and variance from this part's sums of `x - shift` and their
+ * squares over `n` values, through the active reducer.
+ */
+function wholeBatchMoments(n: number, sums: Float64Array, shift: ArrayLike<number>): { mean: Float64Array; variance: Float64Array } {
+  const c = shift.length;
+  const mean = new Float64Array(c);
+  const m2 = new Float64Array(c);
+  for (let k = 0; k < c; k++) {
+    const m = sums[k] / n;
+    mean[k] = shift[k] + m;
+    m2[k] = Math.max(0, sums[c + k] - sums[k] * m);
+  }
+  const total = batchStatsReducer()!.moments(n, mean, m2);
+  return { mean, variance: m2.map((v) => Math.max(0, v / total)) };
+}
+
+/** Generic path: the whole batch's mean and variance from this part's (float32 tensors `[c]`). */
+function wholeBatchMomentsOf(s: KernelScope, n: number, mean: TensorInfo, m2: TensorInfo): [TensorInfo, TensorInfo] {
+  const read = (t: TensorInfo) => Float64Array.from(s.backend.readSync(t.dataId) as Float32Array);
+  const [mu, sq] = [read(mean), read(m2)];
+  const total = batchStatsReducer()!.moments(n, mu, sq);
+  return [vector(s, mu), vector(s, sq.map((v) => Math.max(0, v / total)))];
+}
+
+/** A float32 `[c]` tensor owned by the scope. */
+function vector(s: KernelScope, values: Float64Array): TensorInfo {
+  return s.adopt({ dataId: s.backend.write(Float32Array.from(values), [values.length], 'float32'), shape: [values.length], dtype: 'float32' });
+}
+
 function forwardOnHeap(s: KernelScope, loops: WasmLoops, x: TensorInfo, scale: TensorInfo, offset: TensorInfo, eps: number): TensorInfo[] {
   const be = s.backend as unknown as HeapBackend;
   const c = x.shape[x.shape.length - 1];
@@ -114,10 +145,12 @@ function forwardOnHeap(s: KernelScope, loops: WasmLoops, x: TensorInfo, scale: T
   const sums = new Float64Array(be.wasm.HEAPU8.buffer, acc64, 2 * c);
   const g = at(scale) >>> 2;
   const b = at(offset) >>> 2;
+  // another thread holds the rest of the batch: the whole batch's mean and variance (batch-sync.ts)
+  const whole = batchStatsReducer() ? wholeBatchMoments(pixels, sums, f32.subarray(xo >>> 2, (xo >>> 2) + c)) : null;
   for (let k = 0; k < c; k++) {
     const m = sums[k] / pixels;
-    const v = Math.max(0, sums[c + k] / pixels - m * m);
-    const mu = f32[(xo >>> 2) + k] + m;
+    const v = whole ? whole.variance[k] : Math.max(0, sums[c + k] / pixels - m * m);
+    const mu = whole ? whole.mean[k] : f32[(xo >>> 2) + k] + m;
     f32[(at(mean) >>> 2) + k] = mu;
     f32[(at(variance) >>> 2) + k] = v;
     const ak = f32[g + k] / Math.sqrt(v + eps);
@@ -152,18 +185,23 @@ function backwardOnHeap(
   // sum(dy) and sum(dy * (x - mean)), one pass
   blockSums(loops, pixels, acc32, acc64, 2 * c, (p, n) => loops.channelDotSums(dyo + p * c16, xo + p * c16, n, c16, mo, acc32));
   const sums = new Float64Array(be.wasm.HEAPU8.buffer, acc64, 2 * c);
+  // Another thread holds the rest of the batch (batch-sync.ts): dx needs the whole batch's sums and
+  // count, while dScale and dOffset stay this part's (the threads' gradients are added up).
+  const reducer = batchStatsReducer();
+  const own = reducer ? sums.slice() : sums;
+  const count = reducer ? reducer.sums(pixels, sums) : pixels;
   const [v, g, ds, dof, co] = [at(variance) >>> 2, at(scale) >>> 2, at(dScale) >>> 2, at(dOffset) >>> 2, coef >>> 2];
   for (let k = 0; k < c; k++) {
     const rstd = 1 / Math.sqrt(f32[v + k] + eps);
     const dgamma = sums[c + k] * rstd;
     const dbeta = sums[k];
-    f32[ds + k] = dgamma;
-    f32[dof + k] = dbeta;
+    f32[ds + k] = reducer ? own[c + k] * rstd : dgamma;
+    f32[dof + k] = reducer ? own[k] : dbeta;
     // dx = kk * dy - (kk / n) * (dbeta + xhat * dgamma),  xhat = (x - mean) * rstd,  kk = gamma * rstd
     const kk = f32[g + k] * rstd;
     f32[co + k] = kk;
-    f32[co + c + k] = (-kk / pixels) * dgamma * rstd;
-    f32[co + 2 * c + k] = (-kk / pixels) * dbeta;
+    f32[co + c + k] = (-kk / count) * dgamma * rstd;
+    f32[co + 2 * c + k] = (-kk / count) * dbeta;
   }
   loops.channelAffine2(at(dx), dyo, xo, pixels, c16, coef, mo, coef + c16, coef + 2 * c16);
   return [dx, dScale, dOffset];
@@ -175,8 +213,14 @@ function forward(s: KernelScope, { x, scale, offset }: Record<string, TensorInfo
   const loops = heapLoops(s, x);
   if (loops) return forwardOnHeap(s, loops, x, scale, offset, a.varianceEpsilon);
   const x4 = as4d(s, x);
-  const mean = channelMean(s, x4);
-  const variance = channelMean(s, s.run('SquaredDifference', { a: x4, b: mean }));
+  let mean = channelMean(s, x4);
+  let variance: TensorInfo;
+  if (batchStatsReducer()) {
+    const [b, h, w] = x4.shape;
+    [mean, variance] = wholeBatchMomentsOf(s, b * h * w, mean, channelSum(s, s.run('SquaredDifference', { a: x4, b: mean })));
+  } else {
+    variance = channelMean(s, s.run('SquaredDifference', { a: x4, b: mean }));
+  }
   const k = s.run('Multiply', { a: scale, b: rsqrtPlus(s, variance, a.varianceEpsilon) });
   const shift = s.run('Sub', { a: offset, b: s.run('Multiply', { a: mean, b: k }) });
   const y = s.reshape(affine(s, x4, k, shift), x.shape);
@@ -191,15 +235,27 @@ function backward(s: KernelScope, inputs: Record<string, TensorInfo>, a: BatchNo
   const x4 = as4d(s, x);
   const dy4 = as4d(s, dy);
   const [b, h, w] = x4.shape;
-  const n = b * h * w;
+  let n = b * h * w;
   const rstd = rsqrtPlus(s, variance, a.varianceEpsilon);
   const xhat = affine(s, x4, rstd, s.run('Neg', { x: s.run('Multiply', { a: mean, b: rstd }) }));
   const dOffset = channelSum(s, dy4);
   const dScale = channelSum(s, s.run('Multiply', { a: dy4, b: xhat }));
-  // dx = k * dy - (k / n) * (dOffset + xhat * dScale),  k = gamma * rstd
+  // Another thread holds the rest of the batch (batch-sync.ts): dx needs the whole batch's sums and
+  // count, while dScale and dOffset stay this part's (the threads' gradients are added up).
+  let [sumDy, sumDyXhat] = [dOffset, dScale];
+  const reducer = batchStatsReducer();
+  if (reducer) {
+    const c = dOffset.shape[0];
+    const sums = new Float64Array(2 * c);
+    sums.set(s.backend.readSync(dOffset.dataId) as Float32Array);
+    sums.set(s.backend.readSync(dScale.dataId) as Float32Array, c);
+    n = reducer.sums(n, sums);
+    [sumDy, sumDyXhat] = [vector(s, sums.subarray(0, c)), vector(s, sums.subarray(c))];
+  }
+  // dx = k * dy - (k / n) * (dOffset + xhat * dScale),  k = gamma * rstd (whole-batch sums and n)
   const k = s.run('Multiply', { a: scale, b: rstd });
   const kn = s.run('Multiply', { a: k, b: s.scalar(-1 / n) });
-  const fromXhat = affine(s, xhat, s.run('Multiply', { a: kn, b: dScale }), s.run('Multiply', { a: kn, b: dOffset }));
+  const fromXhat = affine(s, xhat, s.run('Multiply', { a: kn, b: sumDyXhat }), s.run('Multiply', { a: kn, b: sumDy }));
   const dx = s.run('Add', { a: affine(s, dy4, k), b: fromXhat });
   return [s.reshape(dx, x.shape), dScale, dOffset];
 }

@@ -19,4 +19,15 @@ export interface ForwardContext {
   updates: MovingStatUpdate[];
   /** Seed source for dropout masks, advanced per call. */
   nextSeed(): number;
+  /**
+   * The batch is rows `offset..offset + b` of a batch of `total` split between threads (see
+   * nn/batch-sync.ts): dropout then draws the whole batch's mask and keeps these rows, as one thread would.
+   */
+  batchSlice?: BatchSlice;
+}
+
+/** Where a part of a batch split between threads sits in the whole batch. */
+export interface BatchSlice {
+  offset: number;
+  total: number;
 }

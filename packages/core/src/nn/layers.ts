@@ -189,5 +189,14 @@ export class BnReluConv implements CostedLayer {
 /** Inverted dropout; identity outside training. */
 export function dropout<T extends tf.Tensor>(x: T, rate: number, ctx: ForwardContext): T {
   if (!ctx.training || rate <= 0) return x;
-  return tf.dropout(x, rate, undefined, ctx.nextSeed()) as T;
+  const slice = ctx.batchSlice;
+  if (!slice) return tf.dropout(x, rate, undefined, ctx.nextSeed()) as T;
+  // part of a batch split between threads: the whole batch's mask (tf.dropout's arithmetic), this part's rows
+  const seed = ctx.nextSeed();
+  return tf.tidy(() => {
+    const keep = 1 - rate;
+    const whole = tf.div(tf.floor(tf.add(tf.randomUniform([slice.total, ...x.shape.slice(1)], 0, 1, 'float32', seed), keep)), keep);
+    const begin = x.shape.map((_, i) => (i === 0 ? slice.offset : 0));
+    return tf.mul(x, tf.slice(whole, begin, x.shape)) as T;
+  });
 }
