@@ -23,6 +23,8 @@ export type {
   ValidationReport,
 } from './types';
 export { ConfigError, TrainingDivergedError } from './errors';
+export { GradientThreads } from './gradient-threads';
+export type { GradientsResult, ThreadsOption } from './gradient-threads';
 export {
   DEFAULT_AUGMENT_CONFIG,
   DEFAULT_BATCH_SIZE,

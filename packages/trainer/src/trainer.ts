@@ -21,6 +21,7 @@ import { BatchWorker, checkWorkersOption, cores, workerObstacle, type WorkerSetu
 import { CheckpointStore, writeFileAtomic, type LoopState, CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './checkpoint';
 import { TrainingDivergedError, ConfigError } from './errors';
 import { evaluate } from './evaluate';
+import { checkThreadsOption, GradientThreads, threadsObstacle, type ThreadsOption } from './gradient-threads';
 import { RmspropState } from './optimizer';
 import { ProgressReporter } from './progress';
 import { mixSeed } from '@ifan/synthetic';
@@ -55,6 +56,14 @@ interface Draw {
  * would take at least this long (estimated from the first batch): a worker takes about a second to start.
  */
 const WORKER_PAYOFF_MS = 5000;
+
+/**
+ * `threads: 'auto'` uses two gradient threads for a run of at least this many FLOPs (steps x batch x
+ * 3 x forward FLOPs per image): about 15 s of one core at the wasm kernels' 14 GFLOP/s, against the
+ * gradient worker's start of 1-2 s. A rule on the plan, not on a measured time, so a resumed run
+ * decides as the uninterrupted one did.
+ */
+const THREADS_MIN_FLOPS = 200e9;
 
 /** Files of a run directory. */
 export const RUN_FILES = {
@@ -104,6 +113,10 @@ export class Trainer implements TrainerView {
   /** Wall time of this `fit`'s first batch prepared on the training thread. */
   private firstPrepMs: number | null = null;
   private preparation: { thread: 'worker' | 'main'; reason?: string } = { thread: 'main' };
+  private readonly threads: ThreadsOption;
+  /** The gradient worker of the running `fit`, when its steps run on two threads. */
+  private gradientThreads: GradientThreads | null = null;
+  private stepThreading: { threads: 1 | 2; reason?: string } = { threads: 1 };
 
   constructor(private readonly options: TrainerOptions) {
     const { config, sources, val } = resolveTrainerOptions(options);
@@ -117,6 +130,11 @@ export class Trainer implements TrainerView {
     if (this.workers === 1) {
       const obstacle = workerObstacle(sources, (t) => options.plugins.find((p) => p.name === t)!);
       if (obstacle) throw new ConfigError('workers', `is 1, but ${obstacle}`);
+    }
+    this.threads = checkThreadsOption(options.threads);
+    if (this.threads === 2) {
+      const obstacle = threadsObstacle(options.plugins);
+      if (obstacle) throw new ConfigError('threads', `is 2, but ${obstacle}`);
     }
     this.net = new IntegratedNetwork(options.plugins, config.network);
     const trainable = [...this.net.params.variables.values()].filter((v) => v.trainable);
@@ -158,6 +176,14 @@ export class Trainer implements TrainerView {
     return { ...this.preparation };
   }
 
+  /**
+   * How many threads compute the steps' gradients in the last (or running) `fit`, with the reason
+   * when `threads: 'auto'` chose one.
+   */
+  get gradientThreading(): { threads: 1 | 2; reason?: string } {
+    return { ...this.stepThreading };
+  }
+
   /** Runs (or, with `resume`, continues) Algorithm 1 to the end of the plan or until stopped. */
   async fit(): Promise<FitResult> {
     if (this.disposed) throw new Error('this Trainer was disposed');
@@ -166,11 +192,16 @@ export class Trainer implements TrainerView {
     // workers: 1 starts the worker (rebuilding the data sets) while the run directory is read or written
     const plan = this.workerPlan(progress);
     if (plan === 'now') this.worker = this.spawnWorker(progress);
+    // the gradient worker builds its network while the run directory is read or written
+    this.stepThreading = this.threadsPlan();
+    if (this.stepThreading.threads === 2) this.gradientThreads = new GradientThreads(this.net);
     let sessionStartStep: number;
     try {
       sessionStartStep = this.options.resume ? await this.restore() : await this.startRun();
       // workers: 1 waits for the worker (and fails with it); 'auto' prepares batches here until it is ready
       if (this.workers === 1) await this.worker?.ready;
+      // every step of a two-thread run runs on two threads: wait for the gradient worker
+      await this.gradientThreadsReady(progress);
     } catch (e) {
       await this.stopWorker();
       throw e;
@@ -222,7 +253,7 @@ export class Trainer implements TrainerView {
         pending = prefetch && !following.done ? this.load(following.value) : null;
         const batch = await batchPromise;
         if (plan === 'after-first-batch' && d.step === sessionStartStep) this.maybeSpawnWorker(this.totalSteps - d.step - 1, progress);
-        const record = this.trainStep(d, batch);
+        const record = await this.trainStep(d, batch);
         lastDraw = d;
         record.ms = performance.now() - t0;
         record.imagesPerSec = batch.size / Math.max(1e-6, record.ms / 1000);
@@ -284,7 +315,7 @@ export class Trainer implements TrainerView {
     await writeFileAtomic(join(dir, RUN_FILES.preprocessing), JSON.stringify(pre, null, 2));
   }
 
-  /** Frees the network and the optimiser state (and stops the batch worker, should a `fit` still run). */
+  /** Frees the network and the optimiser state (and stops the workers, should a `fit` still run). */
   dispose(): void {
     if (this.disposed) return;
     void this.stopWorker();
@@ -313,7 +344,7 @@ export class Trainer implements TrainerView {
     return vars;
   }
 
-  private trainStep(d: Draw, batch: Batch): StepRecord {
+  private async trainStep(d: Draw, batch: Batch): Promise<StepRecord> {
     const source = this.sources[d.source];
     const stage = d.unit.stage;
     const schedule = stage === 'pretrain' ? this.config.schedule.pretrainLr : this.config.schedule.finetuneLr;
@@ -326,12 +357,10 @@ export class Trainer implements TrainerView {
     let targets: ReturnType<typeof targetTensors> = {};
     try {
       targets = targetTensors(batch, plugins, S);
-      const { grads, total, losses } = this.net.computeGradients(x, targets, {
-        bnKey: source.bnKey,
-        iterations,
-        variables: this.variablesFor(stage, d.source),
-        training: true,
-      });
+      const step = { bnKey: source.bnKey, iterations, variables: this.variablesFor(stage, d.source) };
+      const { grads, total, losses } = this.gradientThreads
+        ? await this.gradientThreads.computeGradients(x, targets, step)
+        : this.net.computeGradients(x, targets, { ...step, training: true });
       try {
         if (Number.isFinite(total)) this.optimizer.apply(grads);
       } finally {
@@ -426,8 +455,50 @@ export class Trainer implements TrainerView {
 
   private async stopWorker(): Promise<void> {
     const worker = this.worker;
+    const threads = this.gradientThreads;
     this.worker = null;
-    await worker?.terminate();
+    this.gradientThreads = null;
+    await Promise.all([worker?.terminate(), threads?.terminate()]);
+  }
+
+  /** 1 or 2 gradient threads for this `fit` (see `TrainerOptions.threads`). */
+  private threadsPlan(): { threads: 1 | 2; reason?: string } {
+    if (this.threads !== 'auto') return { threads: this.threads };
+    const obstacle = threadsObstacle(this.plugins);
+    if (obstacle) return { threads: 1, reason: obstacle };
+    if (cores() < 2) return { threads: 1, reason: `this machine has ${cores()} core` };
+    if (tf.getBackend() !== 'wasm') return { threads: 1, reason: `the ${tf.getBackend()} backend is not worth two threads` };
+    const images = this.plan.reduce((a, u) => a + u.steps.reduce((b, s) => b + this.sources[s].batchSize, 0), 0);
+    const flops = images * 3 * this.net.flops(this.config.network.iterations);
+    if (flops < THREADS_MIN_FLOPS) return { threads: 1, reason: `the run is too short for a second gradient thread to pay off (${(flops / 1e9).toFixed(0)} GFLOP)` };
+    return { threads: 2 };
+  }
+
+  /**
+   * Waits for the gradient worker. Under `threads: 2` its failure fails the run; under `'auto'` the
+   * run continues on one thread and says why once.
+   */
+  private async gradientThreadsReady(progress: ProgressReporter | null): Promise<void> {
+    const threads = this.gradientThreads;
+    if (!threads) return;
+    try {
+      await threads.ready;
+    } catch (e) {
+      this.gradientThreads = null;
+      await threads.terminate();
+      if (this.threads === 2) throw e;
+      const reason = (e as Error).message;
+      this.stepThreading = { threads: 1, reason };
+      this.say(`ifan: computing gradients on one thread, not two: ${reason}`, progress);
+    }
+  }
+
+  /** One line through `log` (or the progress display, or stderr). */
+  private say(line: string, progress: ProgressReporter | null): void {
+    if (this.options.log === false) return;
+    if (this.options.log) this.options.log(line);
+    else if (progress) progress.note(line);
+    else console.error(line);
   }
 
   /** Why batches are prepared on the training thread, once per trainer. */

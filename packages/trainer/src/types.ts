@@ -205,6 +205,19 @@ export interface TrainerOptions {
    * are the same either way: the training thread picks the samples and the augmentation seeds.
    */
   workers?: 'auto' | 0 | 1;
+  /**
+   * Threads that compute each step's gradients. `2`: the training thread computes the first half of
+   * the batch and a worker thread the second, with batch-norm statistics shared between them (the
+   * whole batch's, not each half's) and the two gradients added: the step of one thread up to float
+   * rounding (about 1e-5 relative), so a run is reproducible (and resumes exactly) with the same
+   * `threads`, not bit for bit across values. Needs the wasm (or cpu) backend and a `recipe` on every
+   * task plugin (the built-in factories set one), and relies on each plugin's `loss` being the masked
+   * mean over samples that `TaskPlugin.loss` asks for. `'auto'` (default): 2 when the machine has 2 or
+   * more cores, the backend is wasm, every plugin has a recipe and the run is long enough to repay the
+   * worker's start (a rule on the planned FLOPs, so a resumed run decides the same), else 1, saying
+   * why once through `log` when a plugin lacks a recipe. `1`: the training thread alone.
+   */
+  threads?: 'auto' | 1 | 2;
   /** Where the trainer's one-line notices go (why batches are not prepared in a worker); `false` for silence. Default `console.error`. */
   log?: ((line: string) => void) | false;
   /** Batch size of validation. Default 16. */
