@@ -15,7 +15,8 @@
  * faces and detections are matched one to one, best score first. Unmatched detections are false
  * positives. For BlazeFace also: IoU of its `framingBox` with the one from the labelled points
  * (core's `faceBoxFromKeypoints`), and its eye and mouth errors in units of D.
- * Writes out/detect-candidates.json.
+ * and the error of its roll (from the eyes) in degrees. BENCH_ONLY=blazeface (a name prefix) runs some
+ * candidates only. Writes out/detect-candidates.json.
  */
 import { execSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -176,6 +177,7 @@ interface Det {
   score: number;
   framingBox?: [number, number, number, number];
   keypoints?: { leftEye: P; rightEye: P; mouth: P };
+  roll?: number;
 }
 
 interface Tally {
@@ -187,6 +189,7 @@ interface Tally {
   framingIou: number[];
   eyeError: number[];
   mouthError: number[];
+  rollError: number[];
 }
 
 function score(item: Item, dets: Det[], t: Tally): void {
@@ -217,6 +220,8 @@ function score(item: Item, dets: Det[], t: Tally): void {
       const e = (p: P, q: P) => Math.hypot(p[0] - q[0], p[1] - q[1]) / D;
       t.eyeError.push((e(d.keypoints.leftEye, face.leftEye) + e(d.keypoints.rightEye, face.rightEye)) / 2);
       t.mouthError.push(e(d.keypoints.mouth, face.mouth));
+      const trueRoll = Math.atan2(face.rightEye[1] - face.leftEye[1], face.rightEye[0] - face.leftEye[0]);
+      if (d.roll !== undefined) t.rollError.push((Math.abs(d.roll - trueRoll) * 180) / Math.PI);
     }
   }
   t.falsePositives += dets.length - used.size;
@@ -237,13 +242,15 @@ console.error(Object.entries(sets).map(([k, v]) => `${k}: ${v.length} images`).j
 
 const blaze = await createDetector();
 const tiny = loadTinyFaceDetector();
-const candidates: Record<string, (im: RawImage) => Promise<Det[]>> = {
+const allCandidates: Record<string, (im: RawImage) => Promise<Det[]>> = {
   'blazeface (0.5)': (im) => blaze.detect(im, { minScore: 0.5 }),
   'blazeface (0.3)': (im) => blaze.detect(im, { minScore: 0.3 }),
   'tiny 416 (0.5)': (im) => tiny.detect(im, 416, 0.5),
   'tiny 416 (0.3)': (im) => tiny.detect(im, 416, 0.3),
   'tiny 608 (0.5)': (im) => tiny.detect(im, 608, 0.5),
 };
+const only = process.env.BENCH_ONLY;
+const candidates = Object.fromEntries(Object.entries(allCandidates).filter(([name]) => !only || name.startsWith(only)));
 // warm-up (wasm kernels, graph)
 for (const run of Object.values(candidates)) for (let i = 0; i < 3; i++) await run(sets['group 640x480'][i].image);
 
@@ -251,7 +258,7 @@ const results: Record<string, Record<string, unknown>> = {};
 const rows: string[] = [];
 for (const [setName, items] of Object.entries(sets)) {
   for (const [name, run] of Object.entries(candidates)) {
-    const t: Tally = { faces: 0, found: 0, falsePositives: 0, images: 0, ms: [], framingIou: [], eyeError: [], mouthError: [] };
+    const t: Tally = { faces: 0, found: 0, falsePositives: 0, images: 0, ms: [], framingIou: [], eyeError: [], mouthError: [], rollError: [] };
     for (const item of items) {
       const t0 = performance.now();
       const dets = await run(item.image);
@@ -270,13 +277,14 @@ for (const [setName, items] of Object.entries(sets)) {
             framingIouAtLeast05: t.framingIou.filter((v) => v >= 0.5).length / t.framingIou.length,
             eyeErrorMedian: median(t.eyeError),
             mouthErrorMedian: median(t.mouthError),
+            rollErrorDegMedian: median(t.rollError),
           }
         : {}),
     };
     (results[setName] ??= {})[name] = r;
     const f = (v: number | undefined, d = 3) => (v === undefined ? '-' : v.toFixed(d));
     rows.push(
-      `| ${setName} | ${name} | ${f(r.recall)} (${t.found}/${t.faces}) | ${f(r.falsePositivesPerImage, 2)} | ${f(r.msPerImage, 1)} | ${f((r as { framingIouMedian?: number }).framingIouMedian)} | ${f((r as { eyeErrorMedian?: number }).eyeErrorMedian)} | ${f((r as { mouthErrorMedian?: number }).mouthErrorMedian)} |`,
+      `| ${setName} | ${name} | ${f(r.recall)} (${t.found}/${t.faces}) | ${f(r.falsePositivesPerImage, 2)} | ${f(r.msPerImage, 1)} | ${f((r as { framingIouMedian?: number }).framingIouMedian)} | ${f((r as { eyeErrorMedian?: number }).eyeErrorMedian)} | ${f((r as { mouthErrorMedian?: number }).mouthErrorMedian)} | ${f((r as { rollErrorDegMedian?: number }).rollErrorDegMedian, 1)} |`,
     );
     console.error(rows[rows.length - 1]);
   }
@@ -285,8 +293,8 @@ blaze.dispose();
 tiny.dispose();
 const loadAfter = execSync('uptime').toString().trim();
 console.log(`\nuptime before: ${loadBefore}\nuptime after:  ${loadAfter}\n`);
-console.log('| set | detector (min score) | recall | false pos. / image | ms / image (median) | framing IoU (median) | eye err / D | mouth err / D |');
-console.log('|---|---|---:|---:|---:|---:|---:|---:|');
+console.log('| set | detector (min score) | recall | false pos. / image | ms / image (median) | framing IoU (median) | eye err / D | mouth err / D | roll err deg |');
+console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) console.log(r);
 mkdirSync(join(here, 'out'), { recursive: true });
 writeFileSync(join(here, 'out', 'detect-candidates.json'), JSON.stringify({ root, loadBefore, loadAfter, results }, null, 2));

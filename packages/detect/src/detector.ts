@@ -144,15 +144,46 @@ function letterbox(image: DetectorInput, width: number, height: number): { input
   const padX = Math.floor((side - w) / 2);
   const padY = Math.floor((side - h) / 2);
   const input = tf.tidy(() => {
-    let x: tf.Tensor3D =
-      image instanceof tf.Tensor ? tf.cast(image, 'float32') : tf.cast(tf.tensor3d(image.data, [height, width, 3], 'int32'), 'float32');
-    if (factor > 1) x = tf.avgPool(x, factor, factor, 'valid');
+    let x: tf.Tensor3D;
+    if (image instanceof tf.Tensor) {
+      x = tf.cast(image, 'float32');
+      if (factor > 1) x = tf.avgPool(x, factor, factor, 'valid');
+    } else {
+      x = tf.tensor3d(factor > 1 ? poolBytes(image.data, width, factor, w, h) : Float32Array.from(image.data), [h, w, 3], 'float32');
+    }
     if (side !== w || side !== h) x = tf.pad(x, [[padY, side - h - padY], [padX, side - w - padX], [0, 0]]);
     const resized = side === S ? x : tf.image.resizeBilinear(x, [S, S], false, true);
     return tf.expandDims(tf.sub(tf.div(resized, 127.5), 1), 0) as tf.Tensor4D;
   });
   const k = side / S;
   return { input, toImage: (u, v) => [(u * k - padX) * factor, (v * k - padY) * factor] };
+}
+
+/**
+ * The mean of each `factor` x `factor` block of RGB bytes (`w` x `h` blocks from the top left), as
+ * floats: the average pool of the tensor path, in one pass over the bytes without an int32 copy.
+ */
+function poolBytes(src: Uint8Array | Uint8ClampedArray, width: number, factor: number, w: number, h: number): Float32Array {
+  const out = new Float32Array(w * h * 3);
+  const rowSums = new Float32Array(w * 3);
+  const inv = 1 / (factor * factor);
+  for (let j = 0; j < h; j++) {
+    rowSums.fill(0);
+    for (let dy = 0; dy < factor; dy++) {
+      let o = ((j * factor + dy) * width) * 3;
+      for (let i = 0; i < w; i++) {
+        const r = 3 * i;
+        for (let dx = 0; dx < factor; dx++, o += 3) {
+          rowSums[r] += src[o];
+          rowSums[r + 1] += src[o + 1];
+          rowSums[r + 2] += src[o + 2];
+        }
+      }
+    }
+    const base = j * w * 3;
+    for (let k = 0; k < w * 3; k++) out[base + k] = rowSums[k] * inv;
+  }
+  return out;
 }
 
 /** Logits and regressions of the 896 anchors from the model's outputs (4 tensors, or 1 of [1, 896, 17]). */

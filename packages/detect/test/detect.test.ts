@@ -90,6 +90,11 @@ describe('mapping back to the photo', () => {
       const expected = applyAffine(a, ...face.keypoints[k]);
       expect(dist(faces[0].keypoints[k], expected) / D).toBeLessThan(0.1);
     }
+    // the tensor path pools with tf.avgPool, the RawImage path in JavaScript: the same numbers
+    const tensor = tf.tensor3d(big.data, [big.height, big.width, 3], 'int32');
+    const fromTensor = await detector.detect(tensor);
+    tensor.dispose();
+    expect(dist(fromTensor[0].keypoints.mouth, faces[0].keypoints.mouth)).toBeLessThan(1e-3);
     expect(iou(faces[0].framingBox, [face.framingBox[0] * 2.5 + 430, face.framingBox[1] * 2.5 + 60, face.framingBox[2] * 2.5, face.framingBox[3] * 2.5])).toBeGreaterThan(0.85);
   });
 
