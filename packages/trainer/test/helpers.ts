@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -10,8 +10,18 @@ export async function useBackend(): Promise<void> {
   await selectBackend({ log: false });
 }
 
+const tempDirs: string[] = [];
+
+/** Removes the folders {@link tempDir} made (test/setup.ts, after each test file). */
+export function removeTempDirs(): void {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+/** A new folder in the system temp folder, removed after the test file's tests. */
 export function tempDir(prefix = 'ifan-trainer-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
 }
 
 /**
