@@ -4,18 +4,18 @@
  * and returns the exit code: 0 done, 1 failed, 2 bad usage or configuration, 130 interrupted.
  */
 import { existsSync, realpathSync } from 'node:fs';
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { BACKBONE_PRESETS, IntegratedNetwork, selectBackend, type BackbonePresetName, type Dataset } from '@ifan/core';
-import { IMAGE_EXTENSIONS } from '@ifan/core/node';
+import { IMAGE_EXTENSIONS, type SkippedFile } from '@ifan/core/node';
 import { runDemo } from './demo';
 import { ConfigError, TrainingDivergedError } from './errors';
 import { evaluate } from './evaluate';
 import { loadModel, writeTaskOptions } from './model';
 import { predictImages } from './predict';
-import { buildRun, checkRunConfig, loadData, parseDataSpec, type DataSpec, type RunConfigFile } from './run-config';
+import { buildRun, checkRunConfig, loadData, parseDataSpec, type DataLoadOptions, type DataSpec, type RunConfigFile, type SkippedDataFile } from './run-config';
 import { resultsToMarkdown } from './tables';
 import { taskEntry, taskNames } from './tasks';
 import { Trainer, RUN_FILES } from './trainer';
@@ -37,10 +37,17 @@ class UsageError extends Error {}
 const USAGE: Record<string, string> = {
   train: `ifan train --config FILE | --task TASK=FORMAT:PATH ... [options]
   --config FILE          run configuration (JSON; flags override it)
-  --task T=FORMAT:PATH   training data of task T (repeat per task), e.g. landmarks=mtfl:/data/mtfl,
-                         emotion=folders:/data/fer2013/train, parsing=synthetic:500
-  --val T=FORMAT:PATH    validation data (default: carved out of the training data)
-  --test T=FORMAT:PATH   test data (default: carved out of the training data)
+  --task T=FORMAT:PATH[#SPLIT]   training data of task T (repeat per task), e.g. landmarks=mtfl:/data/mtfl,
+                         emotion=folders:/data/fer2013#train, parsing=fasseg:/data/fasseg, parsing=synthetic:500;
+                         #SPLIT picks a split where the format has several (mtfl: train, test; fasseg: train, test;
+                         helen: train, tuning, test; folders: the sub-folder)
+  --val T=FORMAT:PATH[#SPLIT]    validation data (default: carved out of the training data)
+  --test T=FORMAT:PATH[#SPLIT]   test data (default: carved out of the training data), e.g. landmarks=mtfl:/data/mtfl#test
+  --option T.KEY=VALUE   an option of task T's plugin (VALUE as JSON, else a string), e.g. parsing.labelSet=fasseg-6;
+                         parsing's label set follows its data's format unless given (indexed masks need it)
+  --on-error error|skip  a bad image or annotation stops the run (error, default) or is left out and listed
+                         (skip: every image is decoded once before training; the list goes to RUN/skipped.json)
+  --limit-input-pixels N largest image accepted, in pixels (default 100000000)
   --preset NAME          backbone preset: ${Object.keys(BACKBONE_PRESETS).join(', ')}
   --iterations N         interaction iterations ITER (0..16)
   --epochs N             stage-1 (task-wise pre-training) epochs per data set
@@ -50,13 +57,18 @@ const USAGE: Record<string, string> = {
   --out DIR              run directory (default runs/<date-time>)
   --resume DIR           continue the run in DIR from its latest checkpoint
   --quiet                no progress output`,
-  eval: `ifan eval --model DIR [--task T=FORMAT:PATH ...] [--iterations N] [--batch-size N] [--json FILE]
+  eval: `ifan eval --model DIR [--task T=FORMAT:PATH[#SPLIT] ...] [--iterations N] [--batch-size N] [--json FILE]
+               [--on-error error|skip] [--limit-input-pixels N]
   Evaluates every task on its data at every iteration 0..N and prints the tables. Without --task, DIR
-  must be a run directory: its test splits are used.`,
-  predict: `ifan predict IMAGE|DIR --model DIR [--out DIR] [--iterations N] [--bn-key KEY]
+  must be a run directory (of ifan train or ifan demo): its test splits are used. #SPLIT picks a split
+  where the format has several, e.g. --task landmarks=mtfl:/data/mtfl#test reads testing.txt.`,
+  predict: `ifan predict IMAGE|DIR ... --model DIR [--out DIR] [--iterations N] [--bn-key KEY]
+               [--on-error skip|error] [--limit-input-pixels N]
   Writes <name>.json and <name>.overlay.png per image into --out (default ./predictions). Images are
   cropped to their centred square. --bn-key: the batch-norm statistics to use, those of the data set
-  the images resemble (default the first task's).`,
+  the images resemble (default the first task's). A DIR's images are read, not its sub-folders.
+  --on-error skip (default): an image that cannot be read is listed (and in OUT/skipped.json) and the
+  others are predicted; error: stop at it.`,
   info: `ifan info [MODEL] [--preset NAME|all]
   Tasks, configuration, FLOPs per iteration and parameter count of a model or of backbone presets.`,
   demo: `ifan demo [--out DIR] [--faces N] [--epochs N] [--rounds N] [--preset NAME]
@@ -192,6 +204,9 @@ async function train(args: string[], io: CliIO): Promise<number> {
     'no-augment': { type: 'boolean' },
     margin: { type: 'string' },
     seed: { type: 'string' },
+    option: { type: 'string', multiple: true },
+    'on-error': { type: 'string' },
+    'limit-input-pixels': { type: 'string' },
     out: { type: 'string' },
     resume: { type: 'string' },
     quiet: { type: 'boolean' },
@@ -237,6 +252,10 @@ async function train(args: string[], io: CliIO): Promise<number> {
       }
     }
     if (Object.keys(tasks).length === 0) throw new UsageError('give --config FILE or at least one --task TASK=FORMAT:PATH');
+    for (const [t, key, value] of taskOptionFlags(values.option)) {
+      if (!tasks[t]) throw new UsageError(`--option ${t}.${key}=...: task ${t} is not being trained`);
+      tasks[t] = { ...tasks[t], options: { ...tasks[t].options, [key]: value } };
+    }
     for (const b of values['batch-size'] ?? []) {
       const i = b.indexOf('=');
       if (i > 0) {
@@ -273,6 +292,8 @@ async function train(args: string[], io: CliIO): Promise<number> {
       ...(values['no-augment'] ? { augment: false } : {}),
       ...(values.margin !== undefined ? { crop: { ...fileConfig?.crop, margin: numberFlag('margin', values.margin)! } } : {}),
       ...(values.seed !== undefined ? { seed: intFlag('seed', values.seed, 0, 0xffffffff) } : {}),
+      ...(values['on-error'] !== undefined ? { onError: onErrorFlag(values['on-error']) } : {}),
+      ...(values['limit-input-pixels'] !== undefined ? { limitInputPixels: intFlag('limit-input-pixels', values['limit-input-pixels'], 1) } : {}),
       out: values.out ? resolve(values.out) : (fileConfig?.out ?? resolve('runs', stamp)),
     });
     config = absolutize(config, process.cwd());
@@ -284,16 +305,23 @@ async function train(args: string[], io: CliIO): Promise<number> {
     io.stderr(
       `ifan train: ${trainer.totalSteps} steps (${trainer.sources.map((s) => `${s.name}: ${s.dataset.samples.length} images, batch ${s.batchSize}`).join('; ')}) -> ${trainer.runDir}\n`,
     );
+    if (config.onError === 'skip') await reportSkipped(built.skipped, trainer.runDir!, 'ifan train', io);
     const result = await trainer.fit();
     if (result.status !== 'completed') {
       io.stderr(`ifan train: ${result.reason ?? result.status} after step ${result.steps}; checkpoint in ${join(trainer.runDir!, RUN_FILES.checkpoints)}; continue with: ifan train --resume ${trainer.runDir}\n`);
       return result.status === 'interrupted' ? 130 : 0;
     }
     const model = join(trainer.runDir!, RUN_FILES.model);
-    await writeTaskOptions(model, taskOptionsOf(config));
+    await writeTaskOptions(model, built.taskOptions);
     const test = Object.fromEntries(Object.entries(built.data).filter(([, d]) => d.test).map(([t, d]) => [t, d.test!]));
     if (Object.keys(test).length) {
-      const res = await evaluate(trainer.net, test, { crop: trainer.config.crop, batchSize: config.evalBatchSize ?? 16 });
+      let res;
+      try {
+        res = await evaluate(trainer.net, test, { crop: trainer.config.crop, batchSize: config.evalBatchSize ?? 16 });
+      } catch (e) {
+        (e as Error).message += `\nthe model is saved in ${model}; fix or remove the file (or train with --on-error skip) and evaluate with: ifan eval --model ${trainer.runDir}`;
+        throw e;
+      }
       await writeFile(join(trainer.runDir!, 'eval.json'), JSON.stringify(res, null, 2));
       io.stdout(`${resultsToMarkdown([{ label: 'iFAN', result: res }])}\n`);
     }
@@ -304,8 +332,43 @@ async function train(args: string[], io: CliIO): Promise<number> {
   }
 }
 
-function taskOptionsOf(config: RunConfigFile): Record<string, Record<string, unknown>> {
-  return Object.fromEntries(Object.entries(config.tasks).map(([t, s]) => [t, s.options ?? {}]));
+/** `--option T.KEY=VALUE` flags -> [task, key, value]; VALUE is JSON where it parses, else a string. */
+function taskOptionFlags(values: string[] | undefined): [string, string, unknown][] {
+  return (values ?? []).map((v) => {
+    const m = /^([^.=]+)\.([^=]+)=(.*)$/s.exec(v);
+    if (!m) throw new UsageError(`--option ${v}: expected TASK.KEY=VALUE (e.g. parsing.labelSet=fasseg-6)`);
+    taskEntry(m[1], `--option ${m[1]}`);
+    let value: unknown = m[3];
+    try {
+      value = JSON.parse(m[3]);
+    } catch {
+      // a plain string
+    }
+    return [m[1], m[2], value];
+  });
+}
+
+function onErrorFlag(v: string): 'error' | 'skip' {
+  if (v !== 'error' && v !== 'skip') throw new ConfigError('--on-error', `must be error or skip, got "${v}"`);
+  return v;
+}
+
+/** Counts and lists skipped files on stderr; with `dir`, writes them all to `<dir>/skipped.json`. */
+async function reportSkipped(skipped: readonly { file: string; reason: string }[], dir: string | undefined, who: string, io: CliIO, sayNone = true): Promise<void> {
+  let where = '';
+  if (dir) {
+    await mkdir(dir, { recursive: true });
+    const path = join(dir, 'skipped.json');
+    await writeFile(path, `${JSON.stringify(skipped, null, 2)}\n`);
+    where = ` (all in ${path})`;
+  }
+  if (skipped.length === 0) {
+    if (sayNone) io.stderr(`${who}: skipped no files\n`);
+    return;
+  }
+  const max = 20;
+  const lines = skipped.slice(0, max).map((f) => `  ${f.file}: ${f.reason}\n`).join('');
+  io.stderr(`${who}: skipped ${skipped.length} file${skipped.length === 1 ? '' : 's'}${where}:\n${lines}${skipped.length > max ? `  ... and ${skipped.length - max} more\n` : ''}`);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -318,11 +381,17 @@ async function evalCommand(args: string[], io: CliIO): Promise<number> {
     iterations: { type: 'string' },
     'batch-size': { type: 'string' },
     json: { type: 'string' },
+    'on-error': { type: 'string' },
+    'limit-input-pixels': { type: 'string' },
   });
   if (!values.model) throw new UsageError('--model DIR is required');
   const pairs = taskPairs('task', values.task);
   const iterations = intFlag('iterations', values.iterations, 0, 16);
   const batchSize = intFlag('batch-size', values['batch-size'], 1);
+  const load: DataLoadOptions = {
+    ...(values['on-error'] !== undefined ? { onError: onErrorFlag(values['on-error']) } : {}),
+    ...(values['limit-input-pixels'] !== undefined ? { limitInputPixels: intFlag('limit-input-pixels', values['limit-input-pixels'], 1) } : {}),
+  };
   await backend();
   const model = await loadModel(values.model);
   try {
@@ -330,15 +399,20 @@ async function evalCommand(args: string[], io: CliIO): Promise<number> {
       throw new ConfigError('--iterations', `this model was trained with ITER 0 and has no integrator`);
     }
     let data: Record<string, Dataset> = {};
+    const skipped: SkippedFile[] = [];
     if (Object.keys(pairs).length) {
       for (const [task, spec] of Object.entries(pairs)) {
         const plugin = model.plugins.find((p) => p.name === task);
         if (!plugin) throw new ConfigError(`--task ${task}`, `the model has no task ${task}; it has ${model.plugins.map((p) => p.name).join(', ')}`);
-        data[task] = await loadData(plugin, parseDataSpec(spec, `--task ${task}`), `--task ${task}`, process.cwd(), 1, 'test');
+        data[task] = await loadData(plugin, parseDataSpec(spec, `--task ${task}`), `--task ${task}`, process.cwd(), 1, 'test', load);
+        skipped.push(...(data[task].skipped ?? []));
       }
     } else {
-      data = await runTestSets(values.model);
+      const run = await runTestSets(values.model, load);
+      data = run.data;
+      skipped.push(...run.skipped);
     }
+    if (load.onError === 'skip') await reportSkipped(skipped, undefined, 'ifan eval', io);
     const result = await evaluate(model.net, data, { iterations, batchSize, crop: model.preprocessing.crop });
     const jsonPath = values.json ? resolve(values.json) : join(model.dir, 'eval.json');
     await writeFile(jsonPath, JSON.stringify(result, null, 2));
@@ -351,26 +425,46 @@ async function evalCommand(args: string[], io: CliIO): Promise<number> {
 }
 
 /** The test splits of the run whose directory is `dir` (rebuilt from its config.json). */
-async function runTestSets(dir: string): Promise<Record<string, Dataset>> {
+async function runTestSets(dir: string, load: DataLoadOptions): Promise<{ data: Record<string, Dataset>; skipped: SkippedDataFile[] }> {
   // the run directory itself, or the run's model/ folder
   const runDir = existsSync(join(resolve(dir), RUN_FILES.config)) ? resolve(dir) : dirname(resolve(dir));
   const path = join(runDir, RUN_FILES.config);
   if (!existsSync(path)) throw new UsageError(`give --task TASK=FORMAT:PATH: ${resolve(dir)} is not in a run directory (no ${RUN_FILES.config}) to take test splits from`);
   const saved = JSON.parse(await readFile(path, 'utf8')) as ResolvedTrainConfig;
   const run = saved.meta?.run as RunConfigFile | undefined;
-  if (!run) throw new UsageError(`give --task TASK=FORMAT:PATH: ${path} does not say where the run's data is`);
-  const built = await buildRun(run);
-  return Object.fromEntries(Object.entries(built.data).filter(([, d]) => d.test).map(([t, d]) => [t, d.test!]));
+  if (!run) {
+    throw new UsageError(
+      `give --task TASK=FORMAT:PATH: ${path} does not say where the run's data is (runs of ifan train and ifan demo do; ` +
+        'a script using the Trainer API can record it with the meta.run option)',
+    );
+  }
+  const built = await buildRun({ ...run, ...load });
+  const data = Object.fromEntries(Object.entries(built.data).filter(([, d]) => d.test).map(([t, d]) => [t, d.test!]));
+  return { data, skipped: built.skipped };
 }
 
 // ---------------------------------------------------------------------------------------------------
 // predict
 
 async function predict(args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(args, { model: { type: 'string' }, out: { type: 'string' }, iterations: { type: 'string' }, 'bn-key': { type: 'string' } }, true);
+  const { values, positionals } = parse(
+    args,
+    {
+      model: { type: 'string' },
+      out: { type: 'string' },
+      iterations: { type: 'string' },
+      'bn-key': { type: 'string' },
+      'on-error': { type: 'string' },
+      'limit-input-pixels': { type: 'string' },
+    },
+    true,
+  );
   if (!values.model) throw new UsageError('--model DIR is required');
   if (positionals.length === 0) throw new UsageError('give an image file or a folder of images');
+  const onError = onErrorFlag(values['on-error'] ?? 'skip');
+  const limitInputPixels = intFlag('limit-input-pixels', values['limit-input-pixels'], 1);
   const files: string[] = [];
+  const skipped: SkippedFile[] = [];
   for (const p of positionals) {
     const path = resolve(p);
     let s;
@@ -379,11 +473,23 @@ async function predict(args: string[], io: CliIO): Promise<number> {
     } catch {
       throw new ConfigError('IMAGE', `${path} does not exist`);
     }
-    if (s.isDirectory()) {
-      const names = (await readdir(path)).filter((n) => IMAGE_EXTENSIONS.includes(extname(n).toLowerCase())).sort();
-      if (names.length === 0) throw new ConfigError('DIR', `${path} holds no images (${IMAGE_EXTENSIONS.join(', ')})`);
-      files.push(...names.map((n) => join(path, n)));
-    } else files.push(path);
+    if (!s.isDirectory()) {
+      files.push(path);
+      continue;
+    }
+    const images: string[] = [];
+    for (const entry of (await readdir(path, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      if (entry.name.startsWith('.')) continue;
+      const file = join(path, entry.name);
+      if (entry.isDirectory()) skipped.push({ file, reason: 'a folder: predict reads the images in the folder it is given, not in its sub-folders (give this one too)' });
+      else if (IMAGE_EXTENSIONS.includes(extname(entry.name).toLowerCase())) images.push(file);
+      else skipped.push({ file, reason: `not an image file (reads ${IMAGE_EXTENSIONS.join(', ')})` });
+    }
+    if (images.length === 0) {
+      const folders = skipped.filter((f) => f.file.startsWith(`${path}/`) && f.reason.startsWith('a folder')).length;
+      throw new ConfigError('DIR', `${path} holds no images (${IMAGE_EXTENSIONS.join(', ')})${folders ? `, only ${folders} sub-folder(s): give them` : ''}`);
+    }
+    files.push(...images);
   }
   const iterations = intFlag('iterations', values.iterations, 0, 16);
   await backend();
@@ -394,10 +500,14 @@ async function predict(args: string[], io: CliIO): Promise<number> {
     if (bnKey !== undefined && !model.net.bnKeys.includes(bnKey)) {
       throw new ConfigError('--bn-key', `"${bnKey}" is not a batch-norm key of this model; it has ${model.net.bnKeys.join(', ')}`);
     }
-    const results = await predictImages(model, files, { iterations, outDir, bnKey });
-    for (const r of results) io.stdout(`${r.file}: ${summarize(r.outputs)}\n`);
+    const results = await predictImages(model, files, { iterations, outDir, bnKey, onError, limitInputPixels, onSkip: (f) => skipped.push(f) });
+    for (const r of results) {
+      io.stdout(`${r.file}: ${summarize(r.outputs)}\n`);
+      for (const w of r.warnings ?? []) io.stderr(`ifan predict: warning: ${w}\n`);
+    }
+    await reportSkipped(skipped, outDir, 'ifan predict', io, false);
     io.stderr(`ifan predict: ${results.length} image(s); JSON and overlays in ${outDir}\n`);
-    return 0;
+    return results.length === 0 ? 1 : 0;
   } finally {
     model.net.dispose();
   }

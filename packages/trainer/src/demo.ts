@@ -8,9 +8,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BackbonePresetName, Dataset, Sample, TaskPlugin } from '@ifan/core';
-import { syntheticDataset, type DomainName } from '@ifan/synthetic';
+import type { DomainName } from '@ifan/synthetic';
 import { evaluate, type EvaluationResult } from './evaluate';
 import { predictSamples } from './predict';
+import { loadData, type DataSpec, type RunConfigFile } from './run-config';
 import { resultsToMarkdown, type EvaluationRun } from './tables';
 import { taskEntry } from './tasks';
 import { RUN_FILES, Trainer } from './trainer';
@@ -72,19 +73,35 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     finetuneLr: { type: 'exponential', from: 1e-3, to: 1e-4 },
   };
   await mkdir(options.outDir, { recursive: true });
-  const data = Object.fromEntries(
-    TASKS.map((task) => {
-      const make = (count: number, seed: number, split: string) =>
-        cached(syntheticDataset({ count, domain: task, task, seed, name: `synthetic-${task}-${split}` }));
-      return [task, { train: make(faces, 1, 'train'), test: make(testFaces, 2, 'test') }];
-    }),
-  ) as Record<DomainName, { train: Dataset; test: Dataset }>;
-  const common = { schedule, crop: { margin: MARGIN }, progress: options.progress, seed: 1 };
+  const seed = 1;
+  // the data as run-configuration specs, recorded in each run's config.json (meta.run), so that
+  // `ifan eval --model <run>` and `ifan train --resume <run>` find them again
+  const specs: Record<string, { train: DataSpec; test: DataSpec }> = Object.fromEntries(
+    TASKS.map((task) => [task, { train: { format: 'synthetic', count: faces }, test: { format: 'synthetic', count: testFaces } }]),
+  );
+  const data = {} as Record<DomainName, { train: Dataset; test: Dataset }>;
+  for (const task of TASKS) {
+    const plugin = taskEntry(task).create();
+    const load = (split: 'train' | 'test') => loadData(plugin, specs[task][split], `${task}.${split}`, options.outDir, seed, split);
+    data[task] = { train: cached(await load('train')), test: cached(await load('test')) };
+  }
+  const common = { schedule, crop: { margin: MARGIN }, progress: options.progress, seed };
   const testSets = (tasks: readonly string[]) => Object.fromEntries(tasks.map((t) => [t, data[t as DomainName].test]));
 
   const train = async (label: string, plugins: TaskPlugin[], iters: number, dir: string): Promise<{ trainer: Trainer; result: EvaluationResult }> => {
     log(`demo: training ${label} (${plugins.map((p) => p.name).join(', ')}, ITER ${iters}, preset ${preset})`);
+    const run: RunConfigFile = {
+      tasks: Object.fromEntries(plugins.map((p) => [p.name, specs[p.name]])),
+      preset,
+      network: { iterations: iters },
+      schedule,
+      crop: common.crop,
+      seed,
+      valFraction: 0,
+      out: join(options.outDir, dir),
+    };
     const trainer = new Trainer({
+      meta: { run },
       ...common,
       plugins,
       datasets: Object.fromEntries(plugins.map((p) => [p.name, data[p.name as DomainName].train])),

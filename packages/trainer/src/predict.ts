@@ -7,7 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { RawImage, Sample } from '@ifan/core';
-import { decodeImage, encodePng } from '@ifan/core/node';
+import { decodeImage, encodePng, SkipCollector, type SkippedFile } from '@ifan/core/node';
 import { imageTensor, loadBatch } from './batches';
 import type { LoadedModel } from './model';
 
@@ -18,6 +18,15 @@ export interface PredictOptions {
   bnKey?: string;
   /** Where `<name>.json` and `<name>.overlay.png` go; nothing is written without it. */
   outDir?: string;
+  /**
+   * A file that cannot be read (missing, corrupt, not an image, over the pixel limit): `error`
+   * (default) stops there; `skip` leaves it out, reports it to `onSkip` and goes on.
+   */
+  onError?: 'error' | 'skip';
+  /** Called with every file left out in `skip` mode. */
+  onSkip?(file: SkippedFile): void;
+  /** Largest image accepted, in pixels (image files only). Default 100 megapixels. */
+  limitInputPixels?: number;
 }
 
 export interface Prediction {
@@ -29,13 +38,15 @@ export interface Prediction {
   outputs: Record<string, unknown>;
   /** The original image with every drawable result drawn on it. */
   overlay: RawImage;
+  /** What makes the result doubtful (an image far smaller than the network's input). */
+  warnings?: string[];
 }
 
 /** Predicts every image file, one at a time; writes JSON and overlays when `outDir` is given. */
 export function predictImages(model: LoadedModel, files: readonly string[], options: PredictOptions = {}): Promise<Prediction[]> {
   return predictSamples(
     model,
-    files.map((file) => ({ id: file, load: async () => ({ image: await decodeImage(file), labels: {} }) })),
+    files.map((file) => ({ id: file, load: async () => ({ image: await decodeImage(file, { limitInputPixels: options.limitInputPixels }), labels: {} }) })),
     options,
   );
 }
@@ -50,9 +61,21 @@ export async function predictSamples(model: LoadedModel, samples: readonly Sampl
   const S = net.inputSize;
   const out: Prediction[] = [];
   if (options.outDir) await mkdir(options.outDir, { recursive: true });
+  const collector = new SkipCollector(options.onError);
   for (const sample of samples) {
-    const batch = await loadBatch([sample], { inputSize: S, crop: preprocessing.crop, plugins: [], keepOriginals: true });
+    const before = collector.skipped.length;
+    const batch = await collector.attemptAsync(() => loadBatch([sample], { inputSize: S, crop: preprocessing.crop, plugins: [], keepOriginals: true }));
+    if (!batch) {
+      for (const f of collector.skipped.slice(before)) options.onSkip?.(f);
+      continue;
+    }
     const image = batch.originals![0].image;
+    const warnings: string[] = [];
+    if (Math.min(image.width, image.height) < S / 4) {
+      warnings.push(
+        `${sample.id} is ${image.width}x${image.height} pixels, far smaller than the network's ${S}x${S} input: it is enlarged more than 4 times and its results mean little`,
+      );
+    }
     const ctx = net.context({ training: false, bnKey: options.bnKey });
     const preds = tf.tidy(() => net.forward(imageTensor(batch, S), ctx, iterations).predictions[iterations]);
     const outputs: Record<string, unknown> = {};
@@ -63,7 +86,7 @@ export async function predictSamples(model: LoadedModel, samples: readonly Sampl
     }
     let overlay = image;
     for (const p of plugins) if (p.visualize) overlay = p.visualize(overlay, outputs[p.name]);
-    const result: Prediction = { file: sample.id, width: image.width, height: image.height, outputs, overlay };
+    const result: Prediction = { file: sample.id, width: image.width, height: image.height, outputs, overlay, ...(warnings.length ? { warnings } : {}) };
     if (options.outDir) await writePrediction(options.outDir, result, iterations);
     out.push(result);
   }
@@ -81,7 +104,7 @@ async function writePrediction(dir: string, p: Prediction, iterations: number): 
       return file;
     });
   }
-  const json = { file: p.file, width: p.width, height: p.height, iterations, outputs, overlay: `${name}.overlay.png` };
+  const json = { file: p.file, width: p.width, height: p.height, iterations, outputs, overlay: `${name}.overlay.png`, ...(p.warnings ? { warnings: p.warnings } : {}) };
   await writeFile(join(dir, `${name}.json`), JSON.stringify(json, null, 2));
   await writeFile(join(dir, `${name}.overlay.png`), await encodePng(p.overlay));
 }

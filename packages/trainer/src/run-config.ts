@@ -5,7 +5,7 @@
 import { stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { Rng, subsetDataset, type BackbonePresetName, type Dataset, type NetworkConfig, type TaskPlugin } from '@ifan/core';
-import { shuffle, splitDataset } from '@ifan/core/node';
+import { scanDataset, shuffle, splitDataset, type SkippedFile } from '@ifan/core/node';
 import { syntheticDataset } from '@ifan/synthetic';
 import { ConfigError } from './errors';
 import { taskEntry } from './tasks';
@@ -18,7 +18,7 @@ export interface DataSpec {
   format: string;
   /** Data-set root (not for `synthetic`); relative paths are relative to the config file. */
   path?: string;
-  /** Split passed to the loader, where the format has several. */
+  /** Split passed to the loader, where the format has several (`FORMAT:PATH#SPLIT` in a string). */
   split?: string;
   /** `synthetic`: number of faces. */
   count?: number;
@@ -32,7 +32,7 @@ export interface DataSpec {
 }
 
 export interface TaskSpec {
-  /** `FORMAT:PATH` (e.g. `mtfl:/data/mtfl`), `synthetic:COUNT`, or a {@link DataSpec}. */
+  /** `FORMAT:PATH[#SPLIT]` (e.g. `mtfl:/data/mtfl`, `mtfl:/data/mtfl#test`), `synthetic:COUNT`, or a {@link DataSpec}. */
   train: string | DataSpec;
   /** Default: carved out of `train` (`valFraction`, by identity where known). */
   val?: string | DataSpec;
@@ -55,26 +55,59 @@ export interface RunConfigFile
   testFraction?: number;
   /** Run directory. */
   out?: string;
+  /**
+   * A bad file (corrupt, missing, mislabelled): `error` (default) stops the run naming it; `skip`
+   * leaves it out and lists it. In `skip` mode every image is decoded once before training, so no
+   * bad image can stop the run later.
+   */
+  onError?: 'error' | 'skip';
+  /** Largest image accepted, in pixels (decompression-bomb guard). Default 100 megapixels. */
+  limitInputPixels?: number;
+}
+
+/** How files are read: the loaders' `onError` and `limitInputPixels`. */
+export interface DataLoadOptions {
+  onError?: 'error' | 'skip';
+  limitInputPixels?: number;
+}
+
+/** A file left out in `skip` mode, with the task and split it belonged to. */
+export interface SkippedDataFile extends SkippedFile {
+  task: string;
+  split: string;
+  dataset: string;
 }
 
 const KNOWN_KEYS = [
   'tasks', 'preset', 'network', 'schedule', 'optimizer', 'augment', 'crop', 'checkpoint', 'seed', 'evalBatchSize', 'valFraction', 'testFraction', 'out',
+  'onError', 'limitInputPixels',
 ];
 const TASK_KEYS = ['train', 'val', 'test', 'options', 'batchSize'];
 
-/** `FORMAT:PATH` or `synthetic:COUNT` -> a {@link DataSpec}. */
+/**
+ * `FORMAT:PATH`, `FORMAT:PATH#SPLIT` or `synthetic:COUNT` -> a {@link DataSpec}. The split is what
+ * follows the last `#` (a path holding `#` is given in a config file as `{ format, path }`).
+ */
 export function parseDataSpec(text: string, field: string): DataSpec {
   const i = text.indexOf(':');
-  if (i <= 0) throw new ConfigError(field, `"${text}" is not FORMAT:PATH (e.g. mtfl:/data/mtfl, folders:/data/fer2013/train, synthetic:200)`);
+  if (i <= 0) throw new ConfigError(field, `"${text}" is not FORMAT:PATH[#SPLIT] (e.g. mtfl:/data/mtfl, mtfl:/data/mtfl#test, folders:/data/fer2013/train, synthetic:200)`);
   const format = text.slice(0, i);
-  const rest = text.slice(i + 1);
+  let rest = text.slice(i + 1);
+  let split: string | undefined;
+  const hash = rest.lastIndexOf('#');
+  if (hash >= 0) {
+    split = rest.slice(hash + 1);
+    rest = rest.slice(0, hash);
+    if (split === '') throw new ConfigError(field, `"${text}" has no split after "#" (e.g. ${format}:${rest}#test)`);
+  }
   if (format === 'synthetic') {
+    if (split !== undefined) throw new ConfigError(field, `synthetic data has no splits ("#${split}"): give the test faces with their own synthetic:COUNT`);
     const count = Number(rest);
     if (!Number.isInteger(count) || count < 1) throw new ConfigError(field, `synthetic:COUNT needs a positive integer count, got "${rest}"`);
     return { format, count };
   }
   if (rest === '') throw new ConfigError(field, `"${text}" has no path after "${format}:"`);
-  return { format, path: rest };
+  return { format, path: rest, ...(split !== undefined ? { split } : {}) };
 }
 
 /** Checks the shape of a parsed config file (unknown keys, tasks, types of the simple fields). */
@@ -97,6 +130,8 @@ export function checkRunConfig(raw: unknown): RunConfigFile {
   if (c.valFraction !== undefined) checkNumber('valFraction', c.valFraction, { min: 0, max: 0.9 });
   if (c.testFraction !== undefined) checkNumber('testFraction', c.testFraction, { min: 0, max: 0.9 });
   if (c.out !== undefined && typeof c.out !== 'string') throw new ConfigError('out', 'must be a path');
+  if (c.onError !== undefined && c.onError !== 'error' && c.onError !== 'skip') throw new ConfigError('onError', `must be "error" or "skip", got ${JSON.stringify(c.onError)}`);
+  if (c.limitInputPixels !== undefined) checkInteger('limitInputPixels', c.limitInputPixels, 1);
   return c as unknown as RunConfigFile;
 }
 
@@ -105,6 +140,10 @@ export interface BuiltRun {
   /** Train, val and test sets of every task. */
   data: Record<string, TaskData>;
   options: TrainerOptions;
+  /** The options each task's plugin was created with, those its data imply included (what `tasks.json` records). */
+  taskOptions: Record<string, Record<string, unknown>>;
+  /** Files left out in `skip` mode. */
+  skipped: SkippedDataFile[];
 }
 
 /**
@@ -117,20 +156,43 @@ export async function buildRun(config: RunConfigFile, baseDir = process.cwd()): 
   const plugins: TaskPlugin[] = [];
   const data: Record<string, TaskData> = {};
   const batchSize: Record<string, number> = {};
+  const taskOptions: Record<string, Record<string, unknown>> = {};
+  const skipped: SkippedDataFile[] = [];
+  const loadOptions: DataLoadOptions = { onError: config.onError, limitInputPixels: config.limitInputPixels };
   for (const [name, spec] of Object.entries(config.tasks)) {
     const entry = taskEntry(name, `tasks.${name}`);
+    const specs = Object.fromEntries(
+      (['train', 'val', 'test'] as const).flatMap((split) => {
+        const s = spec[split];
+        return s === undefined ? [] : [[split, typeof s === 'string' ? parseDataSpec(s, `tasks.${name}.${split}`) : s]];
+      }),
+    ) as Record<'train' | 'val' | 'test', DataSpec | undefined>;
+    let options = spec.options ?? {};
+    if (entry.optionsForData) {
+      const uses = Object.entries(specs).flatMap(([split, s]) => (s && typeof s.format === 'string' ? [{ split, format: s.format }] : []));
+      try {
+        options = entry.optionsForData(options, uses);
+      } catch (e) {
+        throw new ConfigError(`tasks.${name}.options`, (e as Error).message);
+      }
+    }
     let plugin: TaskPlugin;
     try {
-      plugin = entry.create(spec.options ?? {});
+      plugin = entry.create(options);
     } catch (e) {
       throw new ConfigError(`tasks.${name}.options`, (e as Error).message);
     }
     plugins.push(plugin);
+    taskOptions[name] = options;
     batchSize[name] = spec.batchSize ?? entry.batchSize.default;
-    const load = (s: string | DataSpec, split: string) => loadData(plugin, typeof s === 'string' ? parseDataSpec(s, `tasks.${name}.${split}`) : s, `tasks.${name}.${split}`, baseDir, seed, split);
-    let train = await load(spec.train, 'train');
-    let test = spec.test !== undefined ? await load(spec.test, 'test') : undefined;
-    let val = spec.val !== undefined ? await load(spec.val, 'val') : undefined;
+    const load = async (split: 'train' | 'val' | 'test') => {
+      const ds = await loadData(plugin, specs[split]!, `tasks.${name}.${split}`, baseDir, seed, split, loadOptions);
+      for (const f of ds.skipped ?? []) skipped.push({ task: name, split, dataset: ds.name, ...f });
+      return ds;
+    };
+    let train = await load('train');
+    let test = specs.test ? await load('test') : undefined;
+    let val = specs.val ? await load('val') : undefined;
     const testFraction = config.testFraction ?? 0.2;
     const valFraction = config.valFraction ?? 0.1;
     const whole = train.name;
@@ -165,11 +227,23 @@ export async function buildRun(config: RunConfigFile, baseDir = process.cwd()): 
     runDir: config.out,
     meta: { run: config },
   };
-  return { plugins, data, options };
+  return { plugins, data, options, taskOptions, skipped };
 }
 
-/** Loads one split, refusing an unknown format, a missing path or an empty set with the field named. */
-export async function loadData(plugin: TaskPlugin, spec: DataSpec, field: string, baseDir: string, seed: number, split: string): Promise<Dataset> {
+/**
+ * Loads one split, refusing an unknown format, a missing path or an empty set with the field named.
+ * With `onError: 'skip'`, bad files are left out and listed in `skipped`: those the loader finds while
+ * listing, and those that fail to decode (every sample is loaded once here).
+ */
+export async function loadData(
+  plugin: TaskPlugin,
+  spec: DataSpec,
+  field: string,
+  baseDir: string,
+  seed: number,
+  split: string,
+  load: DataLoadOptions = {},
+): Promise<Dataset> {
   if (typeof spec !== 'object' || spec === null || typeof spec.format !== 'string') throw new ConfigError(field, 'must be "FORMAT:PATH" or { format, path }');
   let ds: Dataset;
   if (spec.format === 'synthetic') {
@@ -189,7 +263,12 @@ export async function loadData(plugin: TaskPlugin, spec: DataSpec, field: string
     } catch {
       throw new ConfigError(`${field}.path`, `${path} does not exist`);
     }
-    ds = await plugin.loadDataset(spec.format, path, spec.split ? { split: spec.split } : {});
+    ds = await plugin.loadDataset(spec.format, path, {
+      ...(spec.split ? { split: spec.split } : {}),
+      ...(load.onError ? { onError: load.onError } : {}),
+      ...(load.limitInputPixels ? { limitInputPixels: load.limitInputPixels } : {}),
+    });
+    if (load.onError === 'skip') ds = (await scanDataset(ds, { onError: 'skip' })).dataset;
   }
   if (ds.samples.length === 0) throw new ConfigError(field, `data set "${ds.name}" has no samples`);
   if (spec.limit !== undefined) {

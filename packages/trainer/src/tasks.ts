@@ -5,8 +5,14 @@
 import type { TaskPlugin } from '@ifan/core';
 import { emotionTask } from '@ifan/task-emotion';
 import { landmarkTask } from '@ifan/task-landmarks';
-import { parsingTask } from '@ifan/task-parsing';
+import { formatLabelSet, HELEN_11, parsingTask } from '@ifan/task-parsing';
 import { ConfigError } from './errors';
+
+/** One data set of a task in a run: where it is used (`train`, `val`, `test`) and its format. */
+export interface TaskDataUse {
+  split: string;
+  format: string;
+}
 
 export interface TaskEntry {
   /** The plugin with the given options (the task package's factory). */
@@ -15,10 +21,50 @@ export interface TaskEntry {
   batchSize: { default: number; paper: number };
   /** The `@ifan/synthetic` domain whose faces are labelled for this task (`synthetic:N` data). */
   syntheticDomain?: 'parsing' | 'landmarks' | 'emotion';
+  /**
+   * The options with what the run's data imply filled in where the run leaves them unset (parsing:
+   * the label set of the mask format), so that `--task parsing=fasseg:DIR` needs no options. Throws
+   * an Error saying how to set them when the data cannot decide.
+   */
+  optionsForData?(options: Record<string, unknown>, data: readonly TaskDataUse[]): Record<string, unknown>;
+}
+
+/**
+ * Parsing's label set from its data: the set the mask formats are drawn in (`helen` and synthetic
+ * faces helen-11, `fasseg` fasseg-6; `celebamask-hq` celebamask-19 unless another format fixes the
+ * set, as its part masks merge into any set). `indexed` masks do not name their classes.
+ */
+function parsingOptionsForData(options: Record<string, unknown>, data: readonly TaskDataUse[]): Record<string, unknown> {
+  if (options.labelSet !== undefined) return options;
+  const fixed = data.flatMap((d) => {
+    const set = d.format === 'synthetic' ? HELEN_11 : d.format === 'celebamask-hq' ? undefined : formatLabelSet(d.format);
+    return set ? [{ ...d, set: set.name }] : [];
+  });
+  const names = [...new Set(fixed.map((d) => d.set))];
+  if (names.length > 1) {
+    throw new Error(
+      `the data are drawn in different label sets (${fixed.map((d) => `${d.split} ${d.format}: ${d.set}`).join(', ')}) and one network predicts one: ` +
+        'use data of one label set, or convert the masks to one set and load them as indexed with options.labelSet',
+    );
+  }
+  if (names.length === 1) return { ...options, labelSet: names[0] };
+  if (data.some((d) => d.format === 'celebamask-hq')) return { ...options, labelSet: formatLabelSet('celebamask-hq')!.name };
+  const indexed = data.find((d) => d.format === 'indexed');
+  if (indexed) {
+    throw new Error(
+      'indexed masks hold class indices but do not name the classes: give the label set, on the command line ' +
+        '--option parsing.labelSet=helen-11 (or fasseg-6, celebamask-19) or --option \'parsing.labelSet=["background","skin","hair"]\' ' +
+        '(class names in mask-value order, background first); in a config file "tasks": { "parsing": { "options": { "labelSet": ... } } }',
+    );
+  }
+  return options;
 }
 
 const registry = new Map<string, TaskEntry>([
-  ['parsing', { create: (o) => parsingTask(o) as TaskPlugin, batchSize: { default: 8, paper: 24 }, syntheticDomain: 'parsing' }],
+  [
+    'parsing',
+    { create: (o) => parsingTask(o) as TaskPlugin, batchSize: { default: 8, paper: 24 }, syntheticDomain: 'parsing', optionsForData: parsingOptionsForData },
+  ],
   ['landmarks', { create: (o) => landmarkTask(o) as TaskPlugin, batchSize: { default: 16, paper: 64 }, syntheticDomain: 'landmarks' }],
   ['emotion', { create: (o) => emotionTask(o) as TaskPlugin, batchSize: { default: 24, paper: 96 }, syntheticDomain: 'emotion' }],
 ]);

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writePng } from '@ifan/core/node';
 import { generateFace } from '@ifan/synthetic';
+import { FASSEG_6 } from '@ifan/task-parsing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli';
 import { tempDir, useBackend } from './helpers';
@@ -112,6 +113,12 @@ describe('bad input is refused before training, naming the field, exit code 2', 
     ['bad number in a config file', ['train', '--config', configFile({ tasks: { emotion: { train: 'synthetic:10' } }, schedule: { rounds: -1 } })], /schedule\.rounds: must be an integer from 0/],
     ['empty data set', ['train', '--config', configFile({ tasks: { emotion: { train: 'synthetic:10' } }, valFraction: 0.9, testFraction: 0.9 })], /tasks\.emotion\.train: data set .* has no samples/],
     ['missing config file', ['train', '--config', '/no/such.json'], /--config: \/no\/such\.json does not exist/],
+    ['no split after #', ['train', '--task', 'landmarks=mtfl:/tmp#'], /tasks\.landmarks\.train: "mtfl:\/tmp#" has no split after "#"/],
+    ['a split of synthetic data', ['train', '--task', 'emotion=synthetic:10#test'], /synthetic data has no splits/],
+    ['bad --on-error', ['train', '--task', 'emotion=synthetic:10', '--on-error', 'ignore'], /--on-error: must be error or skip, got "ignore"/],
+    ['bad onError in a config file', ['train', '--config', configFile({ tasks: { emotion: { train: 'synthetic:10' } }, onError: 'maybe' })], /onError: must be "error" or "skip"/],
+    ['bad --option', ['train', '--task', 'emotion=synthetic:10', '--option', 'dropout'], /--option dropout: expected TASK\.KEY=VALUE/],
+    ['--option of a task not trained', ['train', '--task', 'emotion=synthetic:10', '--option', 'parsing.labelSet=fasseg-6'], /task parsing is not being trained/],
     ['eval without a model', ['eval'], /--model DIR is required/],
     ['unknown command', ['fly'], /unknown command "fly"/],
   ];
@@ -127,5 +134,121 @@ describe('bad input is refused before training, naming the field, exit code 2', 
     const r = await ifan('predict', empty, '--model', dir);
     expect(r.err).toMatch(/holds no images/);
     expect(r.code).toBe(2);
+  });
+});
+
+/** A FASSEG layout of synthetic faces: `Train_RGB` / `Train_Labels` (colour masks), and `Test_*`. */
+async function writeFasseg(root: string, train: number, test: number): Promise<void> {
+  // Helen's classes -> FASSEG's (brows count as hair, lips and inner mouth as mouth)
+  const toFasseg = [0, 2, 1, 1, 3, 3, 4, 5, 5, 5, 1];
+  for (const [prefix, count, seed0] of [['Train', train, 1], ['Test', test, 100]] as const) {
+    mkdirSync(join(root, `${prefix}_RGB`), { recursive: true });
+    mkdirSync(join(root, `${prefix}_Labels`), { recursive: true });
+    for (let i = 0; i < count; i++) {
+      const face = generateFace(seed0 + i, { size: 40, tasks: ['parsing'] });
+      const m = face.labels.parsing!.mask;
+      const data = new Uint8Array(m.width * m.height * 3);
+      for (let p = 0; p < m.data.length; p++) data.set(FASSEG_6.colors[toFasseg[m.data[p]]], 3 * p);
+      await writePng(join(root, `${prefix}_RGB`, `${i + 1}.png`), face.image);
+      await writePng(join(root, `${prefix}_Labels`, `${i + 1}.png`), { width: m.width, height: m.height, channels: 3, data });
+    }
+  }
+}
+
+describe('issue 17: the command line a new user meets', () => {
+  const dir = tempDir();
+  const fasseg = join(dir, 'fasseg');
+  const run = join(dir, 'fasseg-run');
+  let trained: { code: number; out: string; err: string };
+
+  beforeAll(async () => {
+    await writeFasseg(fasseg, 7, 2);
+    // one photo of the training split is damaged
+    writeFileSync(join(fasseg, 'Train_RGB', '7.png'), readFileSync(join(fasseg, 'Train_RGB', '6.png')).subarray(0, 60));
+    trained = await ifan(
+      'train',
+      '--task', `parsing=fasseg:${fasseg}`,
+      '--test', `parsing=fasseg:${fasseg}#test`,
+      '--on-error', 'skip',
+      '--preset', 'tiny', '--iterations', '0', '--epochs', '1', '--rounds', '1', '--batch-size', '4',
+      '--out', run, '--quiet',
+    );
+  });
+
+  it('trains parsing on FASSEG from the command line in its own label set (defect 1)', async () => {
+    expect(trained.err).not.toMatch(/helen-11/);
+    expect(trained.code).toBe(0);
+    expect(JSON.parse(readFileSync(join(run, 'model', 'tasks.json'), 'utf8'))).toEqual({ parsing: { labelSet: 'fasseg-6' } });
+    // the saved model loads again with its 6 classes
+    const e = await ifan('eval', '--model', run, '--task', `parsing=fasseg:${fasseg}#test`, '--json', join(dir, 'fasseg-eval.json'));
+    expect(e.err).toBe('ifan eval: results in ' + join(dir, 'fasseg-eval.json') + '\n');
+    expect(e.code).toBe(0);
+    expect(e.out).toMatch(/\| eyes \|/);
+  });
+
+  it('reads the split a task spec names, FORMAT:PATH#SPLIT (defect 9)', () => {
+    const evalJson = JSON.parse(readFileSync(join(run, 'eval.json'), 'utf8'));
+    expect(evalJson.tasks.parsing.dataset).toBe('fasseg/test');
+    expect(evalJson.tasks.parsing.images).toBe(2);
+  });
+
+  it('--on-error skip leaves a bad image out, counts and lists it, and saves the list in the run (defect 2)', () => {
+    expect(trained.err).toMatch(/ifan train: skipped 1 file \(all in .*skipped\.json\):\n {2}.*Train_RGB\/7\.png: corrupt image/);
+    const skipped = JSON.parse(readFileSync(join(run, 'skipped.json'), 'utf8'));
+    expect(skipped).toEqual([expect.objectContaining({ task: 'parsing', split: 'train', file: join(fasseg, 'Train_RGB', '7.png') })]);
+    expect(JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')).meta.run.onError).toBe('skip');
+  });
+
+  it('says how to name the classes of indexed masks, and refuses data in two label sets (defect 1)', async () => {
+    const indexed = join(dir, 'indexed');
+    mkdirSync(join(indexed, 'images'), { recursive: true });
+    mkdirSync(join(indexed, 'masks'), { recursive: true });
+    const r = await ifan('train', '--task', `parsing=indexed:${indexed}`);
+    expect(r.err).toMatch(/tasks\.parsing\.options: indexed masks .* --option parsing\.labelSet=helen-11/);
+    expect(r.code).toBe(2);
+    const mixed = await ifan('train', '--task', `parsing=fasseg:${fasseg}`, '--test', 'parsing=synthetic:10');
+    expect(mixed.err).toMatch(/different label sets \(train fasseg: fasseg-6, test synthetic: helen-11\)/);
+    expect(mixed.code).toBe(2);
+    const bad = await ifan('train', '--task', `parsing=indexed:${indexed}`, '--option', 'parsing.labelSet=lapa');
+    expect(bad.err).toMatch(/unknown parsing label set "lapa"/);
+    expect(bad.code).toBe(2);
+  });
+
+  it('predict over a folder writes every readable image and lists the rest with the reason (defects 2, 10)', async () => {
+    const photos = join(dir, 'photos');
+    mkdirSync(join(photos, 'more'), { recursive: true });
+    await writePng(join(photos, 'a.png'), generateFace(1, { size: 64 }).image);
+    writeFileSync(join(photos, 'b.jpg'), 'not a jpeg');
+    await writePng(join(photos, 'c.png'), { width: 1, height: 1, channels: 3, data: new Uint8Array([1, 2, 3]) });
+    writeFileSync(join(photos, 'notes.txt'), 'hello');
+    const out = join(dir, 'predicted');
+    const r = await ifan('predict', photos, '--model', run, '--out', out);
+    expect(r.code).toBe(0);
+    expect(existsSync(join(out, 'a.json'))).toBe(true);
+    expect(existsSync(join(out, 'c.json'))).toBe(true);
+    expect(existsSync(join(out, 'b.json'))).toBe(false);
+    expect(r.err).toMatch(/skipped 3 files/);
+    expect(r.err).toContain(`${join(photos, 'b.jpg')}: not an image`);
+    expect(r.err).toContain(`${join(photos, 'more')}: a folder`);
+    expect(r.err).toContain(`${join(photos, 'notes.txt')}: not an image file`);
+    expect(r.err).toMatch(/warning: .*c\.png is 1x1 pixels, far smaller than the network's 32x32 input/);
+    expect(JSON.parse(readFileSync(join(out, 'skipped.json'), 'utf8'))).toHaveLength(3);
+    expect(JSON.parse(readFileSync(join(out, 'c.json'), 'utf8')).warnings).toHaveLength(1);
+    // error mode stops at the bad image, naming it
+    const strict = await ifan('predict', photos, '--model', run, '--out', join(dir, 'strict'), '--on-error', 'error');
+    expect(strict.err).toContain(join(photos, 'b.jpg'));
+    expect(strict.code).toBe(1);
+  });
+
+  it('--limit-input-pixels sets the largest image accepted (defect 10)', async () => {
+    const photos = join(dir, 'big');
+    mkdirSync(photos);
+    await writePng(join(photos, 'a.png'), generateFace(2, { size: 64 }).image);
+    const small = await ifan('predict', photos, '--model', run, '--out', join(dir, 'big-out'), '--limit-input-pixels', '1000');
+    expect(small.err).toMatch(/a\.png: image is over the pixel limit \(64x64 = 4096 pixels > 1000\)/);
+    expect(small.code).toBe(1);
+    const bad = await ifan('predict', photos, '--model', run, '--limit-input-pixels', 'lots');
+    expect(bad.err).toMatch(/--limit-input-pixels: must be an integer/);
+    expect(bad.code).toBe(2);
   });
 });

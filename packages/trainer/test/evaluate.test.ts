@@ -1,8 +1,9 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { IntegratedNetwork, type LabelTransform, type MetricReport, type TaskPlugin } from '@ifan/core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../src/cli';
 import { runDemo } from '../src/demo';
 import { buildTables, evaluate, resultsToMarkdown, type EvaluationResult } from '../src/index';
 import { ProgressReporter } from '../src/progress';
@@ -130,5 +131,16 @@ describe('demo', () => {
     expect(existsSync(join(out, 'results.md'))).toBe(true);
     expect(existsSync(join(out, 'overlays', 'landmarks-0.overlay.png'))).toBe(true);
     expect(existsSync(join(out, 'ifan-3t', 'model', 'tasks.json'))).toBe(true);
+    // the demo's runs say where their data is: `ifan eval --model <run>` evaluates their test sets (issue 17, defect 3)
+    let err = '';
+    let stdout = '';
+    const code = await main(['eval', '--model', join(out, 'ifan-3t')], { stdout: (s) => void (stdout += s), stderr: (s) => void (err += s) });
+    expect(err).not.toMatch(/does not say where/);
+    expect(code).toBe(0);
+    expect(stdout).toContain('| iFAN Iter1 |');
+    const evaluated = JSON.parse(readFileSync(join(out, 'ifan-3t', 'model', 'eval.json'), 'utf8'));
+    // the same test faces the demo evaluated
+    expect(evaluated.tasks.emotion.reports[1].primary.value).toBeCloseTo(r.runs[1].result.tasks.emotion.reports[1].primary.value, 6);
+    expect(evaluated.tasks.landmarks.images).toBe(4);
   });
 });
