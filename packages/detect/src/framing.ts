@@ -11,6 +11,7 @@ import {
   warpImage,
   type LabelTransform,
   type RawImage,
+  type Sample,
   type SourcedTransform,
 } from '@ifan/core';
 import type { DetectedFace } from './types';
@@ -60,4 +61,16 @@ export function cropFaces(image: RawImage, faces: readonly Pick<DetectedFace, 'f
 export function pointsToImage(transform: LabelTransform, points: readonly (readonly [number, number])[]): [number, number][] {
   const back = invertTransform(transform).affine;
   return points.map(([x, y]) => applyAffine(back, x, y));
+}
+
+/**
+ * One data-set sample per face of a photo, framed by its `framingBox` (ids `"<id>#<k>"`): what the
+ * trainer's prediction, which crops every sample with core's `faceCrop` of its face box and the model's
+ * margin, takes to analyse every face of a photo unaligned, exactly as training framed labelled faces.
+ */
+export function faceSamples(id: string, image: RawImage, faces: readonly Pick<DetectedFace, 'framingBox'>[]): Sample[] {
+  return faces.map((f, k) => ({
+    id: `${id}#${k}`,
+    load: async () => ({ image, labels: {}, faceBox: [...f.framingBox] as [number, number, number, number] }),
+  }));
 }

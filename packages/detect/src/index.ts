@@ -7,6 +7,6 @@ export { createDetector, loadBlazeface, DEFAULT_DETECTOR_OPTIONS } from './detec
 export type { DetectorOptions, ModelSource } from './detector';
 export { BLAZEFACE_INPUT, blazefaceAnchors, decodeBlazeface, weightedNms } from './blazeface';
 export type { RawDetection } from './blazeface';
-export { cropFaces, faceTransform, pointsToImage } from './framing';
+export { cropFaces, faceSamples, faceTransform, pointsToImage } from './framing';
 export type { FaceCrops, FaceTransformOptions } from './framing';
 export type * from './types';

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { applyAffine, composeAffine, faceBoxFromKeypoints, scaling, selectBackend, translation, warpImage, type RawImage } from '@ifan/core';
+import { applyAffine, composeAffine, faceBoxFromKeypoints, faceCrop, scaling, selectBackend, translation, warpImage, type RawImage } from '@ifan/core';
 import { decodeImage } from '@ifan/core/node';
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDetector as createBrowserDetector, cropFaces, faceTransform, pointsToImage } from '../src/index';
+import { createDetector as createBrowserDetector, cropFaces, faceSamples, faceTransform, pointsToImage } from '../src/index';
 import { blazefaceModelPath, createDetector, fileModelHandler } from '../src/node';
 import type { DetectedFace, Detector, Point } from '../src/types';
 
@@ -160,6 +160,20 @@ describe('roll and alignment', () => {
       expect(inCrop[0]).toBeGreaterThan(10);
       expect(inCrop[0]).toBeLessThan(38);
     });
+  });
+});
+
+describe('faceSamples', () => {
+  it('one sample per face, framed by its framingBox: faceCrop of it is cropFaces without alignment', async () => {
+    const image = await load('three-faces.jpg');
+    const faces = await detector.detect(image);
+    const samples = faceSamples('group.jpg', image, faces);
+    expect(samples.map((s) => s.id)).toEqual(['group.jpg#0', 'group.jpg#1', 'group.jpg#2']);
+    const li = await samples[1].load();
+    expect(li.image).toBe(image);
+    expect(li.faceBox).toEqual(faces[1].framingBox);
+    const { transforms } = cropFaces(image, faces, { size: 32, margin: 0.2 });
+    expect(faceCrop([image.width, image.height], li.faceBox, { size: 32, margin: 0.2 }).affine).toEqual(transforms[1].affine);
   });
 });
 
