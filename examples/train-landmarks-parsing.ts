@@ -4,7 +4,7 @@
  *   pnpm --filter @ifan/examples train-2t                     # on synthetic faces written to a temp dir
  *   pnpm --filter @ifan/examples train-2t --helen DIR --mtfl DIR
  */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -31,11 +31,21 @@ export interface ExampleOptions {
 export async function trainLandmarksAndParsing(o: ExampleOptions = {}): Promise<{ result: EvaluationResult; markdown: string }> {
   await selectBackend();
   let { helen, mtfl } = o;
-  if (!helen || !mtfl) {
-    const data = await writeSyntheticLayouts(await mkdtemp(join(tmpdir(), 'ifan-2t-')), o.count ?? 200);
-    helen ??= data.helen;
-    mtfl ??= data.mtfl;
+  // synthetic faces for what is not given, in a temporary folder removed at the end
+  const temp = !helen || !mtfl ? await mkdtemp(join(tmpdir(), 'ifan-2t-')) : undefined;
+  try {
+    if (temp) {
+      const data = await writeSyntheticLayouts(temp, o.count ?? 200);
+      helen ??= data.helen;
+      mtfl ??= data.mtfl;
+    }
+    return await train(helen!, mtfl!, o);
+  } finally {
+    if (temp) await rm(temp, { recursive: true, force: true });
   }
+}
+
+async function train(helen: string, mtfl: string, o: ExampleOptions): Promise<{ result: EvaluationResult; markdown: string }> {
   const parsing = parsingTask();
   const landmarks = landmarkTask();
   const datasets = {
@@ -50,10 +60,13 @@ export async function trainLandmarksAndParsing(o: ExampleOptions = {}): Promise<
     batchSize: { parsing: 8, landmarks: 16 },
     progress: o.progress ?? true,
   });
-  await trainer.fit();
-  const result = await evaluate(trainer.net, { parsing: datasets.parsing.test, landmarks: datasets.landmarks.test });
-  trainer.dispose();
-  return { result, markdown: resultsToMarkdown([{ label: 'iFAN 2T', result }]) };
+  try {
+    await trainer.fit();
+    const result = await evaluate(trainer.net, { parsing: datasets.parsing.test, landmarks: datasets.landmarks.test });
+    return { result, markdown: resultsToMarkdown([{ label: 'iFAN 2T', result }]) };
+  } finally {
+    trainer.dispose();
+  }
 }
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {

@@ -5,7 +5,7 @@
  *
  *   pnpm --filter @ifan/examples train-attributes
  */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { selectBackend, type BackbonePresetName } from '@ifan/core';
@@ -13,7 +13,7 @@ import { emotionTask } from '@ifan/task-emotion';
 import { landmarkTask } from '@ifan/task-landmarks';
 import { parsingTask } from '@ifan/task-parsing';
 import { evaluate, resultsToMarkdown, Trainer, type EvaluationResult } from '@ifan/trainer';
-import { writeSyntheticLayouts } from '../synthetic-data';
+import { writeSyntheticLayouts, type SyntheticLayouts } from '../synthetic-data';
 import { attributesTask } from './attributes-plugin';
 
 export async function trainWithAttributes(o: { count?: number; preset?: BackbonePresetName; pretrainEpochs?: number; rounds?: number; progress?: boolean } = {}): Promise<{
@@ -22,7 +22,19 @@ export async function trainWithAttributes(o: { count?: number; preset?: Backbone
   sources: { name: string; tasks: string[] }[];
 }> {
   await selectBackend();
-  const data = await writeSyntheticLayouts(await mkdtemp(join(tmpdir(), 'ifan-4t-')), o.count ?? 200);
+  // synthetic faces in a temporary folder, removed at the end
+  const temp = await mkdtemp(join(tmpdir(), 'ifan-4t-'));
+  try {
+    return await train(await writeSyntheticLayouts(temp, o.count ?? 200), o);
+  } finally {
+    await rm(temp, { recursive: true, force: true });
+  }
+}
+
+async function train(
+  data: SyntheticLayouts,
+  o: { preset?: BackbonePresetName; pretrainEpochs?: number; rounds?: number; progress?: boolean },
+): Promise<{ result: EvaluationResult; markdown: string; sources: { name: string; tasks: string[] }[] }> {
   const [parsing, landmarks, emotion, attributes] = [parsingTask(), landmarkTask(), emotionTask(), attributesTask()];
   const mtflTrain = await landmarks.loadDataset('mtfl', data.mtfl, { split: 'train' });
   const mtflTest = await landmarks.loadDataset('mtfl', data.mtfl, { split: 'test' });
@@ -40,10 +52,13 @@ export async function trainWithAttributes(o: { count?: number; preset?: Backbone
     progress: o.progress ?? true,
   });
   const sources = trainer.sources.map((s) => ({ name: s.name, tasks: [...s.tasks] }));
-  await trainer.fit();
-  const result = await evaluate(trainer.net, Object.fromEntries(Object.entries(datasets).map(([k, v]) => [k, v.test])));
-  trainer.dispose();
-  return { result, markdown: resultsToMarkdown([{ label: 'iFAN 4T', result }]), sources };
+  try {
+    await trainer.fit();
+    const result = await evaluate(trainer.net, Object.fromEntries(Object.entries(datasets).map(([k, v]) => [k, v.test])));
+    return { result, markdown: resultsToMarkdown([{ label: 'iFAN 4T', result }]), sources };
+  } finally {
+    trainer.dispose();
+  }
 }
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
