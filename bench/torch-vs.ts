@@ -74,8 +74,14 @@ if (!torchVersion) {
 
 /** A resident Python process answering one JSON line per JSON line. */
 class TorchSide {
-  private readonly proc = spawn(PYTHON, [join(here, 'torch', 'ifan_step.py')], { stdio: ['pipe', 'pipe', 'inherit'] });
-  private readonly lines = createInterface({ input: this.proc.stdout! })[Symbol.asyncIterator]();
+  private readonly proc: ReturnType<typeof spawn>;
+  private readonly lines: AsyncIterableIterator<string>;
+  /** One process per thread count, its OpenMP pool that size from the start. */
+  constructor(readonly threads: number) {
+    const n = String(threads);
+    this.proc = spawn(PYTHON, [join(here, 'torch', 'ifan_step.py'), '--threads', n], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, OMP_NUM_THREADS: n, MKL_NUM_THREADS: n } });
+    this.lines = createInterface({ input: this.proc.stdout! })[Symbol.asyncIterator]();
+  }
   async call<T>(msg: Record<string, unknown>): Promise<T> {
     this.proc.stdin!.write(`${JSON.stringify(msg)}\n`);
     const { value, done } = await this.lines.next();
@@ -129,12 +135,13 @@ function compareShapes(a: number[], b: number[]): number {
   return a.length - b.length;
 }
 
-let torchSide: TorchSide | null = null;
+const torchSides = new Map<number, TorchSide>();
 let init: Init | null = null;
 const match: Record<string, unknown> = {};
 if (torchVersion) {
-  torchSide = new TorchSide();
-  init = await torchSide.call<Init>({ cmd: 'init', spec: spec() });
+  for (const th of THREADS) torchSides.set(th, new TorchSide(th));
+  const inits = await Promise.all([...torchSides.values()].map((t) => t.call<Init>({ cmd: 'init', spec: spec() })));
+  init = inits[0];
   const flopDiff = init.flops.total / flops - 1;
   const paramDiff = init.params / params - 1;
   const mine = torchShapes();
@@ -149,7 +156,7 @@ if (torchVersion) {
   );
   console.log(`trainable parameters: project ${params.toLocaleString('en')}, PyTorch ${init.params.toLocaleString('en')} (${(100 * paramDiff).toFixed(4)}%); tensor shapes ${shapesEqual ? 'identical' : 'DIFFER'} (${mine.length} tensors)`);
   if (Math.abs(flopDiff) > 0.01 || Math.abs(paramDiff) > 0.01 || !shapesEqual) {
-    await torchSide.close();
+    for (const t of torchSides.values()) await t.close();
     console.error('torch-vs: the PyTorch network is not the project network (FLOPs or parameters differ by more than 1%, or tensor shapes differ): fix torch/ifan_step.py');
     process.exit(1);
   }
@@ -202,7 +209,8 @@ function projectSteps(batches: Record<TaskName, Batch>, n: number, side: Side | 
 }
 async function torchSteps(batch: number, threads: number, n: number, side: Side | null): Promise<void> {
   const tasks = Array.from({ length: n }, (_, s) => taskOf(s));
-  const r = await torchSide!.call<{ wall: number[]; cpu: number[] }>({ cmd: 'steps', batch, threads, tasks, seed: 100 });
+  const r = await torchSides.get(threads)!.call<{ wall: number[]; cpu: number[]; threads: number }>({ cmd: 'steps', batch, tasks, seed: 100 });
+  if (r.threads !== threads) throw new Error(`torch-vs: the ${threads}-thread PyTorch process runs ${r.threads} threads`);
   side?.wall.push(r.wall);
   side?.cpu.push(r.cpu);
 }
@@ -211,9 +219,9 @@ for (const batch of BATCHES) {
   const batches = Object.fromEntries(TASKS.map((t, i) => [t, randomBatch(net, t, batch, 100 + i)])) as Record<TaskName, Batch>;
   // warm-up: one step of each task on every side (slots, compilation, heap growth, oneDNN primitives)
   projectSteps(batches, 3, null);
-  if (torchSide) for (const th of THREADS) await torchSteps(batch, th, 3, null);
+  for (const th of torchSides.keys()) await torchSteps(batch, th, 3, null);
   const loadBefore = uptime();
-  const sides: Side[] = [{ name: 'project (wasm)', wall: [], cpu: [] }, ...(torchSide ? THREADS.map((threads) => ({ name: `PyTorch ${threads} thread${threads > 1 ? 's' : ''}`, threads, wall: [], cpu: [] })) : [])];
+  const sides: Side[] = [{ name: 'project (wasm)', wall: [], cpu: [] }, ...(torchSides.size ? THREADS.map((threads) => ({ name: `PyTorch ${threads} thread${threads > 1 ? 's' : ''}`, threads, wall: [], cpu: [] })) : [])];
   for (let r = 0; r < ROUNDS; r++) {
     const order = r % 2 === 0 ? sides : [...sides].reverse();
     for (const side of order) {
@@ -266,8 +274,7 @@ let profile: { batch: number; msPerStep: number; ops: ProfileOp[]; byType: Recor
 /** Layer type of a PyTorch op, in the words of `pnpm bench profile-step`'s kernels. */
 function layerType(op: string): string {
   if (op.startsWith('ifan::')) return 'phase (not an op)';
-  if (/convolution_backward|mkldnn_convolution_backward/.test(op)) return 'conv backward (input + weight grads)';
-  if (/mkldnn_convolution|_convolution|conv2d|convolution/.test(op)) return 'conv forward';
+  if (/conv/.test(op)) return /backward/.test(op) ? 'conv backward (input + weight grads)' : 'conv forward';
   if (/batch_norm/.test(op)) return /backward/.test(op) ? 'batch norm backward' : 'batch norm forward';
   if (/\bcat\b|copy_|clone|contiguous|permute|expand|_reshape|view|slice|select|narrow|as_strided|empty|zeros|ones_like|fill_|zero_/.test(op)) return 'concat / copies / views';
   if (/pool/.test(op)) return 'pooling';
@@ -276,14 +283,19 @@ function layerType(op: string): string {
   if (/relu|threshold|sigmoid|sqrt|pow|add|sub|mul|div|sum|mean|neg|clamp|addcmul|addcdiv|dropout|bernoulli|where/.test(op)) return 'elementwise / reductions';
   return 'other';
 }
-if (torchSide && flag('profile')) {
+if (torchSides.size && flag('profile')) {
   const batch = Math.max(...BATCHES);
-  const p = await torchSide.call<{ msPerStep: number; ops: ProfileOp[] }>({ cmd: 'profile', batch, threads: 1, tasks: [...TASKS] });
+  const side = torchSides.get(1) ?? new TorchSide(1);
+  if (!torchSides.has(1)) {
+    await side.call<Init>({ cmd: 'init', spec: spec() });
+    torchSides.set(1, side);
+  }
+  const p = await side.call<{ msPerStep: number; ops: ProfileOp[] }>({ cmd: 'profile', batch, tasks: [...TASKS] });
   const byType: Record<string, number> = {};
   for (const op of p.ops) byType[layerType(op.name)] = (byType[layerType(op.name)] ?? 0) + op.selfMs;
   profile = { batch, ...p, byType, load: uptime() };
 }
-await torchSide?.close();
+for (const t of torchSides.values()) await t.close();
 optimizer.optimizer.dispose();
 net.dispose();
 
@@ -333,7 +345,7 @@ const outFile = join(here, 'out', opt('out', 'torch-vs.json'));
 writeFileSync(
   outFile,
   JSON.stringify(
-    { date: new Date().toISOString(), cores: cpus().length, preset: PRESET, iterations: ITER, rounds: ROUNDS, stepsPerRound: STEPS, python: PYTHON, torch: torchVersion, torchInfo: init ? { mkldnn: init.mkldnn, parallel: init.config } : null, match, results, profile },
+    { date: new Date().toISOString(), cores: cpus().length, preset: PRESET, iterations: ITER, rounds: ROUNDS, stepsPerRound: STEPS, python: PYTHON, torch: torchVersion, torchInfo: init ? { mkldnn: init.mkldnn, parallel: init.config } : null, spec: spec(), match, results, profile },
     null,
     2,
   ),

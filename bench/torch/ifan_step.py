@@ -31,6 +31,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+# One process per thread count (the driver sets OMP_NUM_THREADS too): an OpenMP pool of 2 left
+# spinning after its work would otherwise burn CPU inside a one-thread measurement.
+THREADS = int(sys.argv[sys.argv.index("--threads") + 1]) if "--threads" in sys.argv else 1
+torch.set_num_threads(THREADS)
 torch.set_num_interop_threads(1)
 
 
@@ -461,7 +465,6 @@ def main():
                        "shapes": runner.shapes(), "threadsDefault": torch.get_num_threads(),
                        "config": torch.__config__.parallel_info().splitlines()[:6]}
             elif cmd == "steps":
-                torch.set_num_threads(msg["threads"])
                 wall, cpu, losses = [], [], []
                 for i, t in enumerate(msg["tasks"]):
                     c0, t0 = time.process_time(), time.perf_counter()
@@ -470,7 +473,6 @@ def main():
                     cpu.append((time.process_time() - c0) * 1000)
                 out = {"wall": wall, "cpu": cpu, "losses": losses, "threads": torch.get_num_threads()}
             elif cmd == "profile":
-                torch.set_num_threads(msg["threads"])
                 out = profile(runner, msg["tasks"], msg["batch"], msg.get("flops"))
             elif cmd == "quit":
                 break
