@@ -43,7 +43,7 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
   const candidates = forced ? [forced] : [...BACKENDS];
   const skipped: Partial<Record<BackendName, string>> = {};
   for (const name of candidates) {
-    const why = await tryActivate(name, importModule);
+    const why = await tryActivate(name, importModule, options.importModule === undefined);
     if (why === null) {
       const kernels = name === 'wasm' || name === 'cpu' ? (await import('./kernels/index')).registerTrainingKernels(name) : [];
       const notes = Object.entries(skipped).map(([n, r]) => `${n}: ${r}`);
@@ -85,7 +85,7 @@ function parseEnv(value: string | undefined): BackendName | undefined {
 }
 
 /** Activates a backend; returns null on success or the reason it is unavailable. */
-async function tryActivate(name: BackendName, importModule: (name: string) => Promise<unknown>): Promise<string | null> {
+async function tryActivate(name: BackendName, importModule: (name: string) => Promise<unknown>, checkFiles: boolean): Promise<string | null> {
   const moduleName = {
     'tfjs-node-gpu': '@tensorflow/tfjs-node-gpu',
     'tfjs-node': '@tensorflow/tfjs-node',
@@ -93,6 +93,10 @@ async function tryActivate(name: BackendName, importModule: (name: string) => Pr
     cpu: '@tensorflow/tfjs-backend-cpu',
   }[name];
   const tfName = name === 'wasm' ? 'wasm' : name === 'cpu' ? 'cpu' : 'tensorflow';
+  if (checkFiles && tfName === 'tensorflow') {
+    const missing = await missingNativeLibrary(moduleName);
+    if (missing) return missing;
+  }
   try {
     await importModule(moduleName);
   } catch (e) {
@@ -120,8 +124,8 @@ async function tryActivate(name: BackendName, importModule: (name: string) => Pr
  * Node's own report of an uncaught error: the error and its stack.
  */
 function processListeners(): { removeAdded(): void } {
-  const events = ['uncaughtException', 'unhandledRejection'] as const;
-  const proc = typeof process !== 'undefined' && typeof process.listeners === 'function' ? process : undefined;
+  const events = ['uncaughtException', 'unhandledRejection'];
+  const proc: NodeJS.EventEmitter | undefined = typeof process !== 'undefined' && typeof process.listeners === 'function' ? process : undefined;
   const before = proc ? events.map((e) => proc.listeners(e)) : [];
   return {
     removeAdded() {
@@ -131,6 +135,25 @@ function processListeners(): { removeAdded(): void } {
       });
     },
   };
+}
+
+/**
+ * Why an installed tfjs-node(-gpu) cannot work, found without importing it, or null: its import
+ * registers some 150 kernels (printing a warning for each one the other native package registered)
+ * before it checks for its native library, which its install script downloads (pnpm runs that script
+ * only where allowed). `from` is where the package is resolved from.
+ * @internal exported for tests
+ */
+export async function missingNativeLibrary(moduleName: string, from: string = import.meta.url): Promise<string | null> {
+  if (typeof process === 'undefined' || !process.versions?.node) return null;
+  try {
+    const [{ createRequire }, { existsSync, readdirSync }, { dirname, join }] = await Promise.all([import('node:module'), import('node:fs'), import('node:path')]);
+    const lib = join(dirname(createRequire(from).resolve(`${moduleName}/package.json`)), 'lib');
+    const built = existsSync(lib) && readdirSync(lib).some((d) => d.startsWith('napi-v') && existsSync(join(lib, d, 'tfjs_binding.node')));
+    return built ? null : 'installed without its native library (its install script, which downloads libtensorflow, did not run)';
+  } catch {
+    return null; // not resolvable here: importing it says why
+  }
 }
 
 function describeImportError(e: unknown, moduleName: string): string {

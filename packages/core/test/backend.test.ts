@@ -1,8 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { resetBackendSelection, selectBackend } from '../src/backend';
+import { missingNativeLibrary, resetBackendSelection, selectBackend } from '../src/backend';
 
 /** Simulates a machine where only some backend packages can be imported. */
 function importer(available: string[]) {
@@ -80,5 +83,25 @@ describe('selectBackend', () => {
     expect(r.stderr).not.toContain('WasmBackendModule');
     expect(r.stderr.length).toBeLessThan(4000);
     expect(r.status).toBe(1);
+  });
+
+  // issue 17, defect 8: pnpm-workspace.yaml keeps tfjs-node's download script from running, so the
+  // package can be installed without its library; importing it then printed ~150 kernel warnings
+  it('finds a native package installed without its library before importing it', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'ifan-backend-'));
+    try {
+      const pkg = join(root, 'node_modules', '@tensorflow', 'tfjs-node');
+      mkdirSync(pkg, { recursive: true });
+      writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: '@tensorflow/tfjs-node', main: 'index.js' }));
+      const from = pathToFileURL(join(root, 'app.js')).href;
+      expect(await missingNativeLibrary('@tensorflow/tfjs-node', from)).toMatch(/installed without its native library \(its install script, which downloads libtensorflow, did not run\)/);
+      mkdirSync(join(pkg, 'lib', 'napi-v8'), { recursive: true });
+      writeFileSync(join(pkg, 'lib', 'napi-v8', 'tfjs_binding.node'), '');
+      expect(await missingNativeLibrary('@tensorflow/tfjs-node', from)).toBeNull();
+      // not installed at all: left to the import, which says so
+      expect(await missingNativeLibrary('@tensorflow/tfjs-node-gpu', from)).toBeNull();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
