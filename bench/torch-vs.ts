@@ -335,6 +335,11 @@ if (profile) {
   console.log(`\nPyTorch, one thread, batch ${profile.batch}, torch.profiler over one rotation: ${profile.msPerStep.toFixed(0)} ms/step (profiled); self CPU ms per step by layer type:`);
   const types = Object.entries(profile.byType).filter(([t]) => t !== 'phase (not an op)').sort((a, b) => b[1] - a[1]);
   console.log(table(['layer type', 'ms/step'], types.map(([t, ms]) => [t, f(ms, 1)])));
+  // conv FLOPs of one step's forward (ITER + 1 passes, the re-encoders' ITER): hooks' count x batch
+  const convFwd = ((init?.flops.conv ?? 0) * profile.batch) / 1e9;
+  const fwdMs = profile.byType['conv forward'] ?? NaN;
+  const bwdMs = profile.byType['conv backward (input + weight grads)'] ?? NaN;
+  console.log(`convolutions: forward ${convFwd.toFixed(2)} GFLOP/step in ${f(fwdMs)} ms = ${f(convFwd / (fwdMs / 1000), 1)} GFLOP/s; backward (at most 2 x forward) <= ${f((2 * convFwd) / (bwdMs / 1000), 1)} GFLOP/s`);
   console.log('top ops (self CPU ms per step):');
   console.log(table(['op', 'self ms', 'total ms', 'calls'], profile.ops.filter((o) => !o.name.startsWith('ifan::')).slice(0, 20).map((o) => [o.name, f(o.selfMs, 1), f(o.totalMs, 1), f(o.calls, 0)])));
   console.log('compare: pnpm bench profile-step ' + `${PRESET} ${profile.batch} ${ITER}`);
