@@ -199,6 +199,20 @@ describe('issue 17: the command line a new user meets', () => {
     expect(JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')).meta.run.onError).toBe('skip');
   });
 
+  it('a bad test image after training says where the model is and how to evaluate it (defect 2)', async () => {
+    const data = join(dir, 'fasseg-bad-test');
+    await writeFasseg(data, 4, 2);
+    writeFileSync(join(data, 'Test_RGB', '2.png'), 'damaged');
+    const out = join(dir, 'bad-test-run');
+    const r = await ifan(
+      'train', '--task', `parsing=fasseg:${data}`, '--test', `parsing=fasseg:${data}#test`, '--val', `parsing=fasseg:${data}`,
+      '--preset', 'tiny', '--iterations', '0', '--epochs', '1', '--rounds', '0', '--batch-size', '4', '--out', out, '--quiet',
+    );
+    expect(r.err).toContain(`Test_RGB/2.png: not an image`);
+    expect(r.err).toContain(`the model is saved in ${join(out, 'model')}; fix or remove the file (or train with --on-error skip) and evaluate with: ifan eval --model ${out}`);
+    expect(r.code).toBe(1);
+  });
+
   it('says how to name the classes of indexed masks, and refuses data in two label sets (defect 1)', async () => {
     const indexed = join(dir, 'indexed');
     mkdirSync(join(indexed, 'images'), { recursive: true });
