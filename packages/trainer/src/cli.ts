@@ -56,7 +56,9 @@ const USAGE: Record<string, string> = {
   --reencoder learned|resize     --shared-bn     --no-augment     --margin X     --seed N
   --out DIR              run directory (default runs/<date-time>)
   --resume DIR           continue the run in DIR from its latest checkpoint
-  --quiet                no progress output`,
+  --quiet                no progress output
+  --threads auto|1|2     threads computing each step's gradients (default auto: 2 for a long run on wasm;
+                         1 is better while other jobs keep the cores busy)`,
   eval: `ifan eval --model DIR [--task T=FORMAT:PATH[#SPLIT] ...] [--iterations N] [--batch-size N] [--json FILE]
                [--on-error error|skip] [--limit-input-pixels N]
   Evaluates every task on its data at every iteration 0..N and prints the tables. Without --task, DIR
@@ -210,11 +212,12 @@ async function train(args: string[], io: CliIO): Promise<number> {
     out: { type: 'string' },
     resume: { type: 'string' },
     quiet: { type: 'boolean' },
+    threads: { type: 'string' },
   });
   let config: RunConfigFile;
   let resume = false;
   if (values.resume) {
-    const others = Object.keys(values).filter((k) => !['resume', 'quiet'].includes(k));
+    const others = Object.keys(values).filter((k) => !['resume', 'quiet', 'threads'].includes(k));
     if (others.length) throw new UsageError(`--resume continues a run with its own config.json; drop --${others.join(', --')}`);
     const runDir = resolve(values.resume);
     const path = join(runDir, RUN_FILES.config);
@@ -300,7 +303,9 @@ async function train(args: string[], io: CliIO): Promise<number> {
   }
   const built = await buildRun(config);
   await backend();
-  const trainer = new Trainer({ ...built.options, resume, progress: !values.quiet, handleSignals: true });
+  // (the Trainer refuses any other value of --threads, naming it)
+  const threads = ({ '1': 1, '2': 2 } as Record<string, 1 | 2>)[values.threads ?? ''] ?? (values.threads as 'auto' | undefined);
+  const trainer = new Trainer({ ...built.options, resume, progress: !values.quiet, handleSignals: true, ...(threads !== undefined ? { threads } : {}) });
   try {
     io.stderr(
       `ifan train: ${trainer.totalSteps} steps (${trainer.sources.map((s) => `${s.name}: ${s.dataset.samples.length} images, batch ${s.batchSize}`).join('; ')}) -> ${trainer.runDir}\n`,

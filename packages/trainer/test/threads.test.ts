@@ -9,6 +9,7 @@ import { emotionTask } from '@ifan/task-emotion';
 import { landmarkTask } from '@ifan/task-landmarks';
 import { parsingTask } from '@ifan/task-parsing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../src/cli';
 import { GradientThreads } from '../src/gradient-threads';
 import { ConfigError, Trainer, type StepRecord, type TrainerOptions } from '../src/index';
 import { recipeMapTask, recipeVectorTask } from './fixtures/recipe-plugins';
@@ -252,4 +253,22 @@ describe('Trainer threads', () => {
     expect({ code, err: code === 0 ? '' : err }).toEqual({ code: 0, err: '' });
     expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual({ first: 'completed', firstThreads: 2, second: 'interrupted', secondThreads: 2 });
   }, 90_000);
+});
+
+describe('ifan train --threads', () => {
+  const ifan = async (...args: string[]) => {
+    let err = '';
+    const code = await main(args, { stdout: () => undefined, stderr: (s) => void (err += s) });
+    return { code, err };
+  };
+  it('trains on two threads when asked, and names a wrong value', async () => {
+    const out = join(tempDir(), 'run');
+    const common = ['train', '--task', 'landmarks=synthetic:8', '--preset', 'tiny', '--iterations', '0', '--epochs', '1', '--rounds', '0', '--batch-size', '4', '--quiet'];
+    const ok = await ifan(...common, '--out', out, '--threads', '2');
+    expect({ code: ok.code, err: ok.code === 0 ? '' : ok.err }).toEqual({ code: 0, err: '' });
+    expect(readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').length).toBeGreaterThan(0);
+    const bad = await ifan(...common, '--out', join(tempDir(), 'run'), '--threads', '3');
+    expect(bad.err).toMatch(/threads: must be 'auto', 1 or 2, got "3"/);
+    expect(bad.code).not.toBe(0);
+  }, 120_000);
 });
