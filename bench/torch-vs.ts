@@ -13,7 +13,9 @@
  *                       [--steps 3] [--threads 1,2] [--profile] [--out torch-vs.json]
  *
  *   --steps N     steps per side per round (default 3: one of each task)
- *   --threads     PyTorch intra-op thread counts, each measured as its own side (default 1)
+ *   --threads     PyTorch intra-op thread counts, each measured as its own side in its own process
+ *                 (default 1). Under load above the core count, 2 threads mostly measure OpenMP
+ *                 spin-waiting (at load 9 here: 0.46x the 1-thread speed).
  *   --profile     after the rounds, torch.profiler over one rotation at the largest batch, one
  *                 thread: self time per op and by layer type (compare `pnpm bench profile-step`)
  *
