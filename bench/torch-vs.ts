@@ -13,6 +13,8 @@
  *                       [--steps 3] [--threads 1,2] [--profile] [--out torch-vs.json]
  *
  *   --steps N     steps per side per round (default 3: one of each task)
+ *   --project-threads 1,2  the project's step also on two gradient threads (@ifan/trainer's
+ *                 GradientThreads: the batch's halves in this thread and a worker), as its own side
  *   --threads     PyTorch intra-op thread counts, each measured as its own side in its own process
  *                 (default 1). Under load above the core count, 2 threads mostly measure OpenMP
  *                 spin-waiting (at load 9 here: 0.46x the 1-thread speed).
@@ -32,7 +34,9 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { selectBackend, type BackbonePresetName } from '@ifan/core';
-import { buildNetwork, disposeBatch, loadBackends, randomBatch, Rmsprop, TASKS, trainStep, type Batch, type TaskName } from './train-setup';
+import { GradientThreads } from '@ifan/trainer';
+import * as tf from '@tensorflow/tfjs-core';
+import { buildNetwork, disposeBatch, loadBackends, randomBatch, Rmsprop, stageTwoVariables, TASKS, trainStep, type Batch, type TaskName } from './train-setup';
 import { median } from './stats';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -48,6 +52,8 @@ const BATCHES = opt('batches', '16,32').split(',').map(Number);
 const ROUNDS = Number(opt('rounds', '3'));
 const STEPS = Number(opt('steps', '3'));
 const THREADS = opt('threads', '1').split(',').map(Number);
+const PROJECT_THREADS = opt('project-threads', '1').split(',').map(Number);
+if (PROJECT_THREADS.some((n) => n !== 1 && n !== 2)) throw new Error('torch-vs: --project-threads takes 1 and/or 2');
 const PYTHON = process.env.IFAN_TORCH_PYTHON ?? '/usr/bin/python3';
 const uptime = () => {
   try {
@@ -62,6 +68,8 @@ await loadBackends();
 await selectBackend({ backend: 'wasm', log: false });
 const net = buildNetwork(PRESET, ITER);
 const optimizer = new Rmsprop(net);
+const gradientThreads = PROJECT_THREADS.includes(2) ? new GradientThreads(net) : null;
+await gradientThreads?.ready;
 const flops = net.flops(ITER);
 const params = net.parameterCount().trainable;
 console.log(`torch-vs: preset ${PRESET}, ITER ${ITER}, ${(flops / 1e9).toFixed(4)} GFLOP/image forward (net.flops), ${params.toLocaleString('en')} trainable parameters; ${cpus().length} cores; ${uptime()}`);
@@ -168,7 +176,8 @@ if (torchVersion) {
 
 interface Side {
   name: string;
-  threads?: number;
+  kind: 'project' | 'torch';
+  threads: number;
   wall: number[][]; // per round, per step
   cpu: number[][];
 }
@@ -185,7 +194,7 @@ interface BatchResult {
     cpuMsPerImage: number;
     gflopPerSecond: number;
     gflopPerCpuSecond: number;
-    /** Median over rounds of project ms / this side's ms (PyTorch's speed over the project's). */
+    /** Median over rounds of the project's ms (one thread) / this side's ms (its speed over the project's). */
     speedVsProject?: number;
     cpuSpeedVsProject?: number;
     wallPerRound: number[][];
@@ -195,13 +204,20 @@ interface BatchResult {
 const results: BatchResult[] = [];
 const taskOf = (s: number): TaskName => TASKS[s % 3];
 
-function projectSteps(batches: Record<TaskName, Batch>, n: number, side: Side | null): void {
+async function projectSteps(batches: Record<TaskName, Batch>, n: number, threads: number, side: Side | null): Promise<void> {
   const wall: number[] = [];
   const cpu: number[] = [];
   for (let s = 0; s < n; s++) {
+    const b = batches[taskOf(s)];
     const c0 = process.cpuUsage();
     const t0 = performance.now();
-    trainStep(net, optimizer, batches[taskOf(s)], ITER);
+    if (threads === 1) trainStep(net, optimizer, b, ITER);
+    else {
+      // as bench/two-cores.ts and the trainer's threads: 2 do it
+      const r = await gradientThreads!.computeGradients(b.images, b.targets, { bnKey: net.plugin(b.task).bnKey, variables: stageTwoVariables(net, b.task), iterations: ITER });
+      optimizer.apply(r.grads);
+      tf.dispose(Object.values(r.grads));
+    }
     wall.push(performance.now() - t0);
     const c = process.cpuUsage(c0);
     cpu.push((c.user + c.system) / 1e3);
@@ -220,14 +236,18 @@ async function torchSteps(batch: number, threads: number, n: number, side: Side 
 for (const batch of BATCHES) {
   const batches = Object.fromEntries(TASKS.map((t, i) => [t, randomBatch(net, t, batch, 100 + i)])) as Record<TaskName, Batch>;
   // warm-up: one step of each task on every side (slots, compilation, heap growth, oneDNN primitives)
-  projectSteps(batches, 3, null);
+  for (const th of PROJECT_THREADS) await projectSteps(batches, 3, th, null);
   for (const th of torchSides.keys()) await torchSteps(batch, th, 3, null);
   const loadBefore = uptime();
-  const sides: Side[] = [{ name: 'project (wasm)', wall: [], cpu: [] }, ...(torchSides.size ? THREADS.map((threads) => ({ name: `PyTorch ${threads} thread${threads > 1 ? 's' : ''}`, threads, wall: [], cpu: [] })) : [])];
+  const plural = (n: number) => `${n} thread${n > 1 ? 's' : ''}`;
+  const sides: Side[] = [
+    ...PROJECT_THREADS.map((threads) => ({ name: `project (wasm) ${plural(threads)}`, kind: 'project' as const, threads, wall: [], cpu: [] })),
+    ...(torchSides.size ? THREADS.map((threads) => ({ name: `PyTorch ${plural(threads)}`, kind: 'torch' as const, threads, wall: [], cpu: [] })) : []),
+  ];
   for (let r = 0; r < ROUNDS; r++) {
     const order = r % 2 === 0 ? sides : [...sides].reverse();
     for (const side of order) {
-      if (side.threads === undefined) projectSteps(batches, STEPS, side);
+      if (side.kind === 'project') await projectSteps(batches, STEPS, side.threads, side);
       else await torchSteps(batch, side.threads, STEPS, side);
     }
     console.error(`  b=${batch} round ${r + 1}/${ROUNDS}: ${sides.map((s) => `${s.name} ${mean(s.wall[r]).toFixed(0)} ms`).join(', ')}`);
@@ -245,7 +265,7 @@ for (const batch of BATCHES) {
       const cpuMs = mean(s.cpu.flat());
       const row: BatchResult['sides'][number] = {
         name: s.name,
-        ...(s.threads !== undefined ? { threads: s.threads } : {}),
+        threads: s.threads,
         msPerStep: ms,
         medianMs: median(all),
         imagesPerSecond: (1000 * batch) / ms,
@@ -298,6 +318,7 @@ if (torchSides.size && flag('profile')) {
   profile = { batch, ...p, byType, load: uptime() };
 }
 for (const t of torchSides.values()) await t.close();
+await gradientThreads?.terminate();
 optimizer.optimizer.dispose();
 net.dispose();
 
@@ -314,7 +335,7 @@ const f = (x: number | undefined, d = 0) => (x === undefined || Number.isNaN(x) 
 console.log(`\nTraining step, 3 tasks, ${PRESET} preset, ITER=${ITER} (stage 2, RMSprop), ${ROUNDS} rounds x ${STEPS} steps per side, alternated`);
 console.log(
   table(
-    ['batch', 'side', 'ms/step', 'median ms', 'images/s', 'CPU ms/image', 'GFLOP/s', 'GFLOP/CPU-s', 'PyTorch speed (wall)', 'PyTorch speed (CPU time)'],
+    ['batch', 'side', 'ms/step', 'median ms', 'images/s', 'CPU ms/image', 'GFLOP/s', 'GFLOP/CPU-s', `speed vs ${results[0]?.sides[0]?.name ?? 'project'} (wall)`, '(CPU time)'],
     results.flatMap((r) =>
       r.sides.map((s) => [
         r.batch,
@@ -332,7 +353,15 @@ console.log(
   ),
 );
 for (const r of results) console.log(`load, batch ${r.batch}: before ${r.loadBefore.replace(/.*load average/, 'load average')}; after ${r.loadAfter.replace(/.*load average/, 'load average')}`);
-console.log('(PyTorch speed = median over rounds of project time / PyTorch time; CPU time is the whole process, user + system)');
+console.log(`(speed = median over rounds of the first side's time / this side's time; CPU time is the whole process, user + system, all threads)`);
+for (const r of results) {
+  const two = r.sides.find((s) => s.name.startsWith('project') && s.threads === 2);
+  const torch1 = r.sides.find((s) => s.name.startsWith('PyTorch') && s.threads === 1);
+  if (two && torch1) {
+    const ratio = median(two.wallPerRound.map((w, k) => mean(torch1.wallPerRound[k]) / mean(w)));
+    console.log(`batch ${r.batch}: the project on 2 threads trains ${ratio.toFixed(2)}x the images/s of PyTorch on 1 (median over rounds; issue 12's goal is >= 1)`);
+  }
+}
 if (profile) {
   console.log(`\nPyTorch, one thread, batch ${profile.batch}, torch.profiler over one rotation: ${profile.msPerStep.toFixed(0)} ms/step (profiled); self CPU ms per step by layer type:`);
   const types = Object.entries(profile.byType).filter(([t]) => t !== 'phase (not an op)').sort((a, b) => b[1] - a[1]);
@@ -352,7 +381,7 @@ const outFile = join(here, 'out', opt('out', 'torch-vs.json'));
 writeFileSync(
   outFile,
   JSON.stringify(
-    { date: new Date().toISOString(), cores: cpus().length, preset: PRESET, iterations: ITER, rounds: ROUNDS, stepsPerRound: STEPS, python: PYTHON, torch: torchVersion, torchInfo: init ? { mkldnn: init.mkldnn, parallel: init.config } : null, spec: spec(), match, results, profile },
+    { date: new Date().toISOString(), cores: cpus().length, preset: PRESET, iterations: ITER, projectThreads: PROJECT_THREADS, torchThreads: THREADS, rounds: ROUNDS, stepsPerRound: STEPS, python: PYTHON, torch: torchVersion, torchInfo: init ? { mkldnn: init.mkldnn, parallel: init.config } : null, spec: spec(), match, results, profile },
     null,
     2,
   ),
