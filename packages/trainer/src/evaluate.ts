@@ -16,6 +16,21 @@ export interface EvaluateOptions {
   batchSize?: number;
   /** The crop the network was trained with. Default margin 0. */
   crop?: Partial<CropConfig>;
+  /**
+   * Called after every batch with the images done and the images in all data sets (samples without
+   * the task's label count as done when their batch is).
+   */
+  onProgress?(progress: { task: string; done: number; total: number }): void;
+  /** Stops the evaluation between two batches: it then rejects with {@link EvaluationAborted}. */
+  signal?: AbortSignal;
+}
+
+/** The error of an evaluation stopped by its `signal`. */
+export class EvaluationAborted extends Error {
+  constructor(reason?: unknown) {
+    super(`evaluation stopped${reason instanceof Error ? `: ${reason.message}` : typeof reason === 'string' ? `: ${reason}` : ''}`);
+    this.name = 'EvaluationAborted';
+  }
 }
 
 /** One task's figures. */
@@ -43,9 +58,15 @@ export async function evaluate(net: IntegratedNetwork, data: Record<string, Data
   const batchSize = options.batchSize ?? 16;
   const crop = { ...DEFAULT_CROP, ...options.crop };
   const tasks: Record<string, TaskEvaluation> = {};
+  const total = Object.values(data).reduce((a, d) => a + d.samples.length, 0);
+  let done = 0;
+  const progress = (task: string, n: number) => {
+    done += n;
+    options.onProgress?.({ task, done, total });
+  };
   for (const [task, dataset] of Object.entries(data)) {
     const plugin = net.plugin(task);
-    tasks[task] = await evaluateTask(net, plugin, dataset, { iterations, batchSize, crop });
+    tasks[task] = await evaluateTask(net, plugin, dataset, { iterations, batchSize, crop, signal: options.signal, progress: (n) => progress(task, n) });
   }
   return { iterations, tasks };
 }
@@ -54,8 +75,9 @@ async function evaluateTask(
   net: IntegratedNetwork,
   plugin: TaskPlugin,
   dataset: Dataset,
-  opts: { iterations: number; batchSize: number; crop: CropConfig },
+  opts: { iterations: number; batchSize: number; crop: CropConfig; signal?: AbortSignal; progress(n: number): void },
 ): Promise<TaskEvaluation> {
+  if (opts.signal?.aborted) throw new EvaluationAborted(opts.signal.reason);
   const S = net.inputSize;
   const metrics = Array.from({ length: opts.iterations + 1 }, () => plugin.createMetric());
   let images = 0;
@@ -70,9 +92,13 @@ async function evaluateTask(
   let pending = next(0);
   for (let start = 0; pending; start += opts.batchSize) {
     const batch: Batch = await pending;
+    if (opts.signal?.aborted) throw new EvaluationAborted(opts.signal.reason);
     pending = next(start + opts.batchSize);
     const keep = batch.originals!.map((o, i) => (o.labels[plugin.name] !== undefined ? i : -1)).filter((i) => i >= 0);
-    if (keep.length === 0) continue;
+    if (keep.length === 0) {
+      opts.progress(batch.size);
+      continue;
+    }
     const preds = tf.tidy(() => {
       const x = imageTensor(batch, S);
       const idx = tf.tensor1d(keep, 'int32');
@@ -87,6 +113,7 @@ async function evaluateTask(
       tf.dispose(preds);
     }
     images += keep.length;
+    opts.progress(batch.size);
   }
   return { task: plugin.name, dataset: dataset.name, images, bnKey: plugin.bnKey, reports: metrics.map((m) => m.report()) };
 }
