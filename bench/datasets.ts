@@ -12,9 +12,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Dataset, LabelledImage } from '@ifan/core';
 import { scanDataset, splitDataset } from '@ifan/core/node';
-import { FER2013_7, loadEmotionFolders, type EmotionLabel } from '@ifan/task-emotion';
-import { MTFL_POSES, loadMtfl, type MtflAttributes } from '@ifan/task-landmarks';
-import { FASSEG_6, loadFasseg, type ParsingLabel } from '@ifan/task-parsing';
+import { FER2013_7, loadEmotionFolders, type EmotionLabel } from '@ifan/task-emotion/node';
+import { MTFL_POSES, loadMtfl, type MtflAttributes } from '@ifan/task-landmarks/node';
+import { FASSEG_6, loadFasseg, type ParsingLabel } from '@ifan/task-parsing/node';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = process.argv[2] ?? '/work/shared/data';

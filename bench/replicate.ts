@@ -19,9 +19,9 @@ import type { BackbonePresetName, Dataset, LabelledImage, MetricReport, Sample, 
 import { selectBackend } from '@ifan/core';
 import { splitDataset } from '@ifan/core/node';
 import { syntheticDataset } from '@ifan/synthetic';
-import { emotionTask } from '@ifan/task-emotion';
-import { landmarkTask } from '@ifan/task-landmarks';
-import { FASSEG_6, parsingTask } from '@ifan/task-parsing';
+import { emotionTask } from '@ifan/task-emotion/node';
+import { landmarkTask } from '@ifan/task-landmarks/node';
+import { FASSEG_6, parsingTask } from '@ifan/task-parsing/node';
 import {
   buildTables,
   evaluate,

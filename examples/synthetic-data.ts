@@ -5,7 +5,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { syntheticDataset, writeHelen, writeImageFolders, writeMtfl } from '@ifan/synthetic';
+import { syntheticDataset, writeHelen, writeImageFolders, writeMtfl } from '@ifan/synthetic/node';
 
 export interface SyntheticLayouts {
   helen: string;

@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { selectBackend, type BackbonePresetName } from '@ifan/core';
-import { landmarkTask } from '@ifan/task-landmarks';
-import { parsingTask } from '@ifan/task-parsing';
+import { landmarkTask } from '@ifan/task-landmarks/node';
+import { parsingTask } from '@ifan/task-parsing/node';
 import { evaluate, resultsToMarkdown, Trainer, type EvaluationResult } from '@ifan/trainer';
 import { writeSyntheticLayouts } from './synthetic-data';
 

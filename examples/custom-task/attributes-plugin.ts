@@ -14,7 +14,6 @@ import {
   maskedMean,
   tileToSizes,
   type BuildContext,
-  type Dataset,
   type LoadOptions,
   type MetricAccumulator,
   type RawImage,
@@ -52,11 +51,6 @@ export function attributesTask(options: { name?: string; bnKey?: string } = {}):
     bnKey: options.bnKey ?? 'landmarks',
     decodeFrom: { path: 'down', downsample: 'deepest' },
     config: { attributes: [...ATTRIBUTE_NAMES] },
-    formats: [],
-    loadDataset(format: string): Promise<Dataset> {
-      return Promise.reject(new Error(`${name}: load MTFL with the landmark plugin (format "mtfl"); its samples carry attributes too (asked for "${format}")`));
-    },
-
     build(ctx: BuildContext): TaskHead {
       const [s, , c] = ctx.featureShape;
       const bn = ctx.batchNorm(ctx.decoder, 'bn', c);

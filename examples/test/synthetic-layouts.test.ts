@@ -1,10 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { syntheticDataset, writeHelen, writeImageFolders, writeMtfl } from '@ifan/synthetic';
-import { emotionTask, type EmotionLabel } from '@ifan/task-emotion';
-import { landmarkTask, type LandmarkLabel } from '@ifan/task-landmarks';
-import { parsingTask, type ParsingLabel } from '@ifan/task-parsing';
+import { syntheticDataset, writeHelen, writeImageFolders, writeMtfl } from '@ifan/synthetic/node';
+import { emotionTask, type EmotionLabel } from '@ifan/task-emotion/node';
+import { landmarkTask, type LandmarkLabel } from '@ifan/task-landmarks/node';
+import { parsingTask, type ParsingLabel } from '@ifan/task-parsing/node';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const dirs: string[] = [];

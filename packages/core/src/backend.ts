@@ -1,13 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 
-/** The backends the library can run on, best first. */
+/** The backends the library can run on in Node, best first. */
 export const BACKENDS = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const;
-export type BackendName = (typeof BACKENDS)[number];
+/** The backends the library can run on in a browser (or a web worker), best first. */
+export const BROWSER_BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKENDS)[number] | (typeof BROWSER_BACKENDS)[number];
 
 export interface BackendChoice {
   /** The backend in use. */
   name: BackendName;
-  /** tfjs's own name for it (`tensorflow`, `wasm`, `cpu`). */
+  /** tfjs's own name for it (`tensorflow`, `webgpu`, `webgl`, `wasm`, `cpu`). */
   tfBackend: string;
   /** Why each better backend was not used. */
   skipped: Partial<Record<BackendName, string>>;
@@ -20,9 +22,16 @@ export interface BackendChoice {
 export interface SelectBackendOptions {
   /**
    * Use this backend and no other (error when it is not available). Default: the environment variable
-   * `IFAN_BACKEND`, else the best available of tfjs-node-gpu, tfjs-node, wasm, cpu.
+   * `IFAN_BACKEND`, else the best available of tfjs-node-gpu, tfjs-node, wasm, cpu; in a browser the
+   * best of webgpu, webgl, wasm, cpu.
    */
   backend?: BackendName;
+  /**
+   * Browser only: where the wasm backend's `.wasm` files are, as tfjs-backend-wasm's `setWasmPaths`
+   * takes them (a URL prefix ending in `/`, or a map from file name to URL). A bundled page needs it,
+   * as the files are not next to the bundle. Default: tfjs's own lookup.
+   */
+  wasmPaths?: string | Record<string, string>;
   /** Where the one-line report goes; `false` for silence. Default `console.error`. */
   log?: ((line: string) => void) | false;
   /** Module loader (tests replace it to simulate installed or missing native packages). */
@@ -33,17 +42,23 @@ let current: BackendChoice | null = null;
 
 /**
  * Picks and activates the tfjs backend: tfjs-node-gpu, then tfjs-node, then wasm (with this library's
- * training kernels), then cpu. An option or `IFAN_BACKEND` forces one. The choice is reported once, in
+ * training kernels), then cpu; in a browser webgpu, then webgl, then wasm (with the training
+ * kernels), then cpu. An option or `IFAN_BACKEND` (Node) forces one. The choice is reported once, in
  * one line that says why each better backend was not used; later calls return the same choice.
  */
 export async function selectBackend(options: SelectBackendOptions = {}): Promise<BackendChoice> {
-  const forced = options.backend ?? parseEnv(process?.env?.IFAN_BACKEND);
+  const browser = !isNode();
+  const forced = options.backend ?? (browser ? undefined : parseEnv(process.env?.IFAN_BACKEND));
   if (current && (!forced || forced === current.name) && tf.getBackend() === current.tfBackend) return current;
   const importModule = options.importModule ?? ((name: string) => import(/* @vite-ignore */ name));
-  const candidates = forced ? [forced] : [...BACKENDS];
+  const all: readonly BackendName[] = browser ? BROWSER_BACKENDS : BACKENDS;
+  if (forced && !all.includes(forced)) {
+    throw new Error(`backend ${forced} is not one of ${browser ? 'a browser' : 'Node'}'s: use one of ${all.join(', ')}`);
+  }
+  const candidates = forced ? [forced] : [...all];
   const skipped: Partial<Record<BackendName, string>> = {};
   for (const name of candidates) {
-    const why = await tryActivate(name, importModule, options.importModule === undefined);
+    const why = browser ? await tryActivateInBrowser(name, options) : await tryActivate(name, importModule, options.importModule === undefined);
     if (why === null) {
       const kernels = name === 'wasm' || name === 'cpu' ? (await import('./kernels/index')).registerTrainingKernels(name) : [];
       const notes = Object.entries(skipped).map(([n, r]) => `${n}: ${r}`);
@@ -58,7 +73,7 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
   const reasons = Object.entries(skipped).map(([n, r]) => `${n}: ${r}`).join('; ');
   throw new Error(
     forced
-      ? `backend ${forced} is not available (${reasons}); unset IFAN_BACKEND or choose one of ${BACKENDS.join(', ')}`
+      ? `backend ${forced} is not available (${reasons}); ${browser ? 'choose' : 'unset IFAN_BACKEND or choose'} one of ${all.join(', ')}`
       : `no tfjs backend could be started (${reasons})`,
   );
 }
@@ -76,6 +91,55 @@ export function currentBackend(): BackendChoice | null {
   return current && tf.getBackend() === current.tfBackend ? current : null;
 }
 
+/** Node (or a runtime that passes for it, with `process.versions.node`), not a browser or web worker. */
+function isNode(): boolean {
+  return typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+}
+
+/**
+ * The browser backends' packages, as literal imports so that a bundler (Vite, esbuild, webpack) puts
+ * each in a chunk of its own, loaded only when that backend is tried.
+ */
+const BROWSER_MODULES: Record<(typeof BROWSER_BACKENDS)[number], () => Promise<unknown>> = {
+  webgpu: () => import('@tensorflow/tfjs-backend-webgpu'),
+  webgl: () => import('@tensorflow/tfjs-backend-webgl'),
+  wasm: () => import('@tensorflow/tfjs-backend-wasm'),
+  cpu: () => import('@tensorflow/tfjs-backend-cpu'),
+};
+
+/** Activates a backend in a browser; returns null on success or the reason it is unavailable. */
+async function tryActivateInBrowser(name: BackendName, options: SelectBackendOptions): Promise<string | null> {
+  const load = BROWSER_MODULES[name as keyof typeof BROWSER_MODULES];
+  if (!load) return 'not a browser backend';
+  if (name === 'webgpu' && !(typeof navigator !== 'undefined' && 'gpu' in navigator && navigator.gpu)) return 'this browser has no WebGPU (navigator.gpu)';
+  if (name === 'webgpu') {
+    const adapter = await (navigator as unknown as { gpu: { requestAdapter(): Promise<unknown> } }).gpu.requestAdapter().catch(() => null);
+    if (!adapter) return 'no WebGPU adapter';
+  }
+  if (name === 'webgl') {
+    const canvas = typeof OffscreenCanvas !== 'undefined' ? new OffscreenCanvas(1, 1) : typeof document !== 'undefined' ? document.createElement('canvas') : null;
+    if (!canvas?.getContext('webgl2') && !canvas?.getContext('webgl')) return 'no WebGL context';
+  }
+  let mod: unknown;
+  try {
+    mod = await load();
+  } catch (e) {
+    return `cannot load its package: ${(e as Error).message.split('\n')[0]}`;
+  }
+  if (name === 'wasm' && options.wasmPaths !== undefined) {
+    (mod as { setWasmPaths(p: string | Record<string, string>): void }).setWasmPaths(options.wasmPaths);
+  }
+  if (!tf.findBackendFactory(name)) return `its package registered no "${name}" backend`;
+  try {
+    const ok = await tf.setBackend(name);
+    if (!ok) return `the ${name} backend failed to initialise`;
+    await tf.ready();
+  } catch (e) {
+    return `the ${name} backend failed to initialise: ${(e as Error).message.split('\n')[0]}`;
+  }
+  return null;
+}
+
 function parseEnv(value: string | undefined): BackendName | undefined {
   if (!value) return undefined;
   if (!(BACKENDS as readonly string[]).includes(value)) {
@@ -86,12 +150,13 @@ function parseEnv(value: string | undefined): BackendName | undefined {
 
 /** Activates a backend; returns null on success or the reason it is unavailable. */
 async function tryActivate(name: BackendName, importModule: (name: string) => Promise<unknown>, checkFiles: boolean): Promise<string | null> {
-  const moduleName = {
+  const moduleName = ({
     'tfjs-node-gpu': '@tensorflow/tfjs-node-gpu',
     'tfjs-node': '@tensorflow/tfjs-node',
     wasm: '@tensorflow/tfjs-backend-wasm',
     cpu: '@tensorflow/tfjs-backend-cpu',
-  }[name];
+  } as Record<BackendName, string | undefined>)[name];
+  if (!moduleName) return 'not a Node backend';
   const tfName = name === 'wasm' ? 'wasm' : name === 'cpu' ? 'cpu' : 'tensorflow';
   if (checkFiles && tfName === 'tensorflow') {
     const missing = await missingNativeLibrary(moduleName);
@@ -147,7 +212,14 @@ function processListeners(): { removeAdded(): void } {
 export async function missingNativeLibrary(moduleName: string, from: string = import.meta.url): Promise<string | null> {
   if (typeof process === 'undefined' || !process.versions?.node) return null;
   try {
-    const [{ createRequire }, { existsSync, readdirSync }, { dirname, join }] = await Promise.all([import('node:module'), import('node:fs'), import('node:path')]);
+    // specifiers a bundler does not follow: this runs in Node only, and a browser bundle must not
+    // pull in Node's built-ins
+    const builtin = (name: string) => import(/* @vite-ignore */ name);
+    const [{ createRequire }, { existsSync, readdirSync }, { dirname, join }] = (await Promise.all([
+      builtin('node:module'),
+      builtin('node:fs'),
+      builtin('node:path'),
+    ])) as [typeof import('node:module'), typeof import('node:fs'), typeof import('node:path')];
     const lib = join(dirname(createRequire(from).resolve(`${moduleName}/package.json`)), 'lib');
     const built = existsSync(lib) && readdirSync(lib).some((d) => d.startsWith('napi-v') && existsSync(join(lib, d, 'tfjs_binding.node')));
     return built ? null : 'installed without its native library (its install script, which downloads libtensorflow, did not run)';

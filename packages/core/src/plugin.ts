@@ -98,7 +98,23 @@ export interface LoadOptions {
 }
 
 /**
- * Everything the integrated network needs to know about one task. Nothing in core names a task:
+ * Data loading of a task, separate from its model side ({@link TaskPlugin}) so that the model can run
+ * where there is no file system: the task packages' Node entry points (`@ifan/task-landmarks/node`, ...)
+ * make plugins that also load data sets ({@link LoadingTaskPlugin}).
+ */
+export interface DatasetLoading {
+  /** Data-set formats `loadDataset` reads, e.g. `['mtfl', 'pts', 'csv']`. */
+  readonly formats: readonly string[];
+  /** Reads a data set of one of {@link formats} from a folder or file, labelled for this task. */
+  loadDataset(format: string, root: string, options?: LoadOptions): Promise<Dataset>;
+}
+
+/** A task plugin that also loads data sets (what the task packages' `/node` entry points make). */
+export type LoadingTaskPlugin<L = unknown, O = unknown> = TaskPlugin<L, O> & DatasetLoading;
+
+/**
+ * Everything the integrated network needs to know about one task: the model side (head, targets,
+ * loss, decoding, label transforms, metric). Data loading is {@link DatasetLoading}. Nothing in core names a task:
  * a new task is a new object implementing this interface.
  *
  * @typeParam L the ground-truth label of one image
@@ -116,9 +132,6 @@ export interface TaskPlugin<L = unknown, O = unknown> {
    * number of points, ...), as JSON. Saved with a model and compared when loading it.
    */
   readonly config: Record<string, unknown>;
-  /** Data-set formats `loadDataset` reads, e.g. `['mtfl', 'pts', 'csv']`. */
-  readonly formats: readonly string[];
-  loadDataset(format: string, root: string, options?: LoadOptions): Promise<Dataset>;
   /** Builds decoder and re-encoder parameters for one network. */
   build(ctx: BuildContext): TaskHead;
   /**

@@ -12,8 +12,6 @@ export function mapTask(name = 'map', classes = 3, bnKey = name): TaskPlugin<unk
     bnKey,
     decodeFrom: { path: 'up', downsample: 1 },
     config: { classes },
-    formats: [],
-    loadDataset: () => Promise.reject(new Error('no data')),
     build(ctx: BuildContext): TaskHead {
       const [s, , c] = ctx.featureShape;
       const bn = ctx.batchNorm(ctx.decoder, 'bn', c);
@@ -72,8 +70,6 @@ export function vectorTask(name = 'vector', classes = 4, bnKey = name): TaskPlug
     bnKey,
     decodeFrom: { path: 'down', downsample: 'deepest' },
     config: { classes },
-    formats: [],
-    loadDataset: () => Promise.reject(new Error('no data')),
     build(ctx: BuildContext): TaskHead {
       const [s, , c] = ctx.featureShape;
       const fc = new Dense(ctx.decoder, 'logits', { inUnits: s * s * c, outUnits: classes });

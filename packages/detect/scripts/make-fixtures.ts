@@ -14,7 +14,7 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { applyAffine, composeAffine, rotation, scaling, translation, warpImage, warpLabelMap, type Affine, type RawImage } from '@ifan/core';
-import { encodeJpeg, generateFace, SeededRandom } from '@ifan/synthetic';
+import { encodeJpeg, generateFace, SeededRandom } from '@ifan/synthetic/node';
 
 type P = [number, number];
 interface Truth {

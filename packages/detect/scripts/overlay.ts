@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { applyAffine, invertTransform, selectBackend, type RawImage } from '@ifan/core';
 import { decodeImage, encodePng } from '@ifan/core/node';
-import { encodeJpeg } from '@ifan/synthetic';
+import { encodeJpeg } from '@ifan/synthetic/node';
 import { createDetector, faceTransform } from '../src/node';
 
 const [input, output] = process.argv.slice(2);

@@ -1,7 +1,8 @@
 /**
  * @ifan/synthetic: procedural faces with exact labels for face parsing (Helen classes), 5 facial
  * landmarks (MTFL order) and 7 expressions (FER2013 folder order), in domains with different image
- * statistics, and writers to the real data sets' disk layouts.
+ * statistics. Browser-safe; `@ifan/synthetic/node` adds the writers to the real data sets' disk layouts
+ * (files, JPEG and PNG through sharp).
  */
 export { CLASS, EXPRESSIONS, HELEN_CLASSES, HELEN_COLORS, MTFL_POINTS } from './constants';
 export type { ExpressionName } from './constants';
@@ -14,15 +15,5 @@ export { DEFAULT_IMAGING } from './imaging';
 export { imagePasses, setImagePasses } from './pixels';
 export { SeededRandom, mixSeed } from './rng';
 export type { RandomSource } from './rng';
-export { writeHelen, writeMtfl, writeImageFolders, formatMtfl, encodeJpeg } from './writers';
-export type {
-  ImageSource,
-  WriteOptions,
-  HelenWriteOptions,
-  HelenWriteResult,
-  MtflWriteOptions,
-  MtflRecord,
-  ImageFolderWriteOptions,
-} from './writers';
 export { colorizeMask, drawLandmarks } from './visualize';
 export type * from './types';

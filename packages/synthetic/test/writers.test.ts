@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXPRESSIONS, HELEN_CLASSES, generateFace, syntheticDataset, writeHelen, writeImageFolders, writeMtfl } from '../src/index';
-import type { SyntheticFace } from '../src/index';
+import { EXPRESSIONS, HELEN_CLASSES, generateFace, syntheticDataset, writeHelen, writeImageFolders, writeMtfl } from '../src/node';
+import type { SyntheticFace } from '../src/node';
 
 let dir: string;
 beforeAll(async () => {

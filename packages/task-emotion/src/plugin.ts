@@ -7,13 +7,11 @@ import {
   softmaxCrossEntropy,
   tileToSizes,
   type BuildContext,
-  type Dataset,
   type FeatureTap,
-  type LoadOptions,
   type TaskHead,
   type TaskPlugin,
 } from '@ifan/core';
-import { loadEmotionDataset, EMOTION_FORMATS, FER2013_7 } from './loaders';
+import { FER2013_7 } from './sets';
 import { createEmotionMetric } from './metrics';
 import type { EmotionLabel, EmotionLabelSet, EmotionOutput } from './types';
 import { drawEmotion } from './visualize';
@@ -57,13 +55,8 @@ export function emotionTask(options: EmotionTaskOptions = {}): TaskPlugin<Emotio
     bnKey: options.bnKey ?? name,
     decodeFrom: options.decodeFrom ?? { path: 'down', downsample: 'deepest' },
     config: { labelSet: set.name, classes: set.classes, hiddenUnits: hidden, feedbackChannels: F },
-    formats: EMOTION_FORMATS,
     // how the trainer's batch worker makes this plugin again
     recipe: { module: '@ifan/task-emotion', export: 'emotionTask', args: [{ ...options }] },
-
-    loadDataset(format: string, root: string, opts?: LoadOptions): Promise<Dataset> {
-      return loadEmotionDataset(format, root, { ...opts, taskName: name, labelSet: set });
-    },
 
     build(ctx: BuildContext): TaskHead {
       const [s, , c] = ctx.featureShape;

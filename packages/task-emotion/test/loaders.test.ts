@@ -13,7 +13,7 @@ import {
   loadEmotionDataset,
   loadEmotionFolders,
   loadFer2013Csv,
-} from '../src/loaders';
+} from '../src/node';
 import type { EmotionLabel } from '../src/types';
 
 let root: string;

@@ -6,15 +6,13 @@ import {
   dropout,
   maskedMean,
   type BuildContext,
-  type Dataset,
   type FeatureTap,
   type LabelTransform,
-  type LoadOptions,
   type TaskHead,
   type TaskPlugin,
 } from '@ifan/core';
 import { createLandmarkMetric } from './metrics';
-import { loadLandmarkDataset, LANDMARK_FORMATS, MTFL_5 } from './loaders';
+import { MTFL_5 } from './sets';
 import { mapPointsBack, transformLandmarks } from './transform';
 import type { LandmarkLabel, LandmarkOutput, LandmarkSet } from './types';
 import { drawLandmarks } from './visualize';
@@ -74,13 +72,8 @@ export function landmarkTask(options: LandmarkTaskOptions = {}): TaskPlugin<Land
     bnKey: options.bnKey ?? name,
     decodeFrom: options.decodeFrom ?? { path: 'down', downsample: 16 },
     config: { landmarkSet: set.name, points: P, feedbackChannels: F, hiddenUnits: hidden },
-    formats: LANDMARK_FORMATS,
     // how the trainer's batch worker makes this plugin again
     recipe: { module: '@ifan/task-landmarks', export: 'landmarkTask', args: [{ ...options }] },
-
-    loadDataset(format: string, root: string, opts?: LoadOptions): Promise<Dataset> {
-      return loadLandmarkDataset(format, root, { ...opts, taskName: name, landmarkSet: set });
-    },
 
     build(ctx: BuildContext): TaskHead {
       const [s, , c] = ctx.featureShape;

@@ -17,7 +17,7 @@ import {
   loadPts,
   parsePts,
   reduce68To5,
-} from '../src/loaders';
+} from '../src/node';
 import type { LandmarkLabel } from '../src/types';
 
 let root: string;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { augmentTransform, faceCrop, flipTransform, Rng } from '@ifan/core';
-import { IBUG_68, MTFL_5 } from '../src/loaders';
+import { IBUG_68, MTFL_5 } from '../src/sets';
 import { mapPointsBack, swapFlipPairs, transformLandmarks, transformMtflAttributes } from '../src/transform';
 import type { LandmarkLabel } from '../src/types';
 

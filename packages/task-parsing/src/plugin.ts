@@ -5,14 +5,12 @@ import {
   maskedMean,
   softmaxCrossEntropy,
   type BuildContext,
-  type Dataset,
   type FeatureTap,
   type LabelTransform,
-  type LoadOptions,
   type TaskHead,
   type TaskPlugin,
 } from '@ifan/core';
-import { HELEN_11, loadParsingDataset, PARSING_FORMATS, resolveParsingLabelSet, type ParsingLabelSetSpec } from './loaders';
+import { HELEN_11, resolveParsingLabelSet, type ParsingLabelSetSpec } from './sets';
 import { createParsingMetric } from './metrics';
 import { argmaxClasses, probabilitiesToOriginal, transformParsing } from './transform';
 import type { ParsingLabel, ParsingOutput } from './types';
@@ -55,13 +53,8 @@ export function parsingTask(options: ParsingTaskOptions = {}): TaskPlugin<Parsin
     bnKey: options.bnKey ?? name,
     decodeFrom: options.decodeFrom ?? { path: 'up', downsample: 1 },
     config: { labelSet: set.name, classes: set.classes, feedbackChannels: F },
-    formats: PARSING_FORMATS,
     // how the trainer's batch worker makes this plugin again
     recipe: { module: '@ifan/task-parsing', export: 'parsingTask', args: [{ ...options }] },
-
-    loadDataset(format: string, root: string, opts?: LoadOptions): Promise<Dataset> {
-      return loadParsingDataset(format, root, { ...opts, taskName: name, labelSet: set });
-    },
 
     build(ctx: BuildContext): TaskHead {
       const [s, , c] = ctx.featureShape;

@@ -18,8 +18,8 @@ import {
   parseHelenNames,
   parsingLabelSet,
   resolveParsingLabelSet,
-} from '../src/loaders';
-import { parsingTask } from '../src/plugin';
+} from '../src/node';
+import { parsingTask } from '../src/node';
 import type { ParsingLabel } from '../src/types';
 
 let root: string;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { faceCrop, flipTransform, scaling } from '@ifan/core';
 import type { FloatMap, LabelMap, LabelTransform } from '@ifan/core';
-import { HELEN_11 } from '../src/loaders';
+import { HELEN_11 } from '../src/sets';
 import { argmaxClasses, flipClassTable, parsingToOriginal, probabilitiesToOriginal, transformParsing } from '../src/transform';
 
 const C = Object.fromEntries(HELEN_11.classes.map((c, i) => [c, i]));

@@ -4,7 +4,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
-import { Rng, subsetDataset, type BackbonePresetName, type Dataset, type NetworkConfig, type TaskPlugin } from '@ifan/core';
+import { Rng, subsetDataset, type BackbonePresetName, type Dataset, type DatasetLoading, type NetworkConfig, type TaskPlugin } from '@ifan/core';
 import { scanDataset, shuffle, splitDataset, type SkippedFile } from '@ifan/core/node';
 import { syntheticDataset } from '@ifan/synthetic';
 import { ConfigError } from './errors';
@@ -253,8 +253,15 @@ export async function loadData(
     const splitSalt = { train: 0, val: 1, test: 2 }[split] ?? 3;
     ds = syntheticDataset({ count, domain, seed: (spec.seed ?? seed) * 7 + splitSalt, task: domain, name: `synthetic-${plugin.name}${split === 'train' ? '' : `-${split}`}` });
   } else {
-    if (!plugin.formats.includes(spec.format)) {
-      throw new ConfigError(`${field}.format`, `task ${plugin.name} reads ${[...plugin.formats, 'synthetic'].join(', ')}, not "${spec.format}"`);
+    const loading = plugin as TaskPlugin & Partial<DatasetLoading>;
+    if (typeof loading.loadDataset !== 'function' || !loading.formats) {
+      throw new ConfigError(
+        `${field}.format`,
+        `task ${plugin.name} cannot load data sets (only synthetic): make its plugin with its package's Node entry, e.g. landmarkTask of '@ifan/task-landmarks/node', or give it formats and loadDataset`,
+      );
+    }
+    if (!loading.formats.includes(spec.format)) {
+      throw new ConfigError(`${field}.format`, `task ${plugin.name} reads ${[...loading.formats, 'synthetic'].join(', ')}, not "${spec.format}"`);
     }
     if (typeof spec.path !== 'string' || spec.path === '') throw new ConfigError(`${field}.path`, 'is missing');
     const path = isAbsolute(spec.path) ? spec.path : resolve(baseDir, spec.path);
@@ -263,7 +270,7 @@ export async function loadData(
     } catch {
       throw new ConfigError(`${field}.path`, `${path} does not exist`);
     }
-    ds = await plugin.loadDataset(spec.format, path, {
+    ds = await loading.loadDataset(spec.format, path, {
       ...(spec.split ? { split: spec.split } : {}),
       ...(load.onError ? { onError: load.onError } : {}),
       ...(load.limitInputPixels ? { limitInputPixels: load.limitInputPixels } : {}),

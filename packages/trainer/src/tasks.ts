@@ -3,9 +3,9 @@
  * a task is one entry, and adding one touches no other. The trainer itself never names a task.
  */
 import type { TaskPlugin } from '@ifan/core';
-import { emotionTask } from '@ifan/task-emotion';
-import { landmarkTask } from '@ifan/task-landmarks';
-import { formatLabelSet, HELEN_11, parsingTask } from '@ifan/task-parsing';
+import { emotionTask } from '@ifan/task-emotion/node';
+import { landmarkTask } from '@ifan/task-landmarks/node';
+import { formatLabelSet, HELEN_11, parsingTask } from '@ifan/task-parsing/node';
 import { ConfigError } from './errors';
 
 /** One data set of a task in a run: where it is used (`train`, `val`, `test`) and its format. */
