@@ -64,6 +64,8 @@ export async function evaluate(net: IntegratedNetwork, data: Record<string, Data
     done += n;
     options.onProgress?.({ task, done, total });
   };
+  const first = Object.keys(data)[0];
+  if (first !== undefined) options.onProgress?.({ task: first, done: 0, total });
   for (const [task, dataset] of Object.entries(data)) {
     const plugin = net.plugin(task);
     tasks[task] = await evaluateTask(net, plugin, dataset, { iterations, batchSize, crop, signal: options.signal, progress: (n) => progress(task, n) });
@@ -92,7 +94,12 @@ async function evaluateTask(
   let pending = next(0);
   for (let start = 0; pending; start += opts.batchSize) {
     const batch: Batch = await pending;
-    if (opts.signal?.aborted) throw new EvaluationAborted(opts.signal.reason);
+    if (opts.signal) {
+      // a turn of the event loop, so that what aborts (a signal handler, a timer) can run: loading and
+      // decoding may otherwise go from batch to batch in microtasks alone
+      await new Promise<void>((r) => setImmediate(r));
+      if (opts.signal.aborted) throw new EvaluationAborted(opts.signal.reason);
+    }
     pending = next(start + opts.batchSize);
     const keep = batch.originals!.map((o, i) => (o.labels[plugin.name] !== undefined ? i : -1)).filter((i) => i >= 0);
     if (keep.length === 0) {

@@ -20,7 +20,7 @@ import { disposeTargets, imageTensor, loadBatch, targetTensors, type Batch } fro
 import { BatchWorker, checkWorkersOption, cores, workerObstacle, type WorkerSetupError, type WorkersOption } from './batch-worker-client';
 import { CheckpointStore, writeFileAtomic, type LoopState, CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './checkpoint';
 import { TrainingDivergedError, ConfigError } from './errors';
-import { evaluate } from './evaluate';
+import { evaluate, EvaluationAborted, type EvaluateOptions } from './evaluate';
 import { checkThreadsOption, GradientThreads, threadsObstacle, type ThreadsOption } from './gradient-threads';
 import { RmspropState } from './optimizer';
 import { ProgressReporter } from './progress';
@@ -99,6 +99,14 @@ export class Trainer implements TrainerView {
   private stepsDone = 0;
   private stopReason: string | null = null;
   private interrupted = false;
+  /** SIGINTs received by the running `fit`. */
+  private sigints = 0;
+  /** Aborted by a second SIGINT: a running validation stops, the loop writes its checkpoint and returns. */
+  private hurry = new AbortController();
+  /** Seconds of the last validation, for the time left. */
+  private validationSeconds = 0;
+  /** Step of the checkpoint the running `fit` wrote last. */
+  private lastCheckpointStep: number | null = null;
   private best: { score: number; step: number } | null = null;
   private lastValidation?: ValidationReport;
   private elapsedBefore = 0;
@@ -207,15 +215,34 @@ export class Trainer implements TrainerView {
       throw e;
     }
     const logPath = this.runDir ? join(this.runDir, RUN_FILES.log) : null;
+    const say = (line: string) => (progress ?? new ProgressReporter()).note(line);
+    let stepRunning: number | null = null;
+    // Ctrl-C 1: finish the step, validate if due, checkpoint. 2: stop now (a running validation is
+    // dropped), but still write the checkpoint of the last finished step. 3: quit without one.
     const onSigint = () => {
-      if (this.interrupted) process.exit(130);
-      this.interrupted = true;
-      this.stop('interrupted (SIGINT)');
-      (progress ?? new ProgressReporter()).note('SIGINT: finishing this step and writing a checkpoint (press Ctrl-C again to quit at once)');
+      this.sigints++;
+      const last = this.stepsDone;
+      if (this.sigints === 1) {
+        this.interrupted = true;
+        this.stop('interrupted (SIGINT)');
+        say(`SIGINT: finishing ${stepRunning !== null ? `step ${stepRunning + 1}` : 'what runs'}, then writing a checkpoint (Ctrl-C again: stop sooner, skipping validation, still with a checkpoint)`);
+      } else if (this.sigints === 2) {
+        this.hurry.abort('a second SIGINT');
+        const what = stepRunning !== null ? `the running step ${stepRunning + 1} (a step cannot be cut short)` : 'what runs';
+        say(`second SIGINT: stopping after ${what}, no validation; writing the checkpoint now (Ctrl-C a third time quits WITHOUT a checkpoint)`);
+      } else {
+        say(
+          `third SIGINT: quitting without a checkpoint; ${this.lastCheckpointStep !== null ? `the latest is of step ${this.lastCheckpointStep}` : 'none was written in this session'} (${last} steps done)`,
+        );
+        process.exit(130);
+      }
     };
-    if (this.options.handleSignals) process.on('SIGINT', onSigint);
     this.stopReason = null;
     this.interrupted = false;
+    this.sigints = 0;
+    this.hurry = new AbortController();
+    this.lastCheckpointStep = null;
+    if (this.options.handleSignals) process.on('SIGINT', onSigint);
     for (const h of this.hooks) await h.beforeRun?.(this);
     let lastCheckpointed = this.stepsDone;
     let stageShown: StageName | null = null;
@@ -227,6 +254,10 @@ export class Trainer implements TrainerView {
     let lastDraw: Draw | null = null;
     try {
       while (!current.done && this.stopReason === null) {
+        // a turn of the event loop between steps, so a signal is handled after this step at the latest
+        // (a step may otherwise run synchronously from a prefetched batch to the next: no signal gets through)
+        await new Promise<void>((r) => setImmediate(r));
+        if (this.stopReason !== null) break;
         const d = current.value;
         const batchPromise = pending!;
         const following = draws.next();
@@ -253,7 +284,8 @@ export class Trainer implements TrainerView {
         pending = prefetch && !following.done ? this.load(following.value) : null;
         const batch = await batchPromise;
         if (plan === 'after-first-batch' && d.step === sessionStartStep) this.maybeSpawnWorker(this.totalSteps - d.step - 1, progress);
-        const record = await this.trainStep(d, batch);
+        stepRunning = d.step;
+        const record = await this.trainStep(d, batch).finally(() => (stepRunning = null));
         lastDraw = d;
         record.ms = performance.now() - t0;
         record.imagesPerSec = batch.size / Math.max(1e-6, record.ms / 1000);
@@ -262,7 +294,7 @@ export class Trainer implements TrainerView {
           if (!losses.every(Number.isFinite)) throw new TrainingDivergedError(d.step, task, losses);
         }
         this.stepsDone = d.step + 1;
-        progress?.update(this.stepsDone - stageBounds.first, stageBounds.total, record);
+        progress?.update(this.stepsDone - stageBounds.first, stageBounds.total, record, this.validationsAhead(unit.stage) * this.validationSeconds);
         for (const h of this.hooks) await h.afterStep?.(this, record);
         const unitEnds = d.index === unit.steps.length - 1;
         if (unitEnds) {
@@ -271,8 +303,8 @@ export class Trainer implements TrainerView {
           const roundCheckpoint = unit.stage === 'finetune' && (unit.epoch + 1) % this.config.checkpoint.everyRounds === 0;
           if (last || roundCheckpoint || unit.stage === 'pretrain') {
             const validate = last || unit.stage === 'finetune' || this.config.checkpoint.validateEpochs === true;
-            if (validate) await this.runValidation(unit.stage === 'pretrain' ? 0 : this.config.network.iterations, progress, started);
-            await this.writeCheckpoint(validate, started, d.samplers);
+            const validated = validate && !this.hurry.signal.aborted && (await this.runValidation(unit.stage === 'pretrain' ? 0 : this.config.network.iterations, progress, started));
+            await this.writeCheckpoint(validated, started, d.samplers);
             lastCheckpointed = this.stepsDone;
           }
         }
@@ -281,6 +313,13 @@ export class Trainer implements TrainerView {
         if (!pending && !current.done) pending = this.load(current.value);
       }
       if (this.stopReason !== null && lastDraw && lastCheckpointed !== this.stepsDone) await this.writeCheckpoint(false, started, lastDraw.samplers);
+      if (this.interrupted && this.store) {
+        say(
+          this.lastCheckpointStep !== null
+            ? `checkpoint of step ${this.lastCheckpointStep} written in ${join(this.runDir!, RUN_FILES.checkpoints)}`
+            : `no checkpoint written in this session (the run stopped before its first step ended)`,
+        );
+      }
       // a stop that arrives after the last step (e.g. during the final checkpoint) does not undo the run
       const completed = this.stepsDone === this.totalSteps;
       if (completed && this.runDir) await this.saveModel(join(this.runDir, RUN_FILES.model));
@@ -302,9 +341,12 @@ export class Trainer implements TrainerView {
   }
 
   /** Validation figures of every task with a `val` set at iteration `iterations` (undefined when none has one). */
-  async validate(iterations = this.config.network.iterations): Promise<ValidationReport | undefined> {
+  async validate(
+    iterations = this.config.network.iterations,
+    options: Pick<EvaluateOptions, 'onProgress' | 'signal'> = {},
+  ): Promise<ValidationReport | undefined> {
     if (Object.keys(this.val).length === 0) return undefined;
-    const r = await evaluate(this.net, this.val, { iterations, batchSize: this.options.evalBatchSize ?? 16, crop: this.config.crop });
+    const r = await evaluate(this.net, this.val, { iterations, batchSize: this.options.evalBatchSize ?? 16, crop: this.config.crop, ...options });
     return Object.fromEntries(Object.entries(r.tasks).map(([task, e]) => [task, e.reports[iterations]]));
   }
 
@@ -543,9 +585,27 @@ export class Trainer implements TrainerView {
     return { first, total: units.reduce((a, u) => a + u.steps.length, 0) };
   }
 
-  private async runValidation(iterations: number, progress: ProgressReporter | null, sessionStarted: number): Promise<void> {
-    const report = await this.validate(iterations);
-    if (!report) return;
+  /**
+   * Validates (with progress), logs and calls the hooks; false when there is nothing to validate or a
+   * second SIGINT stopped it.
+   */
+  private async runValidation(iterations: number, progress: ProgressReporter | null, sessionStarted: number): Promise<boolean> {
+    if (Object.keys(this.val).length === 0) return false;
+    const t0 = Date.now();
+    let report: ValidationReport | undefined;
+    try {
+      report = await this.validate(iterations, {
+        signal: this.hurry.signal,
+        onProgress: progress ? ({ done, total }) => progress.evaluation(`validation at step ${this.stepsDone}`, done, total) : undefined,
+      });
+    } catch (e) {
+      progress?.endEvaluation();
+      if (!(e instanceof EvaluationAborted)) throw e;
+      this.say(`validation at step ${this.stepsDone} skipped (${(e as Error).message})`, progress);
+      return false;
+    }
+    this.validationSeconds = (Date.now() - t0) / 1000;
+    if (!report) return false;
     this.lastValidation = report;
     if (this.runDir) {
       const line = { step: this.stepsDone, seconds: this.elapsedSeconds(sessionStarted), cpuSeconds: this.cpuSeconds(), iterations, report };
@@ -557,6 +617,23 @@ export class Trainer implements TrainerView {
         .join(', ')}`,
     );
     for (const h of this.hooks) await h.afterValidation?.(this, report, this.stepsDone);
+    return true;
+  }
+
+  /**
+   * Validations still to come in `stage` after the steps done (the time left counts them): at the
+   * end of each unit that writes a checkpoint and validates, as `fit` decides.
+   */
+  private validationsAhead(stage: StageName): number {
+    if (Object.keys(this.val).length === 0) return 0;
+    let n = 0;
+    for (const u of this.plan) {
+      if (u.stage !== stage || u.firstStep + u.steps.length <= this.stepsDone) continue;
+      const last = u.firstStep + u.steps.length === this.totalSteps;
+      const checkpoint = last || u.stage === 'pretrain' || (u.stage === 'finetune' && (u.epoch + 1) % this.config.checkpoint.everyRounds === 0);
+      if (checkpoint && (last || u.stage === 'finetune' || this.config.checkpoint.validateEpochs === true)) n++;
+    }
+    return n;
   }
 
   /** Training seconds over all sessions of the run. */
@@ -599,6 +676,7 @@ export class Trainer implements TrainerView {
       cpuSeconds: this.cpuSeconds(),
     };
     await this.store.write(this.net, this.optimizer, state, isBest);
+    this.lastCheckpointStep = this.stepsDone;
   }
 
   /** A fresh run: refuses a directory that already holds one, writes `config.json`. */
