@@ -5,16 +5,18 @@
  */
 import { existsSync, realpathSync } from 'node:fs';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { dirname, extname, join, resolve } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { BACKBONE_PRESETS, IntegratedNetwork, selectBackend, type BackbonePresetName, type Dataset } from '@ifan/core';
 import { IMAGE_EXTENSIONS, type SkippedFile } from '@ifan/core/node';
 import { runDemo } from './demo';
 import { ConfigError, TrainingDivergedError } from './errors';
-import { evaluate } from './evaluate';
+import { evaluate, EvaluationAborted } from './evaluate';
+import { duration, ProgressReporter } from './progress';
 import { loadModel, writeTaskOptions } from './model';
-import { predictImages } from './predict';
+import { loadFaceDetector, type FaceBox, type FaceDetectorLike } from './faces';
+import { predictFaces, predictImages } from './predict';
 import { buildRun, checkRunConfig, loadData, parseDataSpec, type DataLoadOptions, type DataSpec, type RunConfigFile, type SkippedDataFile } from './run-config';
 import { resultsToMarkdown } from './tables';
 import { taskEntry, taskNames } from './tasks';
@@ -64,13 +66,27 @@ const USAGE: Record<string, string> = {
   Evaluates every task on its data at every iteration 0..N and prints the tables. Without --task, DIR
   must be a run directory (of ifan train or ifan demo): its test splits are used. #SPLIT picks a split
   where the format has several, e.g. --task landmarks=mtfl:/data/mtfl#test reads testing.txt.`,
-  predict: `ifan predict IMAGE|DIR ... --model DIR [--out DIR] [--iterations N] [--bn-key KEY]
+  predict: `ifan predict IMAGE|DIR ... --model DIR [--out DIR] [--box X,Y,W,H ... | --boxes FILE.json | --no-detect]
+               [--max-faces N] [--min-score X] [--align] [--iterations N] [--bn-key KEY]
                [--on-error skip|error] [--limit-input-pixels N]
-  Writes <name>.json and <name>.overlay.png per image into --out (default ./predictions). Images are
-  cropped to their centred square. --bn-key: the batch-norm statistics to use, those of the data set
-  the images resemble (default the first task's). A DIR's images are read, not its sub-folders.
-  --on-error skip (default): an image that cannot be read is listed (and in OUT/skipped.json) and the
-  others are predicted; error: stop at it.`,
+  Finds every face of each photo (BlazeFace, from the @ifan/detect package), frames each as the model's
+  training framed faces (the box of its eyes and mouth, grown by the model's crop margin), analyses all
+  faces of a photo in one batch and writes into --out (default ./predictions) <name>.json (one entry per
+  face: box, score, framing box, keypoints, each task's output in the photo's coordinates) and ONE
+  <name>.overlay.png of the whole photo with every face drawn. A photo without a face gives "0 faces".
+  --box X,Y,W,H          a face's box in photo pixels (repeat per face; applies to every photo): no detection
+  --boxes FILE.json      boxes instead of detection: [[x, y, w, h], ...] for every photo, or
+                         {"NAME": [[x, y, w, h], ...]} per photo (file name or path; others are searched)
+  --no-detect            each image is one face (its centred square): for images that are already face
+                         crops, e.g. 48 px FER faces, where detection may fail
+  --max-faces N          at most N faces per photo, best first (default 20)
+  --min-score X          detector confidence from which a face counts (default 0.5)
+  --align                turn each face upright by the roll of its eyes before analysis (the paper's
+                         aligned-face setting; needs detection)
+  --bn-key KEY           the batch-norm statistics to use, those of the data set the images resemble
+                         (default the first task's)
+  A DIR's images are read, not its sub-folders. --on-error skip (default): an image that cannot be read is
+  listed with the reason (and in OUT/skipped.json) and the others are predicted; error: stop at it.`,
   info: `ifan info [MODEL] [--preset NAME|all]
   Tasks, configuration, FLOPs per iteration and parameter count of a model or of backbone presets.`,
   demo: `ifan demo [--out DIR] [--faces N] [--epochs N] [--rounds N] [--preset NAME]
@@ -83,7 +99,7 @@ const HELP = `ifan: integrated face analytics network (Li et al., ACM MM 2017)
 Commands:
   train    cross-dataset hybrid training
   eval     evaluate a model, print the paper's tables
-  predict  run a model on images
+  predict  find every face of photos and run a model on them
   info     tasks, FLOPs and parameters of a model or preset
   demo     the whole pipeline on synthetic faces
 
@@ -318,19 +334,50 @@ async function train(args: string[], io: CliIO): Promise<number> {
     }
     const model = join(trainer.runDir!, RUN_FILES.model);
     await writeTaskOptions(model, built.taskOptions);
+    if (result.reason?.includes('SIGINT')) {
+      // Ctrl-C came as the last step ended: the run is complete, the test evaluation is left out
+      io.stderr(`ifan train: interrupted (SIGINT) after the last step; model in ${model}; test evaluation skipped: ifan eval --model ${trainer.runDir}\n`);
+      return 130;
+    }
     const test = Object.fromEntries(Object.entries(built.data).filter(([, d]) => d.test).map(([t, d]) => [t, d.test!]));
+    let testSeconds = 0;
     if (Object.keys(test).length) {
+      const t0 = Date.now();
+      const progress = values.quiet ? null : new ProgressReporter();
+      // Ctrl-C during the test evaluation stops it; the model is saved already
+      const stopEval = new AbortController();
+      const onSigint = () => {
+        if (stopEval.signal.aborted) process.exit(130);
+        stopEval.abort('SIGINT');
+      };
+      process.on('SIGINT', onSigint);
       let res;
       try {
-        res = await evaluate(trainer.net, test, { crop: trainer.config.crop, batchSize: config.evalBatchSize ?? 16 });
+        res = await evaluate(trainer.net, test, {
+          crop: trainer.config.crop,
+          batchSize: config.evalBatchSize ?? 16,
+          signal: stopEval.signal,
+          onProgress: progress ? ({ done, total }) => progress.evaluation('test evaluation', done, total) : undefined,
+        });
       } catch (e) {
+        if (e instanceof EvaluationAborted) {
+          io.stderr(`\nifan train: test evaluation stopped (SIGINT); the model is saved in ${model}; evaluate it with: ifan eval --model ${trainer.runDir}\n`);
+          return 130;
+        }
         (e as Error).message += `\nthe model is saved in ${model}; fix or remove the file (or train with --on-error skip) and evaluate with: ifan eval --model ${trainer.runDir}`;
         throw e;
+      } finally {
+        progress?.finish();
+        process.off('SIGINT', onSigint);
       }
+      testSeconds = (Date.now() - t0) / 1000;
       await writeFile(join(trainer.runDir!, 'eval.json'), JSON.stringify(res, null, 2));
       io.stdout(`${resultsToMarkdown([{ label: 'iFAN', result: res }])}\n`);
     }
-    io.stderr(`ifan train: done in ${result.seconds.toFixed(1)} s; model in ${model}\n`);
+    const total = result.seconds + testSeconds;
+    io.stderr(
+      `ifan train: done in ${duration(total)} (${total.toFixed(1)} s${testSeconds > 0 ? `: training ${result.seconds.toFixed(1)} s, test evaluation ${testSeconds.toFixed(1)} s` : ''}); model in ${model}\n`,
+    );
     return 0;
   } finally {
     trainer.dispose();
@@ -461,6 +508,12 @@ async function predict(args: string[], io: CliIO): Promise<number> {
       'bn-key': { type: 'string' },
       'on-error': { type: 'string' },
       'limit-input-pixels': { type: 'string' },
+      box: { type: 'string', multiple: true },
+      boxes: { type: 'string' },
+      'no-detect': { type: 'boolean' },
+      'max-faces': { type: 'string' },
+      'min-score': { type: 'string' },
+      align: { type: 'boolean' },
     },
     true,
   );
@@ -468,6 +521,17 @@ async function predict(args: string[], io: CliIO): Promise<number> {
   if (positionals.length === 0) throw new UsageError('give an image file or a folder of images');
   const onError = onErrorFlag(values['on-error'] ?? 'skip');
   const limitInputPixels = intFlag('limit-input-pixels', values['limit-input-pixels'], 1);
+  const noDetect = values['no-detect'] === true;
+  const given = [values.box?.length ? '--box' : '', values.boxes ? '--boxes' : '', noDetect ? '--no-detect' : ''].filter(Boolean);
+  if (given.length > 1) throw new UsageError(`${given.join(' and ')} exclude each other: give face boxes one way, or none with --no-detect`);
+  const maxFaces = intFlag('max-faces', values['max-faces'], 0);
+  const minScore = numberFlag('min-score', values['min-score']);
+  if (minScore !== undefined && !(minScore >= 0 && minScore <= 1)) throw new ConfigError('--min-score', `must be from 0 to 1, got "${values['min-score']}"`);
+  const boxes = values.box?.length ? values.box.map((b) => boxFlag(b)) : values.boxes ? await boxesFile(values.boxes) : undefined;
+  const detectFlags = [values['max-faces'] !== undefined ? '--max-faces' : '', values['min-score'] !== undefined ? '--min-score' : '', values.align ? '--align' : ''].filter(Boolean);
+  if (detectFlags.length && (boxes || noDetect)) {
+    throw new UsageError(`${detectFlags.join(', ')} set${detectFlags.length === 1 ? 's' : ''} up face detection, which ${noDetect ? '--no-detect' : given[0]} skips`);
+  }
   const files: string[] = [];
   const skipped: SkippedFile[] = [];
   for (const p of positionals) {
@@ -499,23 +563,94 @@ async function predict(args: string[], io: CliIO): Promise<number> {
   const iterations = intFlag('iterations', values.iterations, 0, 16);
   await backend();
   const model = await loadModel(values.model);
+  let detector: (FaceDetectorLike & { dispose(): void }) | undefined;
   try {
     const outDir = resolve(values.out ?? 'predictions');
     const bnKey = values['bn-key'];
     if (bnKey !== undefined && !model.net.bnKeys.includes(bnKey)) {
       throw new ConfigError('--bn-key', `"${bnKey}" is not a batch-norm key of this model; it has ${model.net.bnKeys.join(', ')}`);
     }
-    const results = await predictImages(model, files, { iterations, outDir, bnKey, onError, limitInputPixels, onSkip: (f) => skipped.push(f) });
+    const onSkip = (f: SkippedFile) => skipped.push(f);
+    if (noDetect) {
+      const results = await predictImages(model, files, { iterations, outDir, bnKey, onError, limitInputPixels, onSkip });
+      for (const r of results) {
+        io.stdout(`${r.file}: ${summarize(r.outputs)}\n`);
+        for (const w of r.warnings ?? []) io.stderr(`ifan predict: warning: ${w}\n`);
+      }
+      await reportSkipped(skipped, outDir, 'ifan predict', io, false);
+      io.stderr(`ifan predict: ${results.length} image(s), each taken as one face (--no-detect); JSON and overlays in ${outDir}\n`);
+      return results.length === 0 ? 1 : 0;
+    }
+    // (a --boxes object without some photos: those are searched)
+    if (!boxes || (typeof boxes === 'function' && files.some((f) => !boxes(f)))) detector = await loadFaceDetector();
+    const results = await predictFaces(model, files, {
+      iterations,
+      outDir,
+      bnKey,
+      onError,
+      limitInputPixels,
+      onSkip,
+      detector,
+      boxes,
+      minScore,
+      maxFaces,
+      align: values.align,
+    });
     for (const r of results) {
-      io.stdout(`${r.file}: ${summarize(r.outputs)}\n`);
+      io.stdout(`${r.file}: ${r.faces.length} face${r.faces.length === 1 ? '' : 's'}${r.source === 'boxes' ? ' (given boxes)' : ''}\n`);
+      for (const f of r.faces) {
+        const box = f.box.map((v) => Math.round(v)).join(',');
+        io.stdout(`  face ${f.index + 1} box ${box}${f.score !== null ? ` score ${f.score.toFixed(2)}` : ''}${f.aligned ? ` roll ${((f.roll * 180) / Math.PI).toFixed(0)} deg` : ''}: ${summarize(f.outputs)}\n`);
+      }
       for (const w of r.warnings ?? []) io.stderr(`ifan predict: warning: ${w}\n`);
     }
     await reportSkipped(skipped, outDir, 'ifan predict', io, false);
-    io.stderr(`ifan predict: ${results.length} image(s); JSON and overlays in ${outDir}\n`);
+    const faces = results.reduce((a, r) => a + r.faces.length, 0);
+    const none = results.filter((r) => r.faces.length === 0);
+    const noneText = none.length
+      ? `; no face found in ${none.length} photo${none.length === 1 ? '' : 's'} (${none.slice(0, 5).map((r) => basename(r.file)).join(', ')}${none.length > 5 ? ', ...' : ''}): ` +
+        'for images that are already face crops use --no-detect, or lower --min-score'
+      : '';
+    io.stderr(`ifan predict: ${results.length} photo${results.length === 1 ? '' : 's'}, ${faces} face${faces === 1 ? '' : 's'}${noneText}; JSON and overlays in ${outDir}\n`);
     return results.length === 0 ? 1 : 0;
   } finally {
+    detector?.dispose();
     model.net.dispose();
   }
+}
+
+/** `--box X,Y,W,H` -> a box. */
+function boxFlag(v: string): FaceBox {
+  const parts = v.split(',').map((x) => x.trim());
+  const n = parts.map(Number);
+  if (parts.length !== 4 || parts.some((x) => x === '') || !n.every(Number.isFinite) || n[2] <= 0 || n[3] <= 0) {
+    throw new ConfigError('--box', `expected X,Y,W,H in photo pixels with W and H > 0, got "${v}"`);
+  }
+  return n as FaceBox;
+}
+
+/** `--boxes FILE.json`: `[[x, y, w, h], ...]` for every photo, or `{ name: [[...]] }` per photo. */
+async function boxesFile(path: string): Promise<FaceBox[] | ((file: string) => FaceBox[] | undefined)> {
+  const file = resolve(path);
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(file, 'utf8'));
+  } catch (e) {
+    throw new ConfigError('--boxes', `${file} ${existsSync(file) ? `is not valid JSON: ${(e as Error).message}` : 'does not exist'}`);
+  }
+  const list = (v: unknown, where: string): FaceBox[] => {
+    if (!Array.isArray(v)) throw new ConfigError('--boxes', `${where}: expected a list of [x, y, w, h] boxes, got ${JSON.stringify(v)}`);
+    return v.map((b, i) => {
+      if (!Array.isArray(b) || b.length !== 4 || !b.every((x) => typeof x === 'number' && Number.isFinite(x)) || b[2] <= 0 || b[3] <= 0) {
+        throw new ConfigError('--boxes', `${where}[${i}]: expected [x, y, w, h] with w and h > 0, got ${JSON.stringify(b)}`);
+      }
+      return b as FaceBox;
+    });
+  };
+  if (Array.isArray(json)) return list(json, file);
+  if (typeof json !== 'object' || json === null) throw new ConfigError('--boxes', `${file}: expected a list of boxes or an object of lists by file name`);
+  const byName = new Map(Object.entries(json).map(([k, v]) => [k, list(v, `${file}: "${k}"`)]));
+  return (f: string) => byName.get(f) ?? byName.get(resolve(f)) ?? byName.get(basename(f));
 }
 
 /** A one-line view of outputs: numbers rounded, large structures abbreviated. */

@@ -64,12 +64,13 @@ describe('ifan train, eval, predict, info', () => {
     expect(JSON.parse(readFileSync(join(run, 'e.json'), 'utf8')).tasks.emotion.images).toBe(12);
   });
 
-  it('predict writes JSON in original-image coordinates and an overlay PNG', async () => {
+  it('predict --no-detect writes JSON in original-image coordinates and an overlay PNG', async () => {
     const dir = tempDir();
     const face = generateFace(5, { size: 80 });
     await writePng(join(dir, 'face.png'), face.image);
     const out = join(dir, 'out');
-    const r = await ifan('predict', join(dir, 'face.png'), '--model', run, '--out', out);
+    // --no-detect: the image is the face (whole photos: test/faces.test.ts)
+    const r = await ifan('predict', join(dir, 'face.png'), '--model', run, '--out', out, '--no-detect');
     expect(r.code).toBe(0);
     const json = JSON.parse(readFileSync(join(out, 'face.json'), 'utf8'));
     expect(json.width).toBe(80);
