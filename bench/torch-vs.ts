@@ -25,6 +25,9 @@
  * time.process_time: user + system of the whole process) and PyTorch's speed over the project's,
  * the median of the per-round ratios, by wall time and by CPU time (the fairer on a shared machine).
  * Without torch it says so in one line, measures the project side alone and exits 0.
+ * The Python processes inherit the environment: glibc's mmap of large tensors costs PyTorch 0-200 ms
+ * of system time per small-preset step at batch 32 here (MALLOC_MMAP_THRESHOLD_=4294967296 removes
+ * it); its CPU time per image still moved 25-52 ms between runs at load 7-13, the project's 45-53.
  * Writes bench/out/torch-vs.json.
  */
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
