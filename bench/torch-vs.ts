@@ -381,6 +381,7 @@ if (profile) {
 
 mkdirSync(join(here, 'out'), { recursive: true });
 const outFile = join(here, 'out', opt('out', 'torch-vs.json'));
+mkdirSync(dirname(outFile), { recursive: true });
 writeFileSync(
   outFile,
   JSON.stringify(
