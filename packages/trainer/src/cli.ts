@@ -658,6 +658,8 @@ function summarize(outputs: Record<string, unknown>): string {
   return Object.entries(outputs)
     .map(([task, v]) => {
       const s = JSON.stringify(v, (_k, x) => {
+        const m = x as { width?: unknown; height?: unknown; data?: unknown };
+        if (m && typeof m === 'object' && typeof m.width === 'number' && typeof m.height === 'number' && ArrayBuffer.isView(m.data)) return `<${m.width}x${m.height} map>`;
         if (ArrayBuffer.isView(x)) return `<${(x as Uint8Array).length} values>`;
         if (typeof x === 'number') return Math.round(x * 100) / 100;
         return x;
