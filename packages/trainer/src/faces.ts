@@ -304,19 +304,22 @@ function drawFaces(
  * this package (a user who brings boxes does not install it). Fails with what to install when missing.
  */
 export async function loadFaceDetector(options: { minScore?: number; maxFaces?: number } = {}): Promise<FaceDetectorLike & { dispose(): void }> {
-  const name = '@ifan/detect/node';
-  let mod: { createDetector(o?: object): Promise<FaceDetectorLike & { dispose(): void }> };
+  const mod = await importDetectPackage('@ifan/detect/node');
+  return mod.createDetector(options);
+}
+
+/** Imports the detector package `name`; when it is not installed, says what to install or do instead. (Exported for tests.) */
+export async function importDetectPackage(name: string): Promise<{ createDetector(o?: object): Promise<FaceDetectorLike & { dispose(): void }> }> {
   try {
-    mod = (await import(/* @vite-ignore */ name)) as typeof mod;
+    return (await import(/* @vite-ignore */ name)) as Awaited<ReturnType<typeof importDetectPackage>>;
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ERR_MODULE_NOT_FOUND' || err.code === 'MODULE_NOT_FOUND' || /Cannot find (package|module) '@ifan\/detect/.test(err.message)) {
+    if (err.code === 'ERR_MODULE_NOT_FOUND' || err.code === 'MODULE_NOT_FOUND' || /Cannot find (package|module)/.test(err.message)) {
       throw new Error(
-        'finding faces needs the face detector package @ifan/detect, which is not installed: install it (npm install @ifan/detect), ' +
-          'or give face boxes (--box x,y,w,h, --boxes FILE.json; boxes in analyzeFaces) or use --no-detect for images that are already face crops',
+        `finding faces needs the face detector package @ifan/detect, which is not installed (${name} cannot be imported): install it (npm install @ifan/detect), ` +
+          'or give face boxes (ifan predict --box x,y,w,h or --boxes FILE.json; boxes in analyzeFaces), or take each image as one face (--no-detect) for images that are already face crops',
       );
     }
     throw e;
   }
-  return mod.createDetector(options);
 }

@@ -13,7 +13,7 @@ import { decodeImage, fileSystemHandler } from '@ifan/core/node';
 import { createDetector } from '@ifan/detect/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli';
-import { analyzeFaces, faceInputTransform, type FaceBox } from '../src/faces';
+import { analyzeFaces, faceInputTransform, importDetectPackage, type FaceBox } from '../src/faces';
 import { loadModel, writeTaskOptions, type LoadedModel } from '../src/model';
 import { taskEntry } from '../src/tasks';
 import { tempDir, useBackend } from './helpers';
@@ -235,5 +235,11 @@ describe('analyzeFaces', () => {
     expect(b.faces).toEqual([]);
     expect((b.overlay as RawImage).data).toEqual(none.data);
     await expect(analyzeFaces(group, { model })).rejects.toThrow(/pass a detector .* or boxes/);
+  });
+
+  it('a missing detector package is named with what to install or do instead', async () => {
+    await expect(importDetectPackage('@ifan/no-such-detector/node')).rejects.toThrow(
+      /needs the face detector package @ifan\/detect, which is not installed .*npm install @ifan\/detect.*--box x,y,w,h.*--no-detect/,
+    );
   });
 });
