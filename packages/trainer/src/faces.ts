@@ -28,6 +28,10 @@ import { cutRect, drawLine, drawText, pasteRect, textSize, type PixelRect } from
 /** `[x, y, width, height]` in photo pixels. */
 export type FaceBox = [number, number, number, number];
 export type FacePoint = [number, number];
+/** BlazeFace's keypoint names (`@ifan/detect`); another detector may give others. */
+export type FaceKeypointName = 'leftEye' | 'rightEye' | 'nose' | 'mouth' | 'leftEar' | 'rightEar';
+/** Keypoints in photo pixels, by name. */
+export type FaceKeypoints = Partial<Record<FaceKeypointName, FacePoint>>;
 
 /** One face to analyse: what `@ifan/detect`'s `detect` returns, or a box of your own. */
 export interface FaceInput {
@@ -41,10 +45,10 @@ export interface FaceInput {
   roll?: number;
   /** The detector's own box. Default `framingBox`. */
   box?: FaceBox;
-  /** Detector confidence; none for given boxes. */
-  score?: number;
+  /** Detector confidence; none (or null) for given boxes. */
+  score?: number | null;
   /** The detector's keypoints in photo pixels. */
-  keypoints?: Record<string, FacePoint>;
+  keypoints?: FaceKeypoints;
 }
 
 /** What {@link analyzeFaces} needs of a face detector (`@ifan/detect`'s `Detector` is one). */
@@ -97,7 +101,7 @@ export interface FaceResult {
   roll: number;
   /** Whether the crop was turned upright by `roll`. */
   aligned: boolean;
-  keypoints?: Record<string, FacePoint>;
+  keypoints?: FaceKeypoints;
   /** The square the network saw: its corners in photo pixels (top left, top right, bottom right, bottom left of the crop). */
   crop: FacePoint[];
   /** Each task's decoded output in photo coordinates (label maps of the photo's size, points in its pixels). */

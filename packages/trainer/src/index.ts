@@ -46,7 +46,7 @@ export type { LoadedModel } from './model';
 export { predictFaces, predictImages, predictSamples } from './predict';
 export type { FacesPrediction, PredictFacesOptions, PredictOptions, Prediction } from './predict';
 export { analyzeFaces, faceInputTransform, loadFaceDetector } from './faces';
-export type { AnalyzeFacesOptions, FaceBox, FaceDetectorLike, FaceInput, FaceModel, FacePoint, FaceResult, FacesAnalysis } from './faces';
+export type { AnalyzeFacesOptions, FaceBox, FaceDetectorLike, FaceInput, FaceKeypointName, FaceKeypoints, FaceModel, FacePoint, FaceResult, FacesAnalysis } from './faces';
 export { registerTask, taskNames } from './tasks';
 export type { TaskEntry } from './tasks';
 export { buildRun, checkRunConfig, parseDataSpec } from './run-config';
