@@ -103,6 +103,8 @@ export class Trainer implements TrainerView {
   private sigints = 0;
   /** Aborted by a second SIGINT: a running validation stops, the loop writes its checkpoint and returns. */
   private hurry = new AbortController();
+  /** A validation is running (for what Ctrl-C says). */
+  private validating = false;
   /** Seconds of the last validation, for the time left. */
   private validationSeconds = 0;
   /** Step of the checkpoint the running `fit` wrote last. */
@@ -225,11 +227,13 @@ export class Trainer implements TrainerView {
       if (this.sigints === 1) {
         this.interrupted = true;
         this.stop('interrupted (SIGINT)');
-        say(`SIGINT: finishing ${stepRunning !== null ? `step ${stepRunning + 1}` : 'what runs'}, then writing a checkpoint (Ctrl-C again: stop sooner, skipping validation, still with a checkpoint)`);
+        const now = this.validating ? 'finishing the validation' : stepRunning !== null ? `finishing step ${stepRunning + 1}` : 'no further step';
+        say(`SIGINT: ${now}, then writing a checkpoint (Ctrl-C again: stop sooner, without validation, still with a checkpoint)`);
       } else if (this.sigints === 2) {
         this.hurry.abort('a second SIGINT');
-        const what = stepRunning !== null ? `the running step ${stepRunning + 1} (a step cannot be cut short)` : 'what runs';
-        say(`second SIGINT: stopping after ${what}, no validation; writing the checkpoint now (Ctrl-C a third time quits WITHOUT a checkpoint)`);
+        const now = this.validating ? 'dropping the validation' : stepRunning !== null ? `finishing step ${stepRunning + 1} (a step cannot be cut short)` : 'no validation';
+        const step = stepRunning !== null ? stepRunning + 1 : last;
+        say(`second SIGINT: ${now}; writing the checkpoint of step ${step} now (Ctrl-C a third time quits WITHOUT a checkpoint)`);
       } else {
         say(
           `third SIGINT: quitting without a checkpoint; ${this.lastCheckpointStep !== null ? `the latest is of step ${this.lastCheckpointStep}` : 'none was written in this session'} (${last} steps done)`,
@@ -593,6 +597,7 @@ export class Trainer implements TrainerView {
     if (Object.keys(this.val).length === 0) return false;
     const t0 = Date.now();
     let report: ValidationReport | undefined;
+    this.validating = true;
     try {
       report = await this.validate(iterations, {
         signal: this.hurry.signal,
@@ -603,6 +608,8 @@ export class Trainer implements TrainerView {
       if (!(e instanceof EvaluationAborted)) throw e;
       this.say(`validation at step ${this.stepsDone} skipped (${(e as Error).message})`, progress);
       return false;
+    } finally {
+      this.validating = false;
     }
     this.validationSeconds = (Date.now() - t0) / 1000;
     if (!report) return false;

@@ -71,7 +71,7 @@ describe('Ctrl-C twice on ifan train', () => {
     expect(at - second).toBeLessThan(15_000);
     const steps = stepsLogged(run);
     expect(checkpoints(run)).toContain(`step-${String(steps).padStart(8, '0')}`);
-    expect(child.err()).toMatch(/second SIGINT: stopping after .*writing the checkpoint now \(Ctrl-C a third time quits WITHOUT a checkpoint\)/);
+    expect(child.err()).toMatch(new RegExp(`second SIGINT: .*; writing the checkpoint of step ${steps} now \\(Ctrl-C a third time quits WITHOUT a checkpoint\\)`));
     expect(child.err()).toContain(`checkpoint of step ${steps} written in ${join(run, 'checkpoints')}`);
     expect(child.err()).toContain(`continue with: ifan train --resume ${run}`);
   }, 160_000);
@@ -91,6 +91,8 @@ describe('Ctrl-C twice on ifan train', () => {
     const { code, at } = await child.exited;
     expect({ code, err: code === 130 ? '' : child.err() }).toEqual({ code: 130, err: '' });
     expect(at - second).toBeLessThan(15_000);
+    expect(child.err()).toMatch(/SIGINT: finishing the validation, then writing a checkpoint/);
+    expect(child.err()).toMatch(/second SIGINT: dropping the validation; writing the checkpoint of step 10 now/);
     expect(child.err()).toMatch(/validation at step 10 skipped \(evaluation stopped: a second SIGINT\)/);
     expect(checkpoints(run)).toEqual(['step-00000010']);
     const state = JSON.parse(readFileSync(join(run, 'checkpoints', 'step-00000010', 'state.json'), 'utf8'));
