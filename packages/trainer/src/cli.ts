@@ -343,7 +343,7 @@ async function train(args: string[], io: CliIO): Promise<number> {
     let testSeconds = 0;
     if (Object.keys(test).length) {
       const t0 = Date.now();
-      const progress = values.quiet ? null : new ProgressReporter();
+      const progress = values.quiet ? null : new ProgressReporter({ stream: { write: (t: string) => io.stderr(t), isTTY: io === defaultIO && process.stderr.isTTY, columns: process.stderr.columns } });
       // Ctrl-C during the test evaluation stops it; the model is saved already
       const stopEval = new AbortController();
       const onSigint = () => {
@@ -465,11 +465,23 @@ async function evalCommand(args: string[], io: CliIO): Promise<number> {
       skipped.push(...run.skipped);
     }
     if (load.onError === 'skip') await reportSkipped(skipped, undefined, 'ifan eval', io);
-    const result = await evaluate(model.net, data, { iterations, batchSize, crop: model.preprocessing.crop });
+    const progress = new ProgressReporter({ stream: { write: (t: string) => io.stderr(t), isTTY: io === defaultIO && process.stderr.isTTY, columns: process.stderr.columns } });
+    const t0 = Date.now();
+    let result;
+    try {
+      result = await evaluate(model.net, data, {
+        iterations,
+        batchSize,
+        crop: model.preprocessing.crop,
+        onProgress: ({ done, total }) => progress.evaluation('ifan eval', done, total),
+      });
+    } finally {
+      progress.finish();
+    }
     const jsonPath = values.json ? resolve(values.json) : join(model.dir, 'eval.json');
     await writeFile(jsonPath, JSON.stringify(result, null, 2));
     io.stdout(`${resultsToMarkdown([{ label: 'iFAN', result }])}\n`);
-    io.stderr(`ifan eval: results in ${jsonPath}\n`);
+    io.stderr(`ifan eval: ${((Date.now() - t0) / 1000).toFixed(1)} s; results in ${jsonPath}\n`);
     return 0;
   } finally {
     model.net.dispose();
