@@ -1,0 +1,147 @@
+/**
+ * The demo page in a real browser: Debian's Chromium driven by puppeteer-core. Builds the site with
+ * Vite, serves it with the test fixtures, loads the page with the committed test model and photo on
+ * the wasm backend, and checks the numbers it shows against the same model and code in Node; then
+ * fine-tunes a few steps in the page and loads it again with the backend it picks itself. Fails on any
+ * console error or page error, and saves a screenshot (test/out/page.png).
+ *
+ * Chromium: `CHROMIUM_PATH`, else /usr/bin/chromium (`apt-get install chromium`; .ci/run installs it).
+ * Without one the test is skipped and says why.
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, extname, join, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadNetwork, selectBackend } from '@ifan/core';
+import { decodeImage } from '@ifan/core/node';
+import { createDetector } from '@ifan/detect/node';
+import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { build } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { analyzePhoto, demoPlugins, faceNumbers } from '../src/ifan';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
+const fixtures = join(here, 'fixtures');
+const chromium = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => p && existsSync(p));
+if (!chromium) {
+  console.warn(
+    'SKIPPED the browser test (examples/web/test/browser.test.ts): no Chromium at CHROMIUM_PATH or /usr/bin/chromium; ' +
+      'install it with `apt-get install -y chromium` (.ci/run does so when it can)',
+  );
+}
+
+/**
+ * Tolerances of the page's numbers against Node's (same model, same code, both on tfjs's wasm backend
+ * with this library's kernels, the photo a PNG that both decode to the same bytes): only the order of
+ * float operations could differ. Measured: 6e-14 px, 0 in probabilities and parsed pixels, 1e-16 in
+ * detection scores. Landmarks and boxes in photo pixels, parsing as a share of the face's pixels.
+ */
+const TOL = { px: 0.01, probability: 1e-4, score: 1e-4, parsingShare: 0.001 };
+
+type Numbers = ReturnType<typeof faceNumbers>;
+
+describe.skipIf(!chromium)('the demo page in Chromium', () => {
+  let dist: string;
+  let server: Server;
+  let base: string;
+  let browser: Browser;
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    dist = await mkdtemp(join(tmpdir(), 'ifan-web-'));
+    await build({ root, configFile: join(root, 'vite.config.ts'), logLevel: 'error', build: { outDir: dist, emptyOutDir: true } });
+    server = createServer((req, res) => {
+      const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+      const file = path.startsWith('/fixture/') ? join(fixtures, normalize(path.slice('/fixture/'.length))) : join(dist, normalize(path === '/' ? 'index.html' : path.slice(1)));
+      if (!existsSync(file)) {
+        res.writeHead(404).end();
+        return;
+      }
+      const type: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.json': 'application/json', '.png': 'image/png' };
+      res.writeHead(200, { 'Content-Type': type[extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    browser = await puppeteer.launch({ executablePath: chromium, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise((r) => server?.close(r));
+    if (dist) await rm(dist, { recursive: true, force: true });
+  });
+
+  async function open(query: string): Promise<Page> {
+    const page = await browser.newPage();
+    await page.setViewport({ width: 1100, height: 1000 });
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => problems.push(`page error: ${(e as Error).message}`));
+    page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`));
+    await page.goto(`${base}/index.html?${query}`);
+    await page.waitForFunction(() => ['analysed', 'error'].includes(document.body.dataset.state ?? ''), { timeout: 60_000 });
+    return page;
+  }
+
+  it('shows what Node computes for the same model and photo, and fine-tunes in the page', async () => {
+    // Node: the committed model and photo through the page's own pipeline
+    await selectBackend({ backend: 'wasm', log: false });
+    const net = await loadNetwork(`file://${join(fixtures, 'model')}`, demoPlugins());
+    const detector = await createDetector();
+    const photo = await decodeImage(join(fixtures, 'faces.png'));
+    const expected = (await analyzePhoto(net, detector, photo)).map(faceNumbers);
+    net.dispose();
+    detector.dispose();
+    expect(expected.length).toBe(2);
+
+    const page = await open('backend=wasm&model=/fixture/model/model.json&photo=/fixture/faces.png');
+    expect(await page.evaluate(() => document.body.dataset.state)).toBe('analysed');
+    const backendLine = await page.$eval('#backend', (e) => e.textContent ?? '');
+    expect(backendLine).toMatch(/^ifan: backend wasm \(forced\); \d+ iFAN training kernels registered$/);
+    const shown = JSON.parse(await page.$eval('#results-json', (e) => e.textContent ?? '[]')) as Numbers[];
+    expect(shown.length).toBe(expected.length);
+    const worst = { px: 0, probability: 0, score: 0, parsingShare: 0 };
+    shown.forEach((got, i) => {
+      const want = expected[i];
+      worst.score = Math.max(worst.score, Math.abs(got.score - want.score));
+      got.landmarks.forEach((p, k) => p.forEach((v, d) => (worst.px = Math.max(worst.px, Math.abs(v - want.landmarks[k][d])))));
+      got.probabilities.forEach((v, k) => (worst.probability = Math.max(worst.probability, Math.abs(v - want.probabilities[k]))));
+      const all = want.parsingCounts.slice(1).reduce((a, b) => a + b, 0);
+      got.parsingCounts.slice(1).forEach((v, k) => (worst.parsingShare = Math.max(worst.parsingShare, Math.abs(v - want.parsingCounts[k + 1]) / all)));
+      expect(Math.abs(got.score - want.score)).toBeLessThan(TOL.score);
+      got.box.forEach((v, k) => expect(Math.abs(v - want.box[k])).toBeLessThan(TOL.px));
+      got.landmarks.forEach((p, k) => p.forEach((v, d) => expect(Math.abs(v - want.landmarks[k][d])).toBeLessThan(TOL.px)));
+      expect(got.emotion).toBe(want.emotion);
+      got.probabilities.forEach((v, k) => expect(Math.abs(v - want.probabilities[k])).toBeLessThan(TOL.probability));
+      const face = want.parsingCounts.slice(1).reduce((a, b) => a + b, 0);
+      got.parsingCounts.slice(1).forEach((v, k) => expect(Math.abs(v - want.parsingCounts[k + 1]) / face).toBeLessThan(TOL.parsingShare));
+    });
+    console.info(`page vs Node, largest differences: ${JSON.stringify(worst)} (tolerances ${JSON.stringify(TOL)})`);
+
+    // a short fine-tune in the page: the loss plot and the re-analysis
+    await page.$eval('#train-count', (e) => ((e as HTMLInputElement).value = '8'));
+    await page.$eval('#train-steps', (e) => ((e as HTMLInputElement).value = '3'));
+    await page.click('#train-start');
+    await page.waitForFunction(() => document.body.dataset.state === 'analysed' && /step 3 \/ 3/.test(document.getElementById('train-status')?.textContent ?? ''), { timeout: 60_000 });
+    const status = await page.$eval('#train-status', (e) => e.textContent ?? '');
+    expect(status).toMatch(/^step 3 \/ 3: loss \d+\.\d+ /);
+    mkdirSync(join(here, 'out'), { recursive: true });
+    await page.screenshot({ path: join(here, 'out', 'page.png'), fullPage: true });
+    await page.close();
+    expect(problems).toEqual([]);
+  }, 120_000);
+
+  it('picks a browser backend itself and reports it in one line', async () => {
+    const page = await open('model=/fixture/model/model.json&photo=/fixture/faces.png');
+    const line = await page.$eval('#backend', (e) => e.textContent ?? '');
+    console.info(`the page chose: ${line}`);
+    expect(line).toMatch(/^ifan: backend (webgpu|webgl|wasm|cpu)( \(.*\))?(; \d+ iFAN training kernels registered)?$/);
+    expect(await page.evaluate(() => document.body.dataset.state)).toBe('analysed');
+    await page.close();
+    expect(problems).toEqual([]);
+  }, 90_000);
+});
