@@ -211,11 +211,21 @@ export async function analyzeFaces(image: RawImage, options: AnalyzeFacesOptions
     const preds = tf.tidy(() => net.forward(tf.tensor4d(pixels, [idx.length, S, S, 3]), ctx, iterations).predictions[iterations]);
     try {
       for (const p of plugins) {
-        const decoded = await p.decodeOutput(preds[p.name], S, idx.map((i) => transforms[i]));
-        decoded.forEach((o, k) => (faces[idx[k]].outputs[p.name] = o));
-        if (!draw) continue;
+        if (!draw) {
+          const decoded = await p.decodeOutput(preds[p.name], S, idx.map((i) => transforms[i]));
+          decoded.forEach((o, k) => (faces[idx[k]].outputs[p.name] = o));
+          continue;
+        }
+        // decoded into each face's region of the photo, for drawing; label maps are then placed in a
+        // photo-sized map (the same values as decoding into the whole photo, where everything outside
+        // the region is outside the crop: class 0), which spares warping every class's probabilities
+        // over the whole photo per face; other outputs are decoded into the photo
         const inRegion = await p.decodeOutput(preds[p.name], S, idx.map((i) => regionTransform(transforms[i], regions[i])));
         inRegion.forEach((o, k) => (regional[idx[k]][p.name] = o));
+        const placed = inRegion.map((o, k) => placeMaps(o, regions[idx[k]], image.width, image.height));
+        const rest = placed.flatMap((o, k) => (o === undefined ? [k] : []));
+        const decoded = rest.length ? await p.decodeOutput(preds[p.name], S, idx.map((i) => transforms[i])) : [];
+        placed.forEach((o, k) => (faces[idx[k]].outputs[p.name] = o ?? decoded[k]));
       }
     } finally {
       tf.dispose(Object.values(preds));
@@ -224,6 +234,39 @@ export async function analyzeFaces(image: RawImage, options: AnalyzeFacesOptions
   const result: FacesAnalysis = { width: image.width, height: image.height, source, faces };
   if (draw) result.overlay = drawFaces(image, faces, regions, regional, plugins);
   return result;
+}
+
+type LabelMapLike = { width: number; height: number; data: Uint8Array };
+
+function isLabelMap(v: unknown): v is LabelMapLike {
+  const m = v as LabelMapLike;
+  return typeof m === 'object' && m !== null && m.data instanceof Uint8Array && typeof m.width === 'number' && m.data.length === m.width * m.height;
+}
+
+/**
+ * An output decoded into the region `r` with its label maps (fields of the output object) placed in
+ * photo-sized maps, class 0 elsewhere; `undefined` when the output has no label map (it must then be
+ * decoded into the photo: its coordinates are the region's).
+ */
+function placeMaps(output: unknown, r: PixelRect | null, width: number, height: number): unknown {
+  if (typeof output !== 'object' || output === null || Array.isArray(output)) return undefined;
+  const entries = Object.entries(output);
+  if (!entries.some(([, v]) => isLabelMap(v))) return undefined;
+  if (!entries.every(([, v]) => isLabelMap(v) || typeof v !== 'object' || v === null)) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of entries) {
+    if (!isLabelMap(v)) {
+      out[key] = v;
+      continue;
+    }
+    const data = new Uint8Array(width * height);
+    if (r) {
+      const [x, y, w, h] = r;
+      for (let j = 0; j < h; j++) data.set(v.data.subarray(j * w, (j + 1) * w), (y + j) * width + x);
+    }
+    out[key] = { ...v, width, height, data };
+  }
+  return out;
 }
 
 /** The pixel rectangle holding the crop's corners, inside the photo (`null` when the crop misses it). */

@@ -237,6 +237,21 @@ describe('analyzeFaces', () => {
     await expect(analyzeFaces(group, { model })).rejects.toThrow(/pass a detector .* or boxes/);
   });
 
+  it("label maps placed from each face's region equal those decoded into the whole photo", async () => {
+    const image = await decodeImage(join(fixtures, 'three-faces.jpg'));
+    const faces = await detector.detect(image);
+    const drawn = await analyzeFaces(image, { model, detector, align: true });
+    const direct = await analyzeFaces(image, { model, boxes: undefined, detector: { detect: async () => faces }, align: true, overlay: false });
+    type Out = { parsing: { mask: { width: number; height: number; data: Uint8Array } }; landmarks: { points: number[][] } };
+    drawn.faces.forEach((f, i) => {
+      const a = f.outputs as unknown as Out;
+      const b = direct.faces[i].outputs as unknown as Out;
+      expect([a.parsing.mask.width, a.parsing.mask.height]).toEqual([480, 240]);
+      expect(Buffer.from(a.parsing.mask.data).equals(Buffer.from(b.parsing.mask.data))).toBe(true);
+      expect(a.landmarks.points).toEqual(b.landmarks.points);
+    });
+  });
+
   it('a missing detector package is named with what to install or do instead', async () => {
     await expect(importDetectPackage('@ifan/no-such-detector/node')).rejects.toThrow(
       /needs the face detector package @ifan\/detect, which is not installed .*npm install @ifan\/detect.*--box x,y,w,h.*--no-detect/,
