@@ -1,8 +1,14 @@
 /**
  * Speed of `@ifan/detect` on 640 px photos: ms per photo for detection (BlazeFace, letterboxed to
- * 256 px) and for cutting every found face to a network input (`cropFaces`, 64 px, aligned).
+ * 256 px), for cutting every found face to a network input (`cropFaces`, 64 px, aligned), and for the
+ * whole of `ifan predict` on a photo: detection plus `analyzeFaces` of the N faces found (framing, one
+ * batch through the network, every output mapped back to the photo, the overlay).
  *
  *   pnpm bench detect [DIR]
+ *
+ * The network: BENCH_MODEL=DIR (a saved model or run), else a randomly initialised 3-task network of
+ * preset BENCH_PRESET (default small, 64 px) with BENCH_ITERATIONS (default 2) interaction
+ * iterations; its weights do not change its speed.
  *
  * Photos: 640 x 480 group pictures composed from `@ifan/synthetic` faces (0, 1, 3 and 6 faces, 90-180 px,
  * 6 pictures each; no data set needed), and with DIR every image in it scaled so that its longer side is
@@ -18,9 +24,14 @@ import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { composeAffine, rotation, scaling, selectBackend, translation, warpImage, warpLabelMap, type RawImage } from '@ifan/core';
 import { decodeImage } from '@ifan/core/node';
+import { IntegratedNetwork, type BackbonePresetName } from '@ifan/core';
 import { cropFaces } from '@ifan/detect';
 import { createDetector } from '@ifan/detect/node';
 import { generateFace, SeededRandom } from '@ifan/synthetic';
+import { emotionTask } from '@ifan/task-emotion';
+import { landmarkTask } from '@ifan/task-landmarks';
+import { parsingTask } from '@ifan/task-parsing';
+import { analyzeFaces, loadModel, type FaceModel } from '@ifan/trainer';
 import { median } from './stats';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -78,7 +89,22 @@ const cases: { name: string; photos: RawImage[]; faces?: number }[] = [0, 1, 3, 
 if (process.argv[2]) cases.push({ name: `${process.argv[2]} (longer side 640)`, photos: await photosIn(resolve(process.argv[2])) });
 
 const detector = await createDetector();
-for (const c of cases) for (const p of c.photos.slice(0, 2)) await detector.detect(p); // warm-up
+const model: FaceModel & { name: string } = process.env.BENCH_MODEL
+  ? { ...(await loadModel(process.env.BENCH_MODEL)), name: process.env.BENCH_MODEL }
+  : (() => {
+      const preset = (process.env.BENCH_PRESET ?? 'small') as BackbonePresetName;
+      const iterations = Number(process.env.BENCH_ITERATIONS ?? 2);
+      const plugins = [parsingTask(), landmarkTask(), emotionTask()];
+      return { net: new IntegratedNetwork(plugins, { backbone: preset, iterations }), plugins, preprocessing: { crop: { margin: 0.1 } }, name: `random 3-task ${preset}, ITER ${iterations}` };
+    })();
+for (const c of cases) {
+  for (const p of c.photos.slice(0, 2)) {
+    const faces = await detector.detect(p); // warm-up
+    await analyzeFaces(p, { model, boxes: faces.map((f) => f.framingBox) });
+  }
+}
+const analyseMs = cases.map(() => [] as number[]);
+const totalMs = cases.map(() => [] as number[]);
 const detectMs = cases.map(() => [] as number[]);
 const cropMs = cases.map(() => [] as number[]);
 const cpuMs = cases.map(() => [] as number[]);
@@ -95,16 +121,23 @@ for (let round = 0; round < ROUNDS; round++) {
       cropFaces(p, faces, { size: 64, align: true });
       cropMs[k].push(performance.now() - t1);
       detectMs[k].push(t1 - t0);
+      // what ifan predict does with a photo: the detection above, then every face in one batch with the overlay
+      const t2 = performance.now();
+      await analyzeFaces(p, { model, detector: { detect: async () => faces } });
+      const analysis = performance.now() - t2;
+      analyseMs[k].push(analysis);
+      totalMs[k].push(t1 - t0 + analysis);
       if (round === 0) found[k].push(faces.length);
     }
   }
 }
 detector.dispose();
+model.net.dispose();
 const uptimeAfter = execSync('uptime').toString().trim();
 
-console.log(`backend ${backend.name}; ${ROUNDS} rounds\nuptime before: ${uptimeBefore}\nuptime after:  ${uptimeAfter}\n`);
-console.log('| photos | faces found / placed | detect ms / photo (median) | detect CPU ms / photo (median) | crop ms / photo (median) |');
-console.log('|---|---:|---:|---:|---:|');
+console.log(`backend ${backend.name}; ${ROUNDS} rounds; network: ${model.name} (${model.net.inputSize} px)\nuptime before: ${uptimeBefore}\nuptime after:  ${uptimeAfter}\n`);
+console.log('| photos | faces found / placed | detect ms / photo (median) | detect CPU ms / photo (median) | crop ms / photo (median) | analyse ms / photo (median) | detect + analyse ms / photo (median) |');
+console.log('|---|---:|---:|---:|---:|---:|---:|');
 const results = cases.map((c, k) => {
   const r = {
     name: c.name,
@@ -114,9 +147,13 @@ const results = cases.map((c, k) => {
     detectMs: median(detectMs[k]),
     detectCpuMs: median(cpuMs[k]),
     cropMs: median(cropMs[k]),
+    analyseMs: median(analyseMs[k]),
+    detectAndAnalyseMs: median(totalMs[k]),
   };
-  console.log(`| ${r.name} | ${r.facesFound} / ${r.facesPlaced ?? '?'} | ${r.detectMs.toFixed(1)} | ${r.detectCpuMs.toFixed(1)} | ${r.cropMs.toFixed(1)} |`);
+  console.log(
+    `| ${r.name} | ${r.facesFound} / ${r.facesPlaced ?? '?'} | ${r.detectMs.toFixed(1)} | ${r.detectCpuMs.toFixed(1)} | ${r.cropMs.toFixed(1)} | ${r.analyseMs.toFixed(1)} | ${r.detectAndAnalyseMs.toFixed(1)} |`,
+  );
   return r;
 });
 mkdirSync(join(here, 'out'), { recursive: true });
-writeFileSync(join(here, 'out', 'detect.json'), JSON.stringify({ backend: backend.name, rounds: ROUNDS, uptimeBefore, uptimeAfter, results }, null, 2));
+writeFileSync(join(here, 'out', 'detect.json'), JSON.stringify({ backend: backend.name, rounds: ROUNDS, network: model.name, inputSize: model.net.inputSize, uptimeBefore, uptimeAfter, results }, null, 2));
