@@ -133,6 +133,17 @@ describe('ifan predict on whole photos', () => {
     expect(r2.out).toMatch(/no-face\.jpg: 1 face \(given boxes\)/);
   });
 
+  it('--max-faces keeps the best faces, --min-score drops weak ones', async () => {
+    const out = join(tempDir(), 'out');
+    const two = await ifan('predict', join(fixtures, 'three-faces.jpg'), '--model', modelDir, '--out', out, '--max-faces', '2');
+    expect(two.out).toMatch(/three-faces\.jpg: 2 faces\n/);
+    const scores = JSON.parse(readFileSync(join(out, 'three-faces.json'), 'utf8')).faces.map((f: { score: number }) => f.score);
+    expect(scores[0]).toBeGreaterThanOrEqual(scores[1]);
+    const none = await ifan('predict', join(fixtures, 'three-faces.jpg'), '--model', modelDir, '--out', out, '--min-score', '0.99');
+    expect(none.out).toMatch(/three-faces\.jpg: 0 faces\n/);
+    expect(none.code).toBe(0);
+  });
+
   it('--no-detect takes each image as one face (the centred square), as before', async () => {
     const out = join(tempDir(), 'out');
     const r = await ifan('predict', join(fixtures, 'one-face.jpg'), '--model', modelDir, '--out', out, '--no-detect');
