@@ -144,4 +144,14 @@ describe.skipIf(!chromium)('the demo page in Chromium', () => {
     await page.close();
     expect(problems).toEqual([]);
   }, 90_000);
+
+  it('runs the network on WebGL when asked (software WebGL here: analysis only, a training step takes minutes)', async () => {
+    const page = await open('backend=webgl&model=/fixture/model/model.json&photo=/fixture/faces.png');
+    expect(await page.$eval('#backend', (e) => e.textContent ?? '')).toBe('ifan: backend webgl (forced)');
+    expect(await page.evaluate(() => document.body.dataset.state)).toBe('analysed');
+    const shown = JSON.parse(await page.$eval('#results-json', (e) => e.textContent ?? '[]')) as Numbers[];
+    expect(shown.length).toBe(2);
+    await page.close();
+    expect(problems).toEqual([]);
+  }, 90_000);
 });

@@ -96,12 +96,13 @@ export function landmarkTask(options: LandmarkTaskOptions = {}): TaskPlugin<Land
       const heatmaps = (coords: tf.Tensor): tf.Tensor4D =>
         tf.tidy(() => {
           const b = coords.shape[0];
-          const pts = tf.reshape(tf.mul(coords, S), [b, 1, 1, P, 2]);
+          // rank-3 slices: the gradient of a rank-5 slice (a rank-5 pad) has no WebGL shader that compiles
+          const pts = tf.reshape(tf.mul(coords, S), [b, P, 2]);
           const grid = tf.add(tf.range(0, S), 0.5);
           const gx = tf.reshape(grid, [1, 1, S, 1]);
           const gy = tf.reshape(grid, [1, S, 1, 1]);
-          const px = tf.reshape(tf.slice(pts, [0, 0, 0, 0, 0], [b, 1, 1, P, 1]), [b, 1, 1, P]);
-          const py = tf.reshape(tf.slice(pts, [0, 0, 0, 0, 1], [b, 1, 1, P, 1]), [b, 1, 1, P]);
+          const px = tf.reshape(tf.slice(pts, [0, 0, 0], [b, P, 1]), [b, 1, 1, P]);
+          const py = tf.reshape(tf.slice(pts, [0, 0, 1], [b, P, 1]), [b, 1, 1, P]);
           const d2 = tf.add(tf.square(tf.sub(gx, px)), tf.square(tf.sub(gy, py)));
           const dist = tf.sqrt(tf.add(d2, 1e-6));
           // a disk of the given radius with a soft edge, so the map is differentiable in the points
