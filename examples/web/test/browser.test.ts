@@ -5,7 +5,7 @@
  * fine-tunes a few steps in the page and loads it again with the backend it picks itself. Fails on any
  * console error or page error, and saves a screenshot (test/out/page.png).
  *
- * Chromium: `CHROMIUM_PATH`, else /usr/bin/chromium (`apt-get install chromium`; .ci/run installs it).
+ * Chromium: `CHROMIUM_PATH` if set, else /usr/bin/chromium (`apt-get install chromium`; .ci/run installs it).
  * Without one the test is skipped and says why.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -25,11 +25,12 @@ import { analyzePhoto, demoPlugins, faceNumbers } from '../src/ifan';
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
 const fixtures = join(here, 'fixtures');
-const chromium = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => p && existsSync(p));
+const wanted = process.env.CHROMIUM_PATH ? [process.env.CHROMIUM_PATH] : ['/usr/bin/chromium', '/usr/bin/chromium-browser'];
+const chromium = wanted.find((p) => existsSync(p));
 if (!chromium) {
   console.warn(
-    'SKIPPED the browser test (examples/web/test/browser.test.ts): no Chromium at CHROMIUM_PATH or /usr/bin/chromium; ' +
-      'install it with `apt-get install -y chromium` (.ci/run does so when it can)',
+    `SKIPPED the browser test (examples/web/test/browser.test.ts): no Chromium at ${wanted.join(' or ')}; ` +
+      'install it with `apt-get install -y chromium` (.ci/run does so when it can) or set CHROMIUM_PATH',
   );
 }
 
@@ -65,7 +66,12 @@ describe.skipIf(!chromium)('the demo page in Chromium', () => {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-    browser = await puppeteer.launch({ executablePath: chromium, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+    browser = await puppeteer.launch({
+      executablePath: chromium,
+      headless: true,
+      // a fake camera (Chromium's test pattern, no face in it) for the webcam loop
+      args: ['--no-sandbox', '--disable-dev-shm-usage', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -141,6 +147,11 @@ describe.skipIf(!chromium)('the demo page in Chromium', () => {
     console.info(`the page chose: ${line}`);
     expect(line).toMatch(/^ifan: backend (webgpu|webgl|wasm|cpu)( \(.*\))?(; \d+ iFAN training kernels registered)?$/);
     expect(await page.evaluate(() => document.body.dataset.state)).toBe('analysed');
+    // the webcam: frames analysed one after another until it is turned off
+    await page.click('#webcam');
+    await page.waitForFunction(() => /\(640 x 480\)$/.test(document.getElementById('analyse-status')?.textContent ?? ''), { timeout: 30_000 });
+    expect(await page.$eval('#webcam', (e) => e.textContent)).toBe('Turn the webcam off');
+    await page.click('#webcam');
     await page.close();
     expect(problems).toEqual([]);
   }, 90_000);
