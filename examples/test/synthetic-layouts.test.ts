@@ -24,6 +24,8 @@ describe('synthetic data sets through the real loaders', () => {
     await writeHelen(dir, source, { split: [0.6, 0.2, 0.2] });
     const loaded = await parsingTask().loadDataset('helen', dir, { split: 'train' });
     expect(loaded.samples.length).toBe(6);
+    // the batch worker rebuilds it from the Node entry, where the loaders are
+    expect(loaded.recipe).toMatchObject({ module: '@ifan/task-parsing/node', export: 'loadParsingDataset' });
     const a = await loaded.samples[0].load();
     const b = await source.samples[0].load();
     const ma = (a.labels.parsing as ParsingLabel).mask;

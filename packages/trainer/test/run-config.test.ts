@@ -20,3 +20,25 @@ describe('loadData', () => {
     await expect(loadData(plugin, { format: 'synthetic', count: 40, limit: 0 }, 'tasks.emotion.train', '.', 1, 'train')).rejects.toThrow(/limit/);
   });
 });
+
+describe('data loading lives behind the task packages\' /node entries', () => {
+  it('a model-only plugin (main entry) reads synthetic data but names the /node factory for files', async () => {
+    const plugin = emotionTask();
+    expect('loadDataset' in plugin).toBe(false);
+    await expect(loadData(plugin, { format: 'folders', path: '.' }, 'tasks.emotion.train', '.', 1, 'train')).rejects.toThrow(
+      /cannot load data sets .*'@ifan\/task-landmarks\/node'/,
+    );
+  });
+
+  it('the /node plugin loads, and its recipes and its loaders\' name modules a worker can import', async () => {
+    const { emotionTask: loadingEmotionTask } = await import('@ifan/task-emotion/node');
+    const plugin = loadingEmotionTask();
+    expect(plugin.formats).toContain('folders');
+    await expect(loadData(plugin, { format: 'nope', path: '.' }, 'tasks.emotion.train', '.', 1, 'train')).rejects.toThrow(/reads folders, fer2013-csv, csv, synthetic, not "nope"/);
+    for (const recipe of [plugin.recipe!, { module: '@ifan/task-emotion/node', export: 'loadEmotionDataset' }]) {
+      const mod = (await import(/* @vite-ignore */ recipe.module)) as Record<string, unknown>;
+      expect(typeof mod[recipe.export]).toBe('function');
+    }
+    expect(plugin.recipe!.module).toBe('@ifan/task-emotion/node');
+  });
+});
