@@ -32,6 +32,12 @@ export interface ParsingTaskOptions {
   feedbackChannels?: number;
   /** Class frequencies used as the prior prediction (every pixel). Default uniform. */
   prior?: number[];
+  /**
+   * A weight per class (label-set order) multiplying the cross-entropy of every pixel of that class,
+   * so that small classes (eyes, brows, lips: a few pixels of a small input) are not left to the
+   * large ones; e.g. inverse square roots of the class frequencies. Default none (every pixel 1).
+   */
+  classWeights?: number[];
 }
 
 /**
@@ -47,12 +53,16 @@ export function parsingTask(options: ParsingTaskOptions = {}): TaskPlugin<Parsin
   const F = options.feedbackChannels ?? 8;
   const prior = options.prior ?? set.classes.map(() => 1 / C);
   if (prior.length !== C) throw new Error(`parsingTask: prior has ${prior.length} values, the label set "${set.name}" has ${C} classes`);
+  const weights = options.classWeights;
+  if (weights && (weights.length !== C || !weights.every((w) => Number.isFinite(w) && w >= 0))) {
+    throw new Error(`parsingTask: classWeights must be ${C} non-negative numbers (one per class of "${set.name}"), got [${weights.join(', ')}]`);
+  }
 
   return {
     name,
     bnKey: options.bnKey ?? name,
     decodeFrom: options.decodeFrom ?? { path: 'up', downsample: 1 },
-    config: { labelSet: set.name, classes: set.classes, feedbackChannels: F },
+    config: { labelSet: set.name, classes: set.classes, feedbackChannels: F, ...(weights ? { classWeights: [...weights] } : {}) },
     // how the trainer's batch worker makes this plugin again
     recipe: { module: '@ifan/task-parsing', export: 'parsingTask', args: [{ ...options }] },
 
@@ -95,8 +105,12 @@ export function parsingTask(options: ParsingTaskOptions = {}): TaskPlugin<Parsin
       return { target: tf.tensor4d(t, [b, inputSize, inputSize, C]), mask: tf.tensor1d(mask) };
     },
 
-    /** Categorical cross-entropy averaged over the network-resolution pixels, then over labelled images. */
-    loss: (raw, target, mask) => tf.tidy(() => maskedMean(softmaxCrossEntropy(raw, target), mask)),
+    /**
+     * Categorical cross-entropy averaged over the network-resolution pixels, then over labelled images;
+     * with `classWeights`, each pixel's term times its true class's weight.
+     */
+    loss: (raw, target, mask) =>
+      tf.tidy(() => maskedMean(softmaxCrossEntropy(raw, weights ? tf.mul(target, tf.tensor1d(weights)) : target), mask)),
 
     async decodeOutput(prediction, inputSize, transforms?: LabelTransform[]) {
       const probs = (await prediction.data()) as Float32Array;

@@ -49,6 +49,23 @@ describe('parsing plugin', () => {
     expect(() => plugin.encodeTargets([{ mask: { width: 1, height: 1, data: Uint8Array.from([6]) } }], 1)).toThrow(/class 6 .* outside the label set/);
   });
 
+  it('classWeights multiply the cross-entropy of each pixel by the weight of its true class; without them nothing changes', () => {
+    const weights = [0.5, 1, 2, 1, 1, 4];
+    const plain = parsingTask({ labelSet: FASSEG_6 });
+    const weighted = parsingTask({ labelSet: FASSEG_6, classWeights: weights });
+    expect(weighted.config.classWeights).toEqual(weights);
+    expect(plain.config.classWeights).toBeUndefined();
+    const { target, mask } = plain.encodeTargets([{ mask: { width: 2, height: 2, data: Uint8Array.from([0, 1, 2, 5]) } }], 2);
+    const raw = tf.randomNormal([1, 2, 2, 6], 0, 1, 'float32', 3);
+    const r = raw.arraySync() as number[][][][];
+    const ce = (row: number[], k: number) => Math.log(row.reduce((a, v) => a + Math.exp(v), 0)) - row[k];
+    const terms = [ce(r[0][0][0], 0), ce(r[0][0][1], 1), ce(r[0][1][0], 2), ce(r[0][1][1], 5)];
+    expect(plain.loss(raw, target, mask).dataSync()[0]).toBeCloseTo(terms.reduce((a, v) => a + v) / 4, 5);
+    expect(weighted.loss(raw, target, mask).dataSync()[0]).toBeCloseTo((0.5 * terms[0] + terms[1] + 2 * terms[2] + 4 * terms[3]) / 4, 5);
+    expect(weighted.recipe?.args).toEqual([{ labelSet: FASSEG_6, classWeights: weights }]);
+    expect(() => parsingTask({ labelSet: FASSEG_6, classWeights: [1, 2] })).toThrow(/6 non-negative numbers/);
+  });
+
   it('decodes at network resolution, and at the original size through the crop', async () => {
     const plugin = parsingTask({ labelSet: FASSEG_6 });
     // 2x2 map: classes 1, 2 / 3, 4
