@@ -1,11 +1,12 @@
 /**
- * The demo page: backend choice, the model (trained here on synthetic faces, or loaded with
- * `?model=URL`), the face detector, analysis of a photo or the webcam, and fine-tuning with a live
+ * The demo page: backend choice, the model (trained here on synthetic faces and kept in IndexedDB for
+ * the next visit, or loaded with `?model=URL`), the face detector, analysis of a photo or the webcam, and fine-tuning with a live
  * loss plot. URL parameters: `backend` (webgpu, webgl, wasm, cpu), `model` (a saved iFAN model's
  * model.json), `steps` (training steps when no model is given, default 60), `photo` (a picture to
  * analyse first instead of the example).
  */
-import { loadNetwork, selectBackend, type IntegratedNetwork, type RawImage, type Sample, type BackendName } from '@ifan/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { loadNetwork, saveNetwork, selectBackend, type IntegratedNetwork, type RawImage, type Sample, type BackendName } from '@ifan/core';
 import { createDetector } from '@ifan/detect';
 import { FER2013_7 } from '@ifan/task-emotion';
 import { HELEN_11 } from '@ifan/task-parsing';
@@ -26,6 +27,13 @@ let current: RawImage | null = null;
 let webcam: { stream: MediaStream; video: HTMLVideoElement } | null = null;
 let busy = false;
 const plot = new LossPlot($<HTMLCanvasElement>('loss'));
+/** Where the page keeps the model it trained, so that the next visit need not train again. */
+const KEPT = 'indexeddb://ifan-web-demo';
+
+async function keep(): Promise<void> {
+  await saveNetwork(net, KEPT);
+  $('kept').textContent = 'The model is kept in this browser (IndexedDB) for your next visit.';
+}
 
 async function start(): Promise<void> {
   setState('starting');
@@ -37,9 +45,15 @@ async function start(): Promise<void> {
   $('backend').textContent = `${choice.message}${choice.kernels.length ? `; ${choice.kernels.length} iFAN training kernels registered` : ''}`;
   detector = await createDetector({ model: new URL('models/blazeface.json', document.baseURI).href });
   const modelUrl = params.get('model');
+  const kept = modelUrl ? undefined : await loadNetwork(KEPT, demoPlugins()).catch(() => undefined);
   if (modelUrl) {
     net = await loadNetwork(new URL(modelUrl, location.href).href, demoPlugins());
     $('model-note').textContent = `Model loaded from ${modelUrl}. It is a tiny test model trained on synthetic faces, not a pretrained iFAN model.`;
+  } else if (kept) {
+    net = kept;
+    $('model-note').textContent =
+      'No pretrained iFAN model is shipped yet. This is the tiny model this page trained on synthetic faces (and you fine-tuned) ' +
+      'in an earlier visit, kept in this browser; "Forget the kept model" trains a new one next time.';
   } else {
     const steps = Number(params.get('steps') ?? 60);
     $('model-note').textContent =
@@ -48,6 +62,7 @@ async function start(): Promise<void> {
     net = createDemoNetwork();
     setState('training');
     await runTraining(syntheticSamples(96, 3), steps, 5);
+    await keep();
   }
   setState('ready');
   for (const id of ['webcam', 'example', 'train-start']) $<HTMLButtonElement>(id).disabled = false;
@@ -294,6 +309,13 @@ $<HTMLInputElement>('mine-input').addEventListener('change', (ev) => {
   if (files) void addMine(files).catch(fail);
 });
 $('train-stop').addEventListener('click', () => stop?.abort());
+$('download').addEventListener('click', () => void saveNetwork(net, 'downloads://ifan-web-model').catch(fail));
+$('forget').addEventListener('click', () => {
+  tf.io
+    .removeModel(KEPT)
+    .then(() => ($('kept').textContent = 'The kept model is forgotten: the next visit trains a new one.'))
+    .catch(() => ($('kept').textContent = 'No model is kept in this browser.'));
+});
 $('train-start').addEventListener('click', () => {
   const source = $<HTMLSelectElement>('train-source').value;
   const samples = source === 'mine' ? mySamples() : syntheticSamples(Number($<HTMLInputElement>('train-count').value), Math.floor(Math.random() * 1e6));
@@ -305,6 +327,7 @@ $('train-start').addEventListener('click', () => {
   void runTraining(samples, Number($<HTMLInputElement>('train-steps').value), Math.floor(Math.random() * 1e6))
     .then(async () => {
       setState('trained');
+      await keep();
       if (current && !webcam) await analyse(current);
     })
     .catch(fail);

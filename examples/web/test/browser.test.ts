@@ -50,6 +50,7 @@ describe.skipIf(!chromium)('the demo page in Chromium', () => {
   let base: string;
   let browser: Browser;
   const problems: string[] = [];
+  let afterFineTune: Numbers[] = [];
 
   beforeAll(async () => {
     dist = await mkdtemp(join(tmpdir(), 'ifan-web-'));
@@ -135,6 +136,8 @@ describe.skipIf(!chromium)('the demo page in Chromium', () => {
     await page.waitForFunction(() => document.body.dataset.state === 'analysed' && /step 3 \/ 3/.test(document.getElementById('train-status')?.textContent ?? ''), { timeout: 60_000 });
     const status = await page.$eval('#train-status', (e) => e.textContent ?? '');
     expect(status).toMatch(/^step 3 \/ 3: loss \d+\.\d+ /);
+    expect(await page.$eval('#kept', (e) => e.textContent)).toMatch(/kept in this browser/);
+    afterFineTune = JSON.parse(await page.$eval('#results-json', (e) => e.textContent ?? '[]')) as Numbers[];
     mkdirSync(join(here, 'out'), { recursive: true });
     await page.screenshot({ path: join(here, 'out', 'page.png'), fullPage: true });
     await page.close();
@@ -155,6 +158,20 @@ describe.skipIf(!chromium)('the demo page in Chromium', () => {
     await page.close();
     expect(problems).toEqual([]);
   }, 90_000);
+
+  it('keeps the fine-tuned model in IndexedDB: the next visit loads it instead of training, same numbers', async () => {
+    expect(afterFineTune.length).toBe(2);
+    const page = await open('backend=wasm&photo=/fixture/faces.png');
+    expect(await page.$eval('#model-note', (e) => e.textContent)).toMatch(/kept in this browser/);
+    expect(await page.$eval('#train-status', (e) => e.textContent)).toBe('');
+    const shown = JSON.parse(await page.$eval('#results-json', (e) => e.textContent ?? '[]')) as Numbers[];
+    shown.forEach((got, i) => {
+      got.landmarks.forEach((p, k) => p.forEach((v, d) => expect(Math.abs(v - afterFineTune[i].landmarks[k][d])).toBeLessThan(TOL.px)));
+      got.probabilities.forEach((v, k) => expect(Math.abs(v - afterFineTune[i].probabilities[k])).toBeLessThan(TOL.probability));
+    });
+    await page.close();
+    expect(problems).toEqual([]);
+  }, 60_000);
 
   it('runs the network on WebGL when asked (software WebGL here: analysis only, a training step takes minutes)', async () => {
     const page = await open('backend=webgl&model=/fixture/model/model.json&photo=/fixture/faces.png');
