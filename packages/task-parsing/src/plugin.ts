@@ -62,7 +62,8 @@ export function parsingTask(options: ParsingTaskOptions = {}): TaskPlugin<Parsin
     name,
     bnKey: options.bnKey ?? name,
     decodeFrom: options.decodeFrom ?? { path: 'up', downsample: 1 },
-    config: { labelSet: set.name, classes: set.classes, feedbackChannels: F, ...(weights ? { classWeights: [...weights] } : {}) },
+    // (classWeights only shape training: a model saved with them loads without them)
+    config: { labelSet: set.name, classes: set.classes, feedbackChannels: F },
     // how the trainer's batch worker makes this plugin again
     recipe: { module: '@ifan/task-parsing', export: 'parsingTask', args: [{ ...options }] },
 

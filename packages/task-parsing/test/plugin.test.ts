@@ -53,8 +53,8 @@ describe('parsing plugin', () => {
     const weights = [0.5, 1, 2, 1, 1, 4];
     const plain = parsingTask({ labelSet: FASSEG_6 });
     const weighted = parsingTask({ labelSet: FASSEG_6, classWeights: weights });
-    expect(weighted.config.classWeights).toEqual(weights);
-    expect(plain.config.classWeights).toBeUndefined();
+    // training only: the saved configuration (what loading compares) is the same
+    expect(weighted.config).toEqual(plain.config);
     const { target, mask } = plain.encodeTargets([{ mask: { width: 2, height: 2, data: Uint8Array.from([0, 1, 2, 5]) } }], 2);
     const raw = tf.randomNormal([1, 2, 2, 6], 0, 1, 'float32', 3);
     const r = raw.arraySync() as number[][][][];
