@@ -756,7 +756,7 @@ async function demo(args: string[], io: CliIO): Promise<number> {
     log: (s) => io.stderr(`${s}\n`),
   });
   io.stdout(`${result.markdown}\n`);
-  io.stderr(`ifan demo: ${result.seconds.toFixed(0)} s; tables, results and overlays in ${result.outDir}\n`);
+  io.stderr(`ifan demo: ${result.seconds.toFixed(0)} s wall, ${result.cpuSeconds.toFixed(0)} s CPU (all threads); tables, results, demo.png and overlays in ${result.outDir}\n`);
   return 0;
 }
 
