@@ -143,4 +143,14 @@ describe('demo', () => {
     expect(evaluated.tasks.emotion.reports[1].primary.value).toBeCloseTo(r.runs[1].result.tasks.emotion.reports[1].primary.value, 6);
     expect(evaluated.tasks.landmarks.images).toBe(4);
   });
+
+  it('learns: a quick landmarks-only run beats the mean training shape, and the summary says so', async () => {
+    const r = await runDemo({ outDir: tempDir(), tasks: ['landmarks'], faces: 160, testFaces: 32, pretrainEpochs: 10, rounds: 0, figure: false, progress: false });
+    const nme = r.runs[0].result.tasks.landmarks.reports[0].primary.value;
+    const meanShape = r.baselines.find((b) => b.label.includes('training mean'))!.result.tasks.landmarks.reports[0].primary.value;
+    expect(meanShape).toBeGreaterThan(0.2);
+    expect(nme).toBeLessThan(0.9 * meanShape);
+    expect(r.summary).toEqual([expect.stringMatching(/^landmarks \(meanNME, lower is better\): baseline training mean 0\.\d+; .*Single Task 0\.\d+ beats it by 0\.\d+ \(\d+% lower\)$/)]);
+    expect(r.markdown).toContain('| Baseline: training mean |');
+  }, 120_000);
 });
