@@ -91,7 +91,9 @@ const USAGE: Record<string, string> = {
   Tasks, configuration, FLOPs per iteration and parameter count of a model or of backbone presets.`,
   demo: `ifan demo [--out DIR] [--faces N] [--epochs N] [--rounds N] [--preset NAME]
   Synthetic data sets (one per task, different image statistics), the integrated network trained on all
-  three with the hybrid strategy, single-task baselines, tables and overlays.`,
+  three with the hybrid strategy, single-task baselines, tables that say by how much each model beats
+  the trivial baselines (chance, majority class, mean shape), demo.png and overlays. --faces N sets every
+  task's training faces (default 240 parsing, 480 landmarks, 720 emotion).`,
 };
 
 const HELP = `ifan: integrated face analytics network (Li et al., ACM MM 2017)

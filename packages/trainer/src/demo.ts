@@ -31,7 +31,7 @@ export interface DemoOptions {
   faces?: number | Partial<Record<DomainName, number>>;
   /** Test faces per task. Default 96. */
   testFaces?: number;
-  /** Stage-1 epochs. Default 6. */
+  /** Stage-1 epochs. Default 10. */
   pretrainEpochs?: number;
   /** Stage-2 rounds. Default 60. */
   rounds?: number;
@@ -112,7 +112,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const iterations = options.iterations ?? 2;
   const TASKS = options.tasks ?? ALL_TASKS;
   const schedule: Partial<ScheduleConfig> = {
-    pretrainEpochs: options.pretrainEpochs ?? 6,
+    pretrainEpochs: options.pretrainEpochs ?? 10,
     rounds: options.rounds ?? 60,
     pretrainLr: { type: 'constant', from: 1e-3 },
     // the paper decays to 1e-6 over 200 epochs; over a few dozen rounds most of them would be at a rate
