@@ -130,6 +130,12 @@ describe('demo', () => {
     for (const t of ['parsing', 'landmarks', 'emotion']) expect(r.markdown).toContain(`**${t}: summary**`);
     expect(existsSync(join(out, 'results.md'))).toBe(true);
     expect(existsSync(join(out, 'overlays', 'landmarks-0.overlay.png'))).toBe(true);
+    expect(existsSync(join(out, 'demo.png'))).toBe(true);
+    // one line per task naming its baselines and each model's margin over them, before the tables
+    expect(r.summary.map((l) => l.split(' ')[0])).toEqual(['parsing', 'landmarks', 'emotion']);
+    expect(r.summary[2]).toMatch(/^emotion \(accuracy, higher is better\): baselines chance 0\.1429, majority class 0\.\d+;/);
+    expect(r.markdown.indexOf(r.summary[0])).toBeLessThan(r.markdown.indexOf('**parsing: fScore**'));
+    expect(r.markdown).toContain('| Baseline: majority class |');
     expect(existsSync(join(out, 'ifan-3t', 'model', 'tasks.json'))).toBe(true);
     // the demo's runs say where their data is: `ifan eval --model <run>` evaluates their test sets (issue 17, defect 3)
     let err = '';
