@@ -125,8 +125,10 @@ function primaryOf(run: EvaluationRun, task: string, it = run.result.iterations)
 
 /**
  * One line per task saying what its trivial baselines score and by how much each model beats the
- * strongest of them (or that it does not), on the task's primary figure; a model run with several
- * interaction iterations is compared at its last one, e.g.
+ * strongest of them (or that it does not, or not clearly: a higher-is-better fraction such as accuracy
+ * by less than two binomial standard errors on the test images, a lower-is-better figure by less than
+ * 5 %), on the task's primary figure; a model run with several interaction iterations is compared at
+ * its last one, e.g.
  * `landmarks (nme, lower is better): baseline mean training shape 0.1100; Single Task 0.0520 beats it by 0.0580 (53% lower); ...`.
  */
 export function baselineSummary(models: readonly EvaluationRun[], baselines: readonly BaselineRun[]): string[] {
@@ -150,6 +152,13 @@ export function baselineSummary(models: readonly EvaluationRun[], baselines: rea
         const v = primaryOf(m, task)!.value;
         const gain = higher ? v - best.value : best.value - v;
         if (!(gain > 0)) return `${label} ${formatCell(v)} does NOT beat it`;
+        // a fraction of test images (accuracy): a gain within two binomial standard errors is noise
+        const n = m.result.tasks[task].images;
+        if (higher && best.value > 0 && best.value < 1 && v <= 1 && n > 0) {
+          const twoSe = 2 * Math.sqrt((best.value * (1 - best.value)) / n);
+          if (gain < twoSe) return `${label} ${formatCell(v)} does NOT clearly beat it (+${gain.toFixed(4)}, less than two standard errors, ${twoSe.toFixed(4)}, on ${n} test images)`;
+        }
+        if (!higher && gain < 0.05 * best.value) return `${label} ${formatCell(v)} does NOT clearly beat it (${((100 * gain) / best.value).toFixed(1)}% lower)`;
         const rel = higher ? (best.value > 0 ? ` (${(v / best.value).toFixed(1)}x)` : '') : ` (${((100 * gain) / best.value).toFixed(0)}% lower)`;
         return `${label} ${formatCell(v)} beats it by ${gain.toFixed(4)}${rel}`;
       });
