@@ -111,8 +111,12 @@ export class IntegratedNetwork {
     // the up path is built only as far as a task reads it: a network of down-path tasks (landmarks,
     // emotion) computes the same without it, at a fraction of the cost
     const blocks = this.backboneConfig.blocks;
-    const upBlocks = Math.max(0, ...plugins.map((p) => (p.decodeFrom.path === 'up' && typeof p.decodeFrom.downsample === 'number' ? blocks - Math.log2(p.decodeFrom.downsample) : 0)));
-    this.backbone = new Backbone(this.params.scope('backbone'), this.backboneConfig, bnOpts, Math.min(blocks, Math.max(0, Math.ceil(upBlocks))));
+    // (an up tap at 1/d needs the up blocks down to size S/d: blocks - log2 d of them)
+    const upBlocks = Math.max(
+      0,
+      ...plugins.map(({ decodeFrom: tap }) => (tap.path === 'up' && typeof tap.downsample === 'number' ? Math.min(blocks, Math.ceil(blocks - Math.log2(tap.downsample))) : 0)),
+    );
+    this.backbone = new Backbone(this.params.scope('backbone'), this.backboneConfig, bnOpts, upBlocks);
     const S = this.backboneConfig.inputSize;
     const pyramidSizes = Array.from({ length: this.backboneConfig.blocks + 1 }, (_, k) => S / 2 ** k);
     for (const p of plugins) {
