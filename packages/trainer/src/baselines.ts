@@ -123,3 +123,13 @@ export async function classFrequencies(plugin: TaskPlugin, train: Dataset, opts:
   const total = f.reduce((a, v) => a + v, 0);
   return f.map((v) => v / total);
 }
+
+/**
+ * Class weights from class shares `f` (as {@link classFrequencies} gives them): `f^-1/2`, scaled so
+ * that the average pixel weighs 1, at most {@link MAX_CLASS_WEIGHT}; a class that never occurs weighs 1.
+ */
+export function inverseSqrtWeights(f: readonly number[]): number[] {
+  const norm = f.reduce((a, v) => a + Math.sqrt(v), 0);
+  return f.map((v) => (v > 0 ? Math.min(MAX_CLASS_WEIGHT, 1 / (Math.sqrt(v) * norm)) : 1));
+}
+export const MAX_CLASS_WEIGHT = 25;

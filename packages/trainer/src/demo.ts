@@ -11,7 +11,7 @@ import { encodePng } from '@ifan/core/node';
 import { BACKBONE_PRESETS, type BackbonePresetName, type Dataset, type LabelledImage, type Sample, type TaskPlugin } from '@ifan/core';
 import type { DomainName } from '@ifan/synthetic';
 import { HELEN_11 } from '@ifan/task-parsing';
-import { baseline, classFrequencies, type BaselineOptions } from './baselines';
+import { baseline, classFrequencies, inverseSqrtWeights, type BaselineOptions } from './baselines';
 import { demoFigure, type FigureFace } from './demo-figure';
 import { evaluate, type EvaluationResult } from './evaluate';
 import { predictSamples } from './predict';
@@ -93,15 +93,6 @@ function cached(ds: Dataset): Dataset {
   };
 }
 
-/**
- * Parsing's class weights from class shares `f`: `f^-1/2`, scaled so that the average pixel weighs 1,
- * at most {@link MAX_CLASS_WEIGHT}.
- */
-export function inverseSqrtWeights(f: readonly number[]): number[] {
-  const norm = f.reduce((a, v) => a + Math.sqrt(v), 0);
-  return f.map((v) => (v > 0 ? Math.min(MAX_CLASS_WEIGHT, 1 / (Math.sqrt(v) * norm)) : 1));
-}
-const MAX_CLASS_WEIGHT = 25;
 
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const started = Date.now();

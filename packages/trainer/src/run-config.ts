@@ -4,9 +4,11 @@
  */
 import { stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
-import { Rng, subsetDataset, type BackbonePresetName, type Dataset, type DatasetLoading, type NetworkConfig, type TaskPlugin } from '@ifan/core';
+import { DEFAULT_NETWORK_CONFIG, Rng, resolveBackboneConfig, subsetDataset, type BackboneConfig, type BackbonePresetName, type Dataset, type DatasetLoading, type TaskPlugin } from '@ifan/core';
 import { scanDataset, shuffle, splitDataset, type SkippedFile } from '@ifan/core/node';
 import { syntheticDataset } from '@ifan/synthetic';
+import { classFrequencies, inverseSqrtWeights } from './baselines';
+import { DEFAULT_CROP } from './defaults';
 import { ConfigError } from './errors';
 import { taskEntry } from './tasks';
 import { checkInteger, checkNumber } from './trainer-config';
@@ -146,6 +148,16 @@ export interface BuiltRun {
   skipped: SkippedDataFile[];
 }
 
+function withoutKey(o: Record<string, unknown>, key: string): Record<string, unknown> {
+  const { [key]: _, ...rest } = o;
+  return rest;
+}
+
+/** The backbone a run configuration asks for (preset or layout), resolved: its input size decides class shares. */
+function networkOf(config: RunConfigFile): BackboneConfig {
+  return resolveBackboneConfig(config.preset ?? config.network?.backbone ?? DEFAULT_NETWORK_CONFIG.backbone);
+}
+
 /**
  * Creates the plugins, loads every data set (checking formats, paths and emptiness, naming the field)
  * and carves missing val/test splits, then assembles the trainer options. `baseDir` resolves
@@ -176,14 +188,20 @@ export async function buildRun(config: RunConfigFile, baseDir = process.cwd()): 
         throw new ConfigError(`tasks.${name}.options`, (e as Error).message);
       }
     }
-    let plugin: TaskPlugin;
-    try {
-      plugin = entry.create(options);
-    } catch (e) {
-      throw new ConfigError(`tasks.${name}.options`, (e as Error).message);
+    // `classWeights: "inverse-sqrt"` is resolved from the training set once it is loaded (below)
+    const weighClasses = options.classWeights === 'inverse-sqrt';
+    if (weighClasses) options = withoutKey(options, 'classWeights');
+    const create = (opts: Record<string, unknown>): TaskPlugin => {
+      try {
+        return entry.create(opts);
+      } catch (e) {
+        throw new ConfigError(`tasks.${name}.options`, (e as Error).message);
+      }
+    };
+    let plugin = create(options);
+    if (weighClasses && !Array.isArray((plugin.config as { classes?: unknown }).classes)) {
+      throw new ConfigError(`tasks.${name}.options.classWeights`, `"inverse-sqrt" is for tasks that score classes (parsing); ${name} has no classes`);
     }
-    plugins.push(plugin);
-    taskOptions[name] = options;
     batchSize[name] = spec.batchSize ?? entry.batchSize.default;
     const load = async (split: 'train' | 'val' | 'test') => {
       const ds = await loadData(plugin, specs[split]!, `tasks.${name}.${split}`, baseDir, seed, split, loadOptions);
@@ -210,12 +228,18 @@ export async function buildRun(config: RunConfigFile, baseDir = process.cwd()): 
       if (ds && ds.samples.length === 0) throw new ConfigError(`tasks.${name}.${split}`, `data set "${ds.name}" has no samples after splitting: give more data or lower valFraction/testFraction`);
     }
     data[name] = { train, ...(val ? { val } : {}), ...(test ? { test } : {}) };
+    if (weighClasses) {
+      const shares = await classFrequencies(plugin, train, { inputSize: networkOf(config).inputSize, crop: { ...DEFAULT_CROP, ...config.crop } });
+      options = { ...options, classWeights: inverseSqrtWeights(shares).map((w) => Math.round(w * 1000) / 1000) };
+      plugin = create(options);
+    }
+    plugins.push(plugin);
+    taskOptions[name] = options;
   }
-  const network: Partial<NetworkConfig> = { ...config.network, ...(config.preset ? { backbone: config.preset } : {}) };
   const options: TrainerOptions = {
     plugins,
     datasets: data,
-    network,
+    network: { ...config.network, ...(config.preset ? { backbone: config.preset } : {}) },
     schedule: config.schedule,
     batchSize,
     optimizer: config.optimizer,

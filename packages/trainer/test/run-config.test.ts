@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { emotionTask } from '@ifan/task-emotion';
-import { loadData } from '../src/run-config';
+import { buildRun, loadData } from '../src/run-config';
+import { classFrequencies } from '../src/baselines';
 
 describe('loadData', () => {
   it('limit keeps a seeded subset of the data set, in its order, and names it', async () => {
@@ -40,5 +41,28 @@ describe('data loading lives behind the task packages\' /node entries', () => {
       expect(typeof mod[recipe.export]).toBe('function');
     }
     expect(plugin.recipe!.module).toBe('@ifan/task-emotion/node');
+  });
+});
+
+describe('buildRun: parsing classWeights "inverse-sqrt"', () => {
+  it('weighs each class by the inverse square root of its share of the training pixels', async () => {
+    const config = { tasks: { parsing: { train: 'synthetic:24', options: { classWeights: 'inverse-sqrt' } } }, preset: 'tiny' as const, testFraction: 0, valFraction: 0.25 };
+    const built = await buildRun(config);
+    const w = built.taskOptions.parsing.classWeights as number[];
+    const plugin = built.plugins[0];
+    // the shares these weights come from, recomputed: the average training pixel weighs 1
+    const shares = await classFrequencies(plugin, built.data.parsing.train, { inputSize: 32, crop: { margin: 0 } });
+    expect(w).toHaveLength(shares.length);
+    const mean = shares.reduce((a, f, c) => a + f * w[c], 0);
+    expect(mean).toBeCloseTo(1, 2);
+    // rarer classes weigh more: background (the most pixels) weighs least
+    const rare = shares.indexOf(Math.min(...shares.filter((f) => f > 0)));
+    expect(w[rare]).toBeGreaterThan(w[0]);
+    expect(w[0]).toBeLessThan(1);
+    expect(w[rare] / w[0]).toBeCloseTo(Math.min(25 / w[0], Math.sqrt(shares[0] / shares[rare])), 1);
+  });
+  it('names the field when the task has no class-score labels', async () => {
+    const config = { tasks: { landmarks: { train: 'synthetic:8', options: { classWeights: 'inverse-sqrt' } } }, preset: 'tiny' as const, testFraction: 0, valFraction: 0 };
+    await expect(buildRun(config)).rejects.toThrow(/tasks\.landmarks\.options/);
   });
 });
