@@ -1,7 +1,8 @@
 /**
  * Two minimal task plugins written only against the public API, for testing the network without the
  * real task packages: a per-pixel classifier read from the full-resolution up path, and an image-level
- * classifier read from the deepest down-path feature.
+ * classifier read from the deepest down-path feature. Their metrics are real (pixel accuracy against the
+ * map's target pattern, accuracy), so that what picks a checkpoint by validation can be tested.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Conv2D, Dense, type BuildContext, type TaskHead, type TaskPlugin } from '../src/index';
@@ -60,7 +61,28 @@ export function mapTask(name = 'map', classes = 3, bnKey = name): TaskPlugin<unk
       return v;
     },
     transformLabel: (l) => l,
-    createMetric: () => ({ update() {}, report: () => ({ primary: { name: 'none', value: 0, higherIsBetter: true }, values: {} }), reset() {} }),
+    createMetric: () => {
+      // share of pixels whose class matches the pattern encodeTargets draws for the image's label
+      let right = 0;
+      let total = 0;
+      return {
+        update(outputs, labels) {
+          outputs.forEach((o, i) => {
+            const cls = labels[i] as number;
+            (o as number[][]).forEach((row, y) =>
+              row.forEach((c, x) => {
+                right += c === (cls + (x > y ? 1 : 0)) % classes ? 1 : 0;
+                total++;
+              }),
+            );
+          });
+        },
+        report: () => ({ primary: { name: 'pixelAccuracy', value: right / total, higherIsBetter: true }, values: { pixelAccuracy: right / total } }),
+        reset() {
+          right = total = 0;
+        },
+      };
+    },
   };
 }
 
@@ -109,6 +131,21 @@ export function vectorTask(name = 'vector', classes = 4, bnKey = name): TaskPlug
       return v;
     },
     transformLabel: (l) => l,
-    createMetric: () => ({ update() {}, report: () => ({ primary: { name: 'none', value: 0, higherIsBetter: true }, values: {} }), reset() {} }),
+    createMetric: () => {
+      let right = 0;
+      let total = 0;
+      return {
+        update(outputs, labels) {
+          outputs.forEach((o, i) => {
+            right += o === labels[i] ? 1 : 0;
+            total++;
+          });
+        },
+        report: () => ({ primary: { name: 'accuracy', value: right / total, higherIsBetter: true }, values: { accuracy: right / total } }),
+        reset() {
+          right = total = 0;
+        },
+      };
+    },
   };
 }

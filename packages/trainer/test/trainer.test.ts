@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import type { Dataset, TaskPlugin } from '@ifan/core';
+import type { Dataset, MetricReport, TaskPlugin } from '@ifan/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, Trainer, TrainingDivergedError, type StepRecord, type TrainerOptions } from '../src/index';
 import { imageTensor, loadBatch, targetTensors } from '../src/batches';
@@ -177,9 +177,23 @@ describe('training', () => {
     trainer.dispose();
     const names = readdirSync(join(dir, 'checkpoints')).sort();
     expect(names).toEqual(['best', 'step-00000014', 'step-00000016']);
-    expect(result.validation?.map.primary.name).toBe('none');
+    expect(result.validation?.map.primary.name).toBe('pixelAccuracy');
+    // the map task's pixel accuracy on its validation set changes as it learns (0.340, 0.358, 0.400, 0.423
+    // at steps 10-16 here): the best is the highest figure the log holds, not the first validated checkpoint
+    const figures = readFileSync(join(dir, 'validation.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { step: number; report: { map: MetricReport } })
+      .map((v) => ({ step: v.step, value: v.report.map.primary.value }));
+    expect(figures.map((f) => f.step)).toEqual([10, 12, 14, 16]);
+    expect(new Set(figures.map((f) => f.value)).size).toBeGreaterThan(1);
+    const highest = figures.reduce((a, b) => (b.value > a.value ? b : a));
+    expect(highest.step).not.toBe(10);
     const state = JSON.parse(readFileSync(join(dir, 'checkpoints', 'step-00000016', 'state.json'), 'utf8'));
-    expect(state.best.step).toBe(10); // the dummy metric is constant: the first validated checkpoint stays best
+    expect(state.best).toEqual({ score: highest.value, step: highest.step });
+    const best = JSON.parse(readFileSync(join(dir, 'checkpoints', 'best', 'state.json'), 'utf8'));
+    expect(best.step).toBe(highest.step);
+    expect(best.validation.map.primary.value).toBe(highest.value);
   });
 
   it('SIGINT finishes the step, writes a checkpoint and returns interrupted', async () => {
