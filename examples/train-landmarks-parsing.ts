@@ -28,7 +28,15 @@ export interface ExampleOptions {
   progress?: boolean;
 }
 
-export async function trainLandmarksAndParsing(o: ExampleOptions = {}): Promise<{ result: EvaluationResult; markdown: string }> {
+export interface ExampleResult {
+  /** The trained network on the test sets. */
+  result: EvaluationResult;
+  /** The same network before training, on the same test sets: what the training bought. */
+  untrained: EvaluationResult;
+  markdown: string;
+}
+
+export async function trainLandmarksAndParsing(o: ExampleOptions = {}): Promise<ExampleResult> {
   await selectBackend();
   let { helen, mtfl } = o;
   // synthetic faces for what is not given, in a temporary folder removed at the end
@@ -45,7 +53,7 @@ export async function trainLandmarksAndParsing(o: ExampleOptions = {}): Promise<
   }
 }
 
-async function train(helen: string, mtfl: string, o: ExampleOptions): Promise<{ result: EvaluationResult; markdown: string }> {
+async function train(helen: string, mtfl: string, o: ExampleOptions): Promise<ExampleResult> {
   const parsing = parsingTask();
   const landmarks = landmarkTask();
   const datasets = {
@@ -60,10 +68,12 @@ async function train(helen: string, mtfl: string, o: ExampleOptions): Promise<{ 
     batchSize: { parsing: 8, landmarks: 16 },
     progress: o.progress ?? true,
   });
+  const test = { parsing: datasets.parsing.test, landmarks: datasets.landmarks.test };
   try {
+    const untrained = await evaluate(trainer.net, test);
     await trainer.fit();
-    const result = await evaluate(trainer.net, { parsing: datasets.parsing.test, landmarks: datasets.landmarks.test });
-    return { result, markdown: resultsToMarkdown([{ label: 'iFAN 2T', result }]) };
+    const result = await evaluate(trainer.net, test);
+    return { result, untrained, markdown: resultsToMarkdown([{ label: 'untrained', result: untrained }, { label: 'iFAN 2T', result }]) };
   } finally {
     trainer.dispose();
   }

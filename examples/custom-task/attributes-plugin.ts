@@ -6,7 +6,8 @@
  * - decoder: the deepest backbone feature -> one logit per attribute (sigmoid);
  * - re-encoder: a fully connected layer on the probabilities, tiled to every feedback size;
  * - loss: binary cross-entropy averaged over the attributes, over the samples that carry the label;
- * - metric: accuracy per attribute and their mean.
+ * - metric: accuracy per attribute and their mean, and the Brier score of the probabilities (mean
+ *   squared distance to the 0/1 labels: 0.25 for an answer of 0.5 everywhere).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
@@ -104,6 +105,7 @@ export function attributesTask(options: { name?: string; bnKey?: string } = {}):
 
     createMetric(): MetricAccumulator<AttributesLabel, AttributesOutput> {
       let correct = new Array<number>(A).fill(0);
+      let squared = 0;
       let n = 0;
       return {
         update(outputs, labels) {
@@ -112,6 +114,7 @@ export function attributesTask(options: { name?: string; bnKey?: string } = {}):
             [o.smile, o.glasses, o.male].forEach((v, k) => {
               if ((v ? 1 : 0) === truth[k]) correct[k]++;
             });
+            o.probabilities.forEach((p, k) => (squared += (p - truth[k]) ** 2));
             n++;
           });
         },
@@ -120,11 +123,12 @@ export function attributesTask(options: { name?: string; bnKey?: string } = {}):
           const mean = acc.reduce((a, v) => a + v, 0) / A;
           return {
             primary: { name: 'meanAccuracy', value: mean, higherIsBetter: true },
-            values: { meanAccuracy: mean, accuracy: Object.fromEntries(ATTRIBUTE_NAMES.map((a, k) => [a, acc[k]])), images: n },
+            values: { meanAccuracy: mean, brier: n ? squared / (n * A) : NaN, accuracy: Object.fromEntries(ATTRIBUTE_NAMES.map((a, k) => [a, acc[k]])), images: n },
           };
         },
         reset() {
           correct = new Array<number>(A).fill(0);
+          squared = 0;
           n = 0;
         },
       };

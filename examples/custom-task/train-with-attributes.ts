@@ -16,11 +16,18 @@ import { evaluate, resultsToMarkdown, Trainer, type EvaluationResult } from '@if
 import { writeSyntheticLayouts, type SyntheticLayouts } from '../synthetic-data';
 import { attributesTask } from './attributes-plugin';
 
-export async function trainWithAttributes(o: { count?: number; preset?: BackbonePresetName; pretrainEpochs?: number; rounds?: number; progress?: boolean } = {}): Promise<{
+export interface AttributesExampleResult {
+  /** The trained network on the test sets. */
   result: EvaluationResult;
+  /** The same network before training, on the same test sets: what the training bought. */
+  untrained: EvaluationResult;
   markdown: string;
   sources: { name: string; tasks: string[] }[];
-}> {
+}
+
+export async function trainWithAttributes(
+  o: { count?: number; preset?: BackbonePresetName; pretrainEpochs?: number; rounds?: number; progress?: boolean } = {},
+): Promise<AttributesExampleResult> {
   await selectBackend();
   // synthetic faces in a temporary folder, removed at the end
   const temp = await mkdtemp(join(tmpdir(), 'ifan-4t-'));
@@ -34,7 +41,7 @@ export async function trainWithAttributes(o: { count?: number; preset?: Backbone
 async function train(
   data: SyntheticLayouts,
   o: { preset?: BackbonePresetName; pretrainEpochs?: number; rounds?: number; progress?: boolean },
-): Promise<{ result: EvaluationResult; markdown: string; sources: { name: string; tasks: string[] }[] }> {
+): Promise<AttributesExampleResult> {
   const [parsing, landmarks, emotion, attributes] = [parsingTask(), landmarkTask(), emotionTask(), attributesTask()];
   const mtflTrain = await landmarks.loadDataset('mtfl', data.mtfl, { split: 'train' });
   const mtflTest = await landmarks.loadDataset('mtfl', data.mtfl, { split: 'test' });
@@ -52,10 +59,12 @@ async function train(
     progress: o.progress ?? true,
   });
   const sources = trainer.sources.map((s) => ({ name: s.name, tasks: [...s.tasks] }));
+  const test = Object.fromEntries(Object.entries(datasets).map(([k, v]) => [k, v.test]));
   try {
+    const untrained = await evaluate(trainer.net, test);
     await trainer.fit();
-    const result = await evaluate(trainer.net, Object.fromEntries(Object.entries(datasets).map(([k, v]) => [k, v.test])));
-    return { result, markdown: resultsToMarkdown([{ label: 'iFAN 4T', result }]), sources };
+    const result = await evaluate(trainer.net, test);
+    return { result, untrained, markdown: resultsToMarkdown([{ label: 'untrained', result: untrained }, { label: 'iFAN 4T', result }]), sources };
   } finally {
     trainer.dispose();
   }
