@@ -72,11 +72,13 @@ export interface VariableSelection {
  * plugin, and the task integrator that feeds every task's re-encoded prediction back into the backbone.
  *
  * Integration. The paper concatenates the re-encoded features with the backbone's at each feedback
- * site; the next layer is a convolution, and a convolution of a concatenation is the sum of
- * convolutions of its parts. We implement exactly that sum: at each site the integrator adds a 1x1
- * convolution of the concatenated pyramids of all tasks to the backbone's features. The backbone's
- * own layers then keep their shapes whatever the iteration, and with no feedback (iteration 0) the
- * network is exactly the network without an integrator.
+ * site. Here the integrator adds a 1x1 convolution of the concatenated pyramids of all tasks to the
+ * backbone's features instead: the backbone's own layers keep their shapes whatever the iteration, and
+ * with no feedback (iteration 0) the network is exactly the network without an integrator. It is not
+ * the same model as concatenation: every site but the last feeds a BN-ReLU-conv layer, whose batch
+ * norm normalises backbone and feedback together in the backbone's channels (after a concatenation the
+ * feedback would have channels, and statistics, of its own). The feedback therefore moves that layer's
+ * batch statistics, and its moving statistics are updated once per iteration (docs/architecture.md).
  */
 export class IntegratedNetwork {
   readonly config: NetworkConfig;

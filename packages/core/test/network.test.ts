@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { IntegratedNetwork, selectBackend, type NetworkConfig } from '../src/index';
+import { discardMovingStatUpdates, IntegratedNetwork, selectBackend, type NetworkConfig } from '../src/index';
 import { mapTask, vectorTask } from './dummy-plugins';
 import { expectFiniteDifferences } from './numeric';
 
@@ -191,6 +191,38 @@ describe('feedback loop', () => {
     expect(diffs[0]).toBeGreaterThan(1e-6);
     expect(diffs[1]).toBeGreaterThan(1e-6);
     x.dispose();
+    net.dispose();
+  });
+
+  it("adds the feedback into the backbone's own channels: the batch norm after a site normalises both together", () => {
+    const net = new IntegratedNetwork([mapTask(), vectorTask()], tinyConfig);
+    const x = images(4, 32);
+    // site 0 (the stem's features, plus the feedback from iteration 1 on) is read by the first BN-ReLU-conv
+    // layer of the first down block; its batch norm has the site's channels, none of the feedback's own
+    const bn = net.backbone.down[0].layers[0].bn;
+    expect(bn.args.channels).toBe(net.backbone.sites[0].channels);
+    const stats = () => {
+      const ctx = net.context({ training: true, bnKey: 'map' });
+      tf.tidy(() => void net.forward(x, ctx));
+      const mine = ctx.updates.filter((u) => u.mean === bn.params('map').movingMean);
+      const means = mine.map((u) => Array.from(u.batchMean.dataSync()));
+      discardMovingStatUpdates(ctx);
+      return means;
+    };
+    const [before, after] = stats();
+    // iteration 0: the statistics of the stem's features alone
+    const stem = tf.tidy(() => Array.from(tf.moments(net.backbone.stem.apply(tf.mul(tf.sub(x, 0.5), 2) as tf.Tensor4D), [0, 1, 2]).mean.dataSync()));
+    before.forEach((m, c) => expect(m).toBeCloseTo(stem[c], 5));
+    // iteration 1: the feedback moves them (one update per iteration, so the moving statistics blend both)
+    expect(Math.max(...after.map((m, c) => Math.abs(m - before[c])))).toBeGreaterThan(1e-3);
+    // and only through the integrator's sum: without its projection at site 0, the same statistics
+    const kernel = net.integrator[0].kernel;
+    const saved = kernel.clone();
+    kernel.assign(tf.zerosLike(kernel));
+    const [, unfed] = stats();
+    expect(unfed).toEqual(before);
+    kernel.assign(saved);
+    tf.dispose([saved, x]);
     net.dispose();
   });
 
