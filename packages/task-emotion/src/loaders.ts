@@ -5,20 +5,9 @@
 import { createReadStream } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Dataset, LabelledImage, LoadOptions, Sample } from '@ifan/core';
-import {
-  DatasetError,
-  IMAGE_EXTENSIONS,
-  SkipCollector,
-  decodeImage,
-  isFile,
-  listFiles,
-  numberedLines,
-  parseCsvLine,
-  readTextFile,
-  resolveInside,
-} from '@ifan/core/node';
+import { DatasetError, IMAGE_EXTENSIONS, SkipCollector, decodeImage, isFile, listFiles, readTextFile, resolveInside } from '@ifan/core/node';
+import { csvRows } from './csv';
 import type { EmotionLabel, EmotionLabelSet } from './types';
 
 import { classIndex, EMOTION_TASK, FER2013_7, FER2013_CSV_CODES, RAFDB_CODES, emotionLabelSet } from './sets';
@@ -128,25 +117,18 @@ export async function loadFer2013Csv(root: string, options: Fer2013CsvOptions = 
   const codeToClass = FER2013_CSV_CODES.map((name) => classIndex(set, name));
   const file = join(root, options.file ?? 'fer2013.csv');
   if (!(await isFile(file))) throw new DatasetError(file, 'file is missing', { hint: 'FER2013 is distributed as fer2013.csv; pass options.file for another name' });
-  const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
   let col: { emotion: number; pixels: number; usage: number } | undefined;
-  let lineNo = 0;
   const samples: Sample[] = [];
   const n = FER_SIDE * FER_SIDE;
-  for await (const raw of lines) {
-    lineNo++;
-    const text = lineNo === 1 ? raw.replace(/^\uFEFF/, '') : raw;
-    if (text.trim() === '') continue;
-    const fields = parseCsvLine(text).map((f) => f.trim());
+  for await (const { fields, line } of csvRows(createReadStream(file), file)) {
     if (!col) {
       const names = fields.map((f) => f.toLowerCase());
       col = { emotion: names.indexOf('emotion'), pixels: names.indexOf('pixels'), usage: names.indexOf('usage') };
       if (col.emotion < 0 || col.pixels < 0) {
-        throw new DatasetError(file, `expected a header naming the columns emotion, pixels and Usage, found "${text.slice(0, 80)}"`, { line: lineNo });
+        throw new DatasetError(file, `expected a header naming the columns emotion, pixels and Usage, found "${fields.join(',').slice(0, 80)}"`, { line });
       }
       continue;
     }
-    const line = lineNo;
     const c = col;
     collector.attempt(() => {
       const expected = c.usage >= 0 ? 3 : 2;
@@ -201,11 +183,13 @@ export async function loadEmotionCsv(root: string, options: EmotionCsvOptions = 
   const set = options.labelSet ?? FER2013_7;
   const fileName = options.file ?? (options.split ? `${options.split}.csv` : 'labels.csv');
   const csv = join(root, fileName);
-  const rows = numberedLines(await readTextFile(csv, 'expected a CSV of path,label rows'));
+  const text = await readTextFile(csv, 'expected a CSV of path,label rows');
   const pending: { id: string; abs: string; cls: number; line: number }[] = [];
-  rows.forEach(({ line, text }, k) => {
-    const fields = parseCsvLine(text).map((f) => f.trim());
-    if (k === 0 && fields.length === 2 && ['label', 'emotion', 'class', 'expression'].includes(fields[1].toLowerCase())) return;
+  let first = true;
+  for await (const { fields, line } of csvRows(text, csv)) {
+    const header = first && fields.length === 2 && ['label', 'emotion', 'class', 'expression'].includes(fields[1].toLowerCase());
+    first = false;
+    if (header) continue;
     collector.attempt(() => {
       if (fields.length !== 2) throw new DatasetError(csv, `expected 2 fields (path,label), found ${fields.length}`, { line });
       const [path, label] = fields;
@@ -217,7 +201,7 @@ export async function loadEmotionCsv(root: string, options: EmotionCsvOptions = 
       }
       pending.push({ id: path.replace(/\\/g, '/'), abs, cls, line });
     });
-  });
+  }
   const exists = await Promise.all(pending.map((p) => isFile(p.abs)));
   const samples: Sample[] = [];
   const seen = new Map<string, number>();

@@ -153,6 +153,17 @@ describe('loadFer2013Csv', () => {
     expect(cls(await ds.samples[0].load())).toBe(F('happy'));
   });
 
+  it('reads quoted fields across lines (pixels wrapped by an exporter), numbering rows by the line they start on', async () => {
+    const half = Array(1152).fill('9').join(' ');
+    const wrapped = `"${half}\n${half}"`;
+    await text(join(csvRoot, 'wrapped.csv'), ['emotion,pixels,Usage', `3,${wrapped},Training`, `"4",${wrapped},"PublicTest"`, row(5, 'Training', '1 2')].join('\r\n'));
+    const ds = await loadFer2013Csv(csvRoot, { file: 'wrapped.csv', onError: 'skip' });
+    expect(ds.samples.map((s) => s.id)).toEqual(['wrapped.csv:2', 'wrapped.csv:4']);
+    const li = await ds.samples[1].load();
+    expect([cls(li), li.image.data[3 * 2303]]).toEqual([F('sad'), 9]);
+    expect(ds.skipped!.map((s) => s.reason)).toEqual(['line 6: expected 2304 pixel values (48 x 48), found 2']);
+  });
+
   it('names file and line for every bad row; skip mode reports them', async () => {
     const bad = [
       row(3, 'Training', '1 2 3'),
@@ -193,6 +204,19 @@ describe('loadEmotionCsv', () => {
     const ds = await loadEmotionCsv(base);
     expect(ds.samples.map((s) => s.id)).toEqual(['img/a.jpg', 'img/b.jpg', 'img/a.jpg#2']);
     expect(await Promise.all(ds.samples.map(async (s) => cls(await s.load())))).toEqual([F('happy'), 6, F('fear')]);
+  });
+
+  it('reads a quoted path holding a comma and a line break, and names the line a later bad row is on', async () => {
+    const base = join(root, 'quoted');
+    await face(join(base, 'img', 'smiling, take 2\nfinal.jpg'));
+    await text(join(base, 'labels.csv'), 'path,label\n"img/smiling, take 2\nfinal.jpg",happy\n\nimg/a.jpg,bored\n');
+    const ds = await loadEmotionCsv(base, { onError: 'skip' });
+    expect(ds.samples.map((s) => s.id)).toEqual(['img/smiling, take 2\nfinal.jpg']);
+    expect(cls(await ds.samples[0].load())).toBe(F('happy'));
+    expect(ds.skipped!.map((s) => s.reason)).toEqual([expect.stringMatching(/^line 5: label "bored"/)]);
+    // a quote never closed cannot be skipped: the rest of the file would be one field
+    await text(join(base, 'open.csv'), 'img/a.jpg,happy\n"img/b.jpg,sad\nimg/c.jpg,fear\n');
+    await expect(loadEmotionCsv(base, { file: 'open.csv', onError: 'skip' })).rejects.toThrow(/open\.csv:2: a quoted field is never closed/);
   });
 
   it('names file and line for bad labels, paths and missing images', async () => {
