@@ -95,7 +95,9 @@ const model: FaceModel & { name: string } = process.env.BENCH_MODEL
       const preset = (process.env.BENCH_PRESET ?? 'small') as BackbonePresetName;
       const iterations = Number(process.env.BENCH_ITERATIONS ?? 2);
       const plugins = [parsingTask(), landmarkTask(), emotionTask()];
-      return { net: new IntegratedNetwork(plugins, { backbone: preset, iterations }), plugins, preprocessing: { crop: { margin: 0.1 } }, name: `random 3-task ${preset}, ITER ${iterations}` };
+      const net = new IntegratedNetwork(plugins, { backbone: preset, iterations });
+      net.framing = { ...net.framing, margin: 0.1 };
+      return { net, plugins, name: `random 3-task ${preset}, ITER ${iterations}` };
     })();
 for (const c of cases) {
   for (const p of c.photos.slice(0, 2)) {

@@ -30,7 +30,6 @@ import {
   RUN_FILES,
   tableToMarkdown,
   Trainer,
-  writeTaskOptions,
   type EvaluationResult,
   type EvaluationRun,
   type Table,
@@ -317,7 +316,6 @@ async function runOne(spec: RunSpec, s: Setting, data: Data, runsDir: string, re
   log(`${spec.id}: training ${spec.tasks.join('+')} ITER ${spec.iterations} (${spec.reencoder}${spec.sharedBatchNorm ? ', shared BN' : ''}${aligned ? ', aligned faces' : ''}), seed ${spec.seed}${canResume ? ', resuming' : ''}`);
   const fit = await trainer.fit();
   if (fit.status !== 'completed') throw new Error(`${spec.id}: training ${fit.status} (${fit.reason ?? ''})`);
-  await writeTaskOptions(join(dir, RUN_FILES.model), spec.tasks.includes('parsing') && data.margin === 0 ? { parsing: { labelSet: 'FASSEG_6' } } : {});
   const t0 = Date.now();
   const result = await evaluate(trainer.net, Object.fromEntries(spec.tasks.map((t) => [t, splits[t].test])), { crop, batchSize: 32 });
   const evalSeconds = (Date.now() - t0) / 1000;

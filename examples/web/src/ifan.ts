@@ -29,8 +29,6 @@ import { parsingTask, HELEN_11, type ParsingOutput } from '@ifan/task-parsing';
 
 /** The one batch-norm key of the page's network. */
 export const BN_KEY = 'faces';
-/** Crop margin of training and prediction (the trainer's default). */
-export const CROP_MARGIN = 0;
 export const DEMO_NETWORK: Partial<NetworkConfig> = { backbone: 'tiny', iterations: 1, seed: 7 };
 
 export function demoPlugins(): TaskPlugin[] {
@@ -89,7 +87,7 @@ export async function trainSteps(net: IntegratedNetwork, samples: readonly Sampl
     const images = new Float32Array(pick.length * S * S * 3);
     const labels: Record<string, unknown[]> = Object.fromEntries(names.map((n) => [n, []]));
     pick.forEach((li, i) => {
-      const t = faceCrop([li.image.width, li.image.height], li.faceBox, { size: S, margin: CROP_MARGIN });
+      const t = faceCrop([li.image.width, li.image.height], li.faceBox, { size: S, margin: net.framing.margin });
       const prepared = prepareSample(li, t, net.plugins);
       const px = prepared.image.data;
       for (let k = 0; k < px.length; k++) images[i * S * S * 3 + k] = px[k] / 255;
@@ -135,7 +133,7 @@ export async function analyzePhoto(net: IntegratedNetwork, detector: DetectorLik
   const faces = await detector.detect(photo, { minScore: 0.5, maxFaces: 10 });
   if (faces.length === 0) return [];
   const S = net.inputSize;
-  const { images, transforms } = cropFaces(photo, faces, { size: S, margin: CROP_MARGIN, align: false });
+  const { images, transforms } = cropFaces(photo, faces, { size: S, framing: net.framing, align: false });
   const data = new Float32Array(images.length * S * S * 3);
   images.forEach((im, i) => {
     for (let k = 0; k < S * S * 3; k++) data[i * S * S * 3 + k] = im.data[k] / 255;

@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { checkFraming, type Framing } from './data/geometry';
+import type { Recipe } from './data/types';
 import { type NetworkConfig, IntegratedNetwork } from './network';
 import type { TaskPlugin } from './plugin';
 
@@ -11,16 +13,31 @@ export interface SavedTopology {
   format: typeof NETWORK_FORMAT;
   formatVersion: number;
   network: NetworkConfig;
-  plugins: { name: string; bnKey: string; decodeFrom: TaskPlugin['decodeFrom']; config: Record<string, unknown> }[];
+  plugins: SavedPlugin[];
+  /** How faces are framed for the network ({@link IntegratedNetwork.framing}); absent in models saved before it was recorded. */
+  framing?: Framing;
   /** CRC-32 of the concatenated weight bytes, to detect corrupted weight files. */
   weightsCrc32: number;
   weightsByteLength: number;
 }
 
+/** A task plugin as saved: what loading checks, and the recipe that makes it again. */
+export interface SavedPlugin {
+  name: string;
+  bnKey: string;
+  decodeFrom: TaskPlugin['decodeFrom'];
+  config: Record<string, unknown>;
+  /**
+   * The plugin's factory and options (its {@link TaskPlugin.recipe}), so that a loader can create the
+   * plugin without being told which (the trainer's `loadModel` does); absent for plugins without one.
+   */
+  recipe?: Recipe;
+}
+
 /**
  * Saves a network through a tfjs IO handler or URL (`file://dir` after importing `@ifan/core/node`,
  * `downloads://name` in a browser, ...): `model.json` with the network config and plugin names in
- * `modelTopology`, and the weights as one binary file in TensorFlow.js's weights-manifest format.
+ * `modelTopology` (with each plugin's recipe and the network's framing), and the weights as one binary file in TensorFlow.js's weights-manifest format.
  */
 export async function saveNetwork(net: IntegratedNetwork, destination: string | tf.io.IOHandler): Promise<tf.io.SaveResult> {
   const handler = typeof destination === 'string' ? firstHandler(tf.io.getSaveHandlers(destination), destination, 'save') : destination;
@@ -32,7 +49,8 @@ export async function saveNetwork(net: IntegratedNetwork, destination: string | 
     format: NETWORK_FORMAT,
     formatVersion: NETWORK_FORMAT_VERSION,
     network: { ...net.config, backbone: net.backboneConfig },
-    plugins: net.plugins.map((p) => ({ name: p.name, bnKey: p.bnKey, decodeFrom: p.decodeFrom, config: p.config })),
+    plugins: net.plugins.map((p) => ({ name: p.name, bnKey: p.bnKey, decodeFrom: p.decodeFrom, config: p.config, ...(p.recipe ? { recipe: p.recipe } : {}) })),
+    framing: checkFraming(net.framing, 'net.framing'),
     weightsCrc32: crc32(bytes),
     weightsByteLength: bytes.byteLength,
   };
@@ -95,6 +113,7 @@ export async function loadNetwork(
   const decoded = tf.io.decodeWeights(bytes.slice().buffer as ArrayBuffer, artifacts.weightSpecs);
   const net = new IntegratedNetwork(plugins, topo.network);
   try {
+    if (topo.framing !== undefined) net.framing = checkFraming(topo.framing, `${where}: framing`);
     const expected = net.params.variables;
     for (const name of Object.keys(decoded)) {
       if (!expected.has(name)) throw new Error(`${where} has a weight "${name}" that this network does not have: the plugins or their configs differ from the saved ones`);

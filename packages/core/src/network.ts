@@ -5,6 +5,7 @@ import type { BatchSlice, ForwardContext } from './nn/context';
 import { applyMovingStatUpdates, BatchNorm, Conv2D, discardMovingStatUpdates, SHARED_BN_KEY } from './nn/layers';
 import { ParamStore, Rng } from './nn/params';
 import type { HeadCost, TaskHead, TaskPlugin } from './plugin';
+import { DEFAULT_FRAMING, type Framing } from './data/geometry';
 
 export interface NetworkConfig {
   /** Backbone preset name or a full configuration. Default `'small'`. */
@@ -93,6 +94,11 @@ export class IntegratedNetwork {
   private readonly tapIndex: Record<string, number> = {};
   /** Source of dropout seeds; its state is part of an exact training resume. */
   readonly rng: Rng;
+  /**
+   * How this network's faces are framed (crop margin, keypoint box): saved in `model.json` with the
+   * weights, read by every consumer that crops faces for it. The trainer sets it from its `crop`.
+   */
+  framing: Framing = { ...DEFAULT_FRAMING };
   private disposed = false;
 
   constructor(plugins: readonly TaskPlugin[], config: Partial<NetworkConfig> = {}) {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IntegratedNetwork, loadNetwork, saveNetwork, selectBackend } from '../src/index';
+import { DEFAULT_FRAMING, IntegratedNetwork, loadNetwork, saveNetwork, selectBackend } from '../src/index';
 import { fileSystemHandler, registerFileRouter } from '../src/node/model-io';
 import { mapTask, vectorTask } from './dummy-plugins';
 
@@ -52,6 +52,32 @@ describe('save and load', () => {
     x.dispose();
     net.dispose();
     loaded.dispose();
+  });
+
+  it('saves the framing and each plugin\'s recipe in model.json, and loading restores the framing', async () => {
+    const net = await trainedNetwork();
+    net.framing = { margin: 0.15, keypointBoxScale: 2.9 };
+    const recipe = { module: 'my-tasks', export: 'vectorTask', args: [{ size: 2 }] };
+    const withRecipe = Object.assign(vectorTask(), { recipe });
+    const net2 = new IntegratedNetwork([mapTask(), withRecipe], config);
+    net2.framing = net.framing;
+    const path = join(dir, 'framed');
+    await saveNetwork(net2, fileSystemHandler(path));
+    const topo = JSON.parse(await readFile(join(path, 'model.json'), 'utf8')).modelTopology;
+    expect(topo.framing).toEqual({ margin: 0.15, keypointBoxScale: 2.9 });
+    expect(topo.plugins[0].recipe).toBeUndefined();
+    expect(topo.plugins[1].recipe).toEqual(recipe);
+    const loaded = await loadNetwork(fileSystemHandler(path), [mapTask(), vectorTask()]);
+    expect(loaded.framing).toEqual({ margin: 0.15, keypointBoxScale: 2.9 });
+    // a model saved before the framing was recorded loads with the defaults
+    delete topo.framing;
+    await writeFile(join(path, 'model.json'), JSON.stringify({ ...JSON.parse(await readFile(join(path, 'model.json'), 'utf8')), modelTopology: topo }));
+    const old = await loadNetwork(fileSystemHandler(path), [mapTask(), vectorTask()]);
+    expect(old.framing).toEqual(DEFAULT_FRAMING);
+    topo.framing = { margin: -1, keypointBoxScale: 3 };
+    await writeFile(join(path, 'model.json'), JSON.stringify({ ...JSON.parse(await readFile(join(path, 'model.json'), 'utf8')), modelTopology: topo }));
+    await expect(loadNetwork(fileSystemHandler(path), [mapTask(), vectorTask()])).rejects.toThrow(/framing\.margin must be a finite number above -0\.5, got -1/);
+    for (const n of [net, net2, loaded, old]) n.dispose();
   });
 
   it('round-trips through an in-memory handler (what a browser uses)', async () => {

@@ -4,11 +4,10 @@
  */
 import {
   applyAffine,
-  composeAffine,
-  faceCrop,
+  frameFace,
   invertTransform,
-  rotation,
   warpImage,
+  type Framing,
   type LabelTransform,
   type RawImage,
   type Sample,
@@ -19,8 +18,8 @@ import type { DetectedFace } from './types';
 export interface FaceTransformOptions {
   /** Network input side (the model's `inputSize`). */
   size: number;
-  /** The model's crop margin (its saved `crop.margin`). Default 0. */
-  margin?: number;
+  /** The model's framing (`net.framing`, saved in its model.json). Default core's `DEFAULT_FRAMING`. */
+  framing?: Partial<Framing>;
   /**
    * Turn the face upright: rotate by `-roll` about the framing box's centre before the crop, a
    * similarity that puts the eyes level (the aligned-face setting). Default false: the crop of
@@ -30,15 +29,12 @@ export interface FaceTransformOptions {
 }
 
 /**
- * The transform from the photo to one face's network input: core's `faceCrop` of `face.framingBox`
- * with the model's margin, after a rotation by `-face.roll` when `align`. Map outputs back to the
+ * The transform from the photo to one face's network input: core's `frameFace` of `face.framingBox`
+ * with the model's framing, after a rotation by `-face.roll` when `align`. Map outputs back to the
  * photo with core's `invertTransform(t)` and each task plugin's `transformLabel`.
  */
 export function faceTransform(face: Pick<DetectedFace, 'framingBox' | 'roll'>, imageSize: readonly [number, number], options: FaceTransformOptions): SourcedTransform {
-  const crop = faceCrop(imageSize, face.framingBox, { size: options.size, margin: options.margin ?? 0 });
-  if (!options.align || face.roll === 0) return crop;
-  const [x, y, w, h] = face.framingBox;
-  return { ...crop, affine: composeAffine(rotation(-face.roll, x + w / 2, y + h / 2), crop.affine) };
+  return frameFace(imageSize, face.framingBox, { size: options.size, framing: options.framing, roll: face.roll, align: options.align });
 }
 
 export interface FaceCrops {
@@ -66,7 +62,8 @@ export function pointsToImage(transform: LabelTransform, points: readonly (reado
 /**
  * One data-set sample per face of a photo, framed by its `framingBox` (ids `"<id>#<k>"`): what the
  * trainer's prediction, which crops every sample with core's `faceCrop` of its face box and the model's
- * margin, takes to analyse every face of a photo unaligned, exactly as training framed labelled faces.
+ * margin, takes to analyse every face of a photo unaligned, exactly as training framed labelled faces
+ * (for a model whose framing has the default keypoint-box scale).
  */
 export function faceSamples(id: string, image: RawImage, faces: readonly Pick<DetectedFace, 'framingBox'>[]): Sample[] {
   return faces.map((f, k) => ({

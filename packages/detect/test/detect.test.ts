@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { applyAffine, composeAffine, faceBoxFromKeypoints, faceCrop, scaling, selectBackend, translation, warpImage, type RawImage } from '@ifan/core';
+import { applyAffine, composeAffine, faceBoxFromKeypoints, faceCrop, KEYPOINT_BOX_SCALE, scaling, selectBackend, translation, warpImage, type RawImage } from '@ifan/core';
 import { decodeImage } from '@ifan/core/node';
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
@@ -151,7 +151,7 @@ describe('roll and alignment', () => {
   it('cropFaces gives one network input per face and pointsToImage maps crop points back', async () => {
     const image = await load('three-faces.jpg');
     const faces = await detector.detect(image);
-    const { images, transforms } = cropFaces(image, faces, { size: 48, margin: 0.1, align: true });
+    const { images, transforms } = cropFaces(image, faces, { size: 48, framing: { margin: 0.1 }, align: true });
     expect(images.map((i) => [i.width, i.height])).toEqual([[48, 48], [48, 48], [48, 48]]);
     faces.forEach((f, i) => {
       const inCrop = applyAffine(transforms[i].affine, ...f.keypoints.nose);
@@ -172,8 +172,14 @@ describe('faceSamples', () => {
     const li = await samples[1].load();
     expect(li.image).toBe(image);
     expect(li.faceBox).toEqual(faces[1].framingBox);
-    const { transforms } = cropFaces(image, faces, { size: 32, margin: 0.2 });
+    const { transforms } = cropFaces(image, faces, { size: 32, framing: { margin: 0.2 } });
     expect(faceCrop([image.width, image.height], li.faceBox, { size: 32, margin: 0.2 }).affine).toEqual(transforms[1].affine);
+    // a model framed with a larger keypoint box sees the same centre, the box scaled about it
+    const wide = cropFaces(image, faces, { size: 32, framing: { margin: 0.2, keypointBoxScale: KEYPOINT_BOX_SCALE * 1.25 } }).transforms[1];
+    const [x, y, w, h] = faces[1].framingBox;
+    const scaled: [number, number, number, number] = [x - w / 8, y - h / 8, w * 1.25, h * 1.25];
+    const expected = faceCrop([image.width, image.height], scaled, { size: 32, margin: 0.2 }).affine;
+    wide.affine.forEach((v, i) => expect(v).toBeCloseTo(expected[i], 9));
   });
 });
 

@@ -6,8 +6,9 @@
  * would: the batches are bit-identical. The image buffer is transferred, not copied.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { Rng, type Recipe, type Sample, type TaskPlugin } from '@ifan/core';
+import { Rng, type Sample, type TaskPlugin } from '@ifan/core';
 import { loadBatch } from './batches';
+import { fromRecipe } from './recipe';
 import { idsHash, pluginIdentity, serializeError, type BatchRequest, type WorkerMessage, type WorkerSetup } from './batch-worker-protocol';
 
 if (!parentPort) throw new Error('batch-worker is a worker thread entry; the trainer starts it');
@@ -15,13 +16,6 @@ const port = parentPort;
 const setup = workerData as WorkerSetup;
 const send = (m: WorkerMessage, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
-/** `await (await import(module))[export](...args)`, resolved from this package (which depends on the built-in ones). */
-async function make<T>(recipe: Recipe): Promise<T> {
-  const mod = (await import(/* @vite-ignore */ recipe.module)) as Record<string, unknown>;
-  const factory = mod[recipe.export];
-  if (typeof factory !== 'function') throw new Error(`module ${recipe.module} has no function export "${recipe.export}"`);
-  return (await factory(...recipe.args)) as T;
-}
 
 async function start(): Promise<void> {
   const plugins = new Map<string, TaskPlugin>();
@@ -30,11 +24,11 @@ async function start(): Promise<void> {
   try {
     for (const [task, recipe] of Object.entries(setup.plugins)) {
       what = `task plugin "${task}"`;
-      plugins.set(task, await make<TaskPlugin>(recipe));
+      plugins.set(task, await fromRecipe<TaskPlugin>(recipe));
     }
     for (const s of setup.sources) {
       what = `data set "${s.name}"`;
-      const made = await make<{ samples: Sample[] }>(s.dataset);
+      const made = await fromRecipe<{ samples: Sample[] }>(s.dataset);
       const pick = s.dataset.pick;
       const all = made.samples;
       if (pick) {

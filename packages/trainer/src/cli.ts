@@ -14,7 +14,7 @@ import { runDemo } from './demo';
 import { ConfigError, TrainingDivergedError } from './errors';
 import { evaluate, EvaluationAborted } from './evaluate';
 import { duration, ProgressReporter } from './progress';
-import { loadModel, writeTaskOptions } from './model';
+import { loadModel } from './model';
 import { loadFaceDetector, type FaceBox, type FaceDetectorLike } from './faces';
 import { predictFaces, predictImages } from './predict';
 import { buildRun, checkRunConfig, loadData, parseDataSpec, type DataLoadOptions, type DataSpec, type RunConfigFile, type SkippedDataFile } from './run-config';
@@ -335,7 +335,6 @@ async function train(args: string[], io: CliIO): Promise<number> {
       return result.status === 'interrupted' ? 130 : 0;
     }
     const model = join(trainer.runDir!, RUN_FILES.model);
-    await writeTaskOptions(model, built.taskOptions);
     if (result.reason?.includes('SIGINT')) {
       // Ctrl-C came as the last step ended: the run is complete, the test evaluation is left out
       io.stderr(`ifan train: interrupted (SIGINT) after the last step; model in ${model}; test evaluation skipped: ifan eval --model ${trainer.runDir}\n`);
@@ -474,7 +473,6 @@ async function evalCommand(args: string[], io: CliIO): Promise<number> {
       result = await evaluate(model.net, data, {
         iterations,
         batchSize,
-        crop: model.preprocessing.crop,
         onProgress: ({ done, total }) => progress.evaluation('ifan eval', done, total),
       });
     } finally {
@@ -698,7 +696,7 @@ async function info(args: string[], io: CliIO): Promise<number> {
       io.stdout(`model ${model.dir}\n`);
       io.stdout(`tasks: ${model.plugins.map((p) => `${p.name} (bn key ${p.bnKey}, decodes ${p.decodeFrom.path}/${p.decodeFrom.downsample})`).join(', ')}\n`);
       io.stdout(`network: ${JSON.stringify({ ...net.config, backbone: net.backboneConfig })}\n`);
-      io.stdout(`crop: ${JSON.stringify(model.preprocessing.crop)}\n`);
+      io.stdout(`framing: ${JSON.stringify(model.framing)}\n`);
       io.stdout(`${costTable([{ name: 'model', net }])}\n`);
       return 0;
     } finally {

@@ -19,7 +19,6 @@ import { loadData, type DataSpec, type RunConfigFile } from './run-config';
 import { baselineSummary, resultsToMarkdown, type BaselineRun, type EvaluationRun } from './tables';
 import { taskEntry } from './tasks';
 import { RUN_FILES, Trainer } from './trainer';
-import { writeTaskOptions } from './model';
 import type { ScheduleConfig } from './types';
 
 export interface DemoOptions {
@@ -179,7 +178,6 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       runDir: join(options.outDir, dir),
     });
     const fit = await trainer.fit();
-    await writeTaskOptions(join(options.outDir, dir, RUN_FILES.model), Object.fromEntries(plugins.map((p) => [p.name, taskOptions[p.name]])));
     log(`demo: ${label} trained in ${fit.seconds.toFixed(1)} s (${fit.steps} steps)`);
     const result = await evaluate(trainer.net, testSets(plugins.map((p) => p.name)), { crop });
     return { trainer, result };
@@ -217,7 +215,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   await writeFile(join(options.outDir, 'results.json'), JSON.stringify({ runs, baselines, summary }, null, 2));
   try {
     if (options.figure !== false && trainer) {
-      const model = { net: trainer.net, plugins, preprocessing: { crop }, dir: join(options.outDir, `ifan-${TASKS.length}t`) };
+      const model = { net: trainer.net, plugins, framing: trainer.net.framing, dir: join(options.outDir, `ifan-${TASKS.length}t`) };
       const shown: Record<string, FigureFace[]> = {};
       for (const task of TASKS) {
         const samples = data[task].test.samples.slice(0, 4).map((s, i) => ({ ...s, id: `${task}-${i}` }));

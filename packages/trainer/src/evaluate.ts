@@ -6,7 +6,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Dataset, IntegratedNetwork, MetricReport, TaskPlugin } from '@ifan/core';
 import { imageTensor, loadBatch, type Batch } from './batches';
-import { DEFAULT_CROP } from './defaults';
 import type { CropConfig } from './types';
 
 export interface EvaluateOptions {
@@ -14,7 +13,7 @@ export interface EvaluateOptions {
   iterations?: number;
   /** Images per forward pass. Default 16. */
   batchSize?: number;
-  /** The crop the network was trained with. Default margin 0. */
+  /** The crop margin. Default the network's (`net.framing.margin`, saved with it). */
   crop?: Partial<CropConfig>;
   /**
    * Called after every batch with the images done and the images in all data sets (samples without
@@ -56,7 +55,7 @@ export interface EvaluationResult {
 export async function evaluate(net: IntegratedNetwork, data: Record<string, Dataset>, options: EvaluateOptions = {}): Promise<EvaluationResult> {
   const iterations = options.iterations ?? net.config.iterations;
   const batchSize = options.batchSize ?? 16;
-  const crop = { ...DEFAULT_CROP, ...options.crop };
+  const crop = { margin: net.framing.margin, ...options.crop };
   const tasks: Record<string, TaskEvaluation> = {};
   const total = Object.values(data).reduce((a, d) => a + d.samples.length, 0);
   let done = 0;

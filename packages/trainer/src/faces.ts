@@ -1,7 +1,7 @@
 /**
  * Every face of a photo through the network: found by a face detector (or given as boxes), framed as
- * training framed labelled faces (core's `faceCrop` of the face's framing box with the model's saved
- * crop margin, optionally turned upright by the roll of its eyes), analysed in one batch, and mapped
+ * training framed labelled faces (core's `frameFace` of the face's framing box with the framing saved
+ * in the model, optionally turned upright by the roll of its eyes), analysed in one batch, and mapped
  * back to the photo; one overlay of the whole photo with every face drawn.
  *
  * The detector is any object with `detect(image)` returning faces with a `framingBox` (what
@@ -12,11 +12,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   applyAffine,
   composeAffine,
-  faceCrop,
+  frameFace,
   invertAffine,
-  rotation,
   translation,
   warpImage,
+  type Framing,
   type IntegratedNetwork,
   type LabelTransform,
   type RawImage,
@@ -56,12 +56,10 @@ export interface FaceDetectorLike {
   detect(image: RawImage, options?: { minScore?: number; maxFaces?: number }): Promise<FaceInput[]>;
 }
 
-/** A network with its task plugins and the crop it was trained with (`loadModel` gives one). */
+/** A network with its task plugins (`loadModel` gives one); faces are framed by `net.framing`. */
 export interface FaceModel {
   net: IntegratedNetwork;
   plugins: readonly TaskPlugin[];
-  /** `model/preprocessing.json`: the face crop's margin. Default margin 0. */
-  preprocessing?: { crop: { margin: number } };
 }
 
 export interface AnalyzeFacesOptions {
@@ -120,16 +118,12 @@ export interface FacesAnalysis {
 }
 
 /**
- * The transform from the photo to one face's network input: core's `faceCrop` of `framingBox` with
- * the model's margin, after a rotation by `-roll` about the box's centre when `align` (the same
+ * The transform from the photo to one face's network input: core's `frameFace` of `framingBox` with
+ * the model's framing, after a rotation by `-roll` about the box's centre when `align` (the same
  * framing as `@ifan/detect`'s `faceTransform`).
  */
-export function faceInputTransform(face: FaceInput, imageSize: readonly [number, number], size: number, margin: number, align: boolean): SourcedTransform {
-  const crop = faceCrop(imageSize, face.framingBox, { size, margin });
-  const roll = face.roll ?? 0;
-  if (!align || roll === 0) return crop;
-  const [x, y, w, h] = face.framingBox;
-  return { ...crop, affine: composeAffine(rotation(-roll, x + w / 2, y + h / 2), crop.affine) };
+export function faceInputTransform(face: FaceInput, imageSize: readonly [number, number], size: number, framing: Partial<Framing>, align: boolean): SourcedTransform {
+  return frameFace(imageSize, face.framingBox, { size, framing, roll: face.roll, align });
 }
 
 function checkImage(image: RawImage): void {
@@ -159,7 +153,6 @@ function checkBox(b: readonly number[], where: string): FaceBox {
 export async function analyzeFaces(image: RawImage, options: AnalyzeFacesOptions): Promise<FacesAnalysis> {
   checkImage(image);
   const { net, plugins } = options.model;
-  const margin = options.model.preprocessing?.crop.margin ?? 0;
   const iterations = options.iterations ?? net.config.iterations;
   const align = options.align ?? false;
   const S = net.inputSize;
@@ -180,7 +173,7 @@ export async function analyzeFaces(image: RawImage, options: AnalyzeFacesOptions
     );
   }
   const size: [number, number] = [image.width, image.height];
-  const transforms = inputs.map((f) => faceInputTransform(f, size, S, margin, align));
+  const transforms = inputs.map((f) => faceInputTransform(f, size, S, net.framing, align));
   const faces: FaceResult[] = inputs.map((f, index) => {
     const back = invertAffine(transforms[index].affine);
     return {

@@ -7,8 +7,9 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import { IntegratedNetwork, SharedStatsReducer, selectBackend, setBatchStatsReducer, type Recipe, type TaskPlugin } from '@ifan/core';
+import { IntegratedNetwork, SharedStatsReducer, selectBackend, setBatchStatsReducer, type TaskPlugin } from '@ifan/core';
 import { pluginIdentity, serializeError } from './batch-worker-protocol';
+import { fromRecipe } from './recipe';
 import type { GradientRequest, GradientWorkerMessage, GradientWorkerSetup } from './gradient-worker-protocol';
 
 if (!parentPort) throw new Error('gradient-worker is a worker thread entry; the trainer starts it');
@@ -16,18 +17,11 @@ const port = parentPort;
 const setup = workerData as GradientWorkerSetup;
 const send = (m: GradientWorkerMessage, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
-async function make<T>(recipe: Recipe): Promise<T> {
-  const mod = (await import(/* @vite-ignore */ recipe.module)) as Record<string, unknown>;
-  const factory = mod[recipe.export];
-  if (typeof factory !== 'function') throw new Error(`module ${recipe.module} has no function export "${recipe.export}"`);
-  return (await factory(...recipe.args)) as T;
-}
-
 let net: IntegratedNetwork;
 try {
   await selectBackend({ backend: setup.backend, log: false });
   const plugins: TaskPlugin[] = [];
-  for (const r of setup.plugins) plugins.push(await make<TaskPlugin>(r));
+  for (const r of setup.plugins) plugins.push(await fromRecipe<TaskPlugin>(r));
   net = new IntegratedNetwork(plugins, setup.network);
 } catch (e) {
   send({ type: 'setup-failed', error: serializeError(e) });

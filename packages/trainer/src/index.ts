@@ -3,7 +3,6 @@
  * tables, and the `ifan` command.
  */
 export { Trainer, RUN_FILES } from './trainer';
-export type { Preprocessing } from './trainer';
 export type {
   AugmentConfig,
   CheckpointConfig,
@@ -41,7 +40,7 @@ export { evaluate, EvaluationAborted } from './evaluate';
 export type { EvaluateOptions, EvaluationResult, TaskEvaluation } from './evaluate';
 export { buildTables, resultsToMarkdown, tableToMarkdown } from './tables';
 export type { EvaluationRun, Table } from './tables';
-export { loadModel, writeTaskOptions } from './model';
+export { loadModel } from './model';
 export type { LoadedModel } from './model';
 export { predictFaces, predictImages, predictSamples } from './predict';
 export type { FacesPrediction, PredictFacesOptions, PredictOptions, Prediction } from './predict';

@@ -1,24 +1,22 @@
 /**
- * A trained model on disk: `model.json` + `weights.bin` (core's saveNetwork), `preprocessing.json`
- * (the face crop it was trained with) and `tasks.json` (the options its task plugins were created
- * with, so the `ifan` command can create them again).
+ * A trained model on disk: `model.json` + `weights.bin` (core's saveNetwork). `model.json` holds
+ * everything needed to use it: the network, each task plugin's recipe (factory and options) and the
+ * framing of its faces.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { loadNetwork, type IntegratedNetwork, type SavedTopology, type TaskPlugin } from '@ifan/core';
+import { checkFraming, loadNetwork, type Framing, type IntegratedNetwork, type SavedPlugin, type SavedTopology, type TaskPlugin } from '@ifan/core';
 import { fileSystemHandler } from '@ifan/core/node';
-import { writeFileAtomic } from './checkpoint';
-import { DEFAULT_CROP } from './defaults';
+import { fromRecipe } from './recipe';
 import { taskEntry } from './tasks';
-import { RUN_FILES, type Preprocessing } from './trainer';
-
-const TASKS_FILE = 'tasks.json';
+import { RUN_FILES } from './trainer';
 
 export interface LoadedModel {
   net: IntegratedNetwork;
   plugins: TaskPlugin[];
-  preprocessing: Preprocessing;
+  /** How the model frames faces (`net.framing`, from model.json). */
+  framing: Framing;
   /** The folder holding `model.json`. */
   dir: string;
 }
@@ -31,24 +29,44 @@ export function modelDir(dir: string): string {
   throw new Error(`no model at ${d}: expected ${join(d, 'model.json')} (a model folder) or ${join(d, RUN_FILES.model, 'model.json')} (a run directory)`);
 }
 
-/** Records the plugin options of each task next to a saved model. */
-export async function writeTaskOptions(dir: string, options: Record<string, Record<string, unknown>>): Promise<void> {
-  await writeFileAtomic(join(dir, TASKS_FILE), JSON.stringify(options, null, 2));
-}
-
-/** Loads a model saved by a run (or `Trainer.saveModel` + {@link writeTaskOptions}) with plugins from the task registry. */
+/**
+ * Loads a saved model (a model folder or a run directory), creating its task plugins from the
+ * recipes in model.json: the built-in task packages and any plugin package installed where it runs.
+ */
 export async function loadModel(dir: string): Promise<LoadedModel> {
   const root = modelDir(dir);
   const json = JSON.parse(await readFile(join(root, 'model.json'), 'utf8')) as { modelTopology?: SavedTopology };
   const topo = json.modelTopology;
   if (!topo?.plugins) throw new Error(`${root}/model.json is not a saved iFAN network`);
-  const taskOptions = existsSync(join(root, TASKS_FILE))
-    ? (JSON.parse(await readFile(join(root, TASKS_FILE), 'utf8')) as Record<string, Record<string, unknown>>)
-    : {};
-  const plugins = topo.plugins.map((p) => taskEntry(p.name, `${root}: task`).create(taskOptions[p.name] ?? {}));
+  const legacy = await legacyFiles(root);
+  const plugins = await Promise.all(topo.plugins.map((p) => createPlugin(p, root, legacy.taskOptions)));
   const net = await loadNetwork(fileSystemHandler(root), plugins);
-  const preprocessing: Preprocessing = existsSync(join(root, RUN_FILES.preprocessing))
-    ? (JSON.parse(await readFile(join(root, RUN_FILES.preprocessing), 'utf8')) as Preprocessing)
-    : { crop: { ...DEFAULT_CROP } };
-  return { net, plugins, preprocessing, dir: root };
+  if (!topo.framing && legacy.margin !== undefined) net.framing = checkFraming({ margin: legacy.margin }, `${root}/preprocessing.json: crop`);
+  return { net, plugins, framing: net.framing, dir: root };
+}
+
+async function createPlugin(saved: SavedPlugin, root: string, legacyOptions: Record<string, Record<string, unknown>> | undefined): Promise<TaskPlugin> {
+  if (saved.recipe) {
+    try {
+      return await fromRecipe<TaskPlugin>(saved.recipe);
+    } catch (e) {
+      throw new Error(`${root}/model.json: task "${saved.name}" cannot be created from its recipe (${saved.recipe.module} ${saved.recipe.export}): ${(e as Error).message}`);
+    }
+  }
+  if (legacyOptions) return taskEntry(saved.name, `${root}: task`).create(legacyOptions[saved.name] ?? {});
+  throw new Error(
+    `${root}/model.json: task "${saved.name}" was saved without a recipe (its plugin sets none), so it cannot be created here: ` +
+      "create the plugin yourself and load the network with @ifan/core's loadNetwork, or give the plugin a recipe before saving",
+  );
+}
+
+/**
+ * Models saved before model.json held recipes and framing kept the plugin options in `tasks.json`
+ * and the crop margin in `preprocessing.json`; they are still read.
+ */
+async function legacyFiles(root: string): Promise<{ taskOptions?: Record<string, Record<string, unknown>>; margin?: number }> {
+  const read = async <T>(name: string) => (existsSync(join(root, name)) ? (JSON.parse(await readFile(join(root, name), 'utf8')) as T) : undefined);
+  const taskOptions = await read<Record<string, Record<string, unknown>>>('tasks.json');
+  const pre = await read<{ crop?: { margin?: number } }>('preprocessing.json');
+  return { taskOptions, margin: pre?.crop?.margin };
 }

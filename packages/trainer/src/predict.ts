@@ -58,7 +58,7 @@ export function predictImages(model: LoadedModel, files: readonly string[], opti
  * labels are ignored.
  */
 export async function predictSamples(model: LoadedModel, samples: readonly Sample[], options: PredictOptions = {}): Promise<Prediction[]> {
-  const { net, plugins, preprocessing } = model;
+  const { net, plugins } = model;
   const iterations = options.iterations ?? net.config.iterations;
   const S = net.inputSize;
   const out: Prediction[] = [];
@@ -66,7 +66,7 @@ export async function predictSamples(model: LoadedModel, samples: readonly Sampl
   const collector = new SkipCollector(options.onError);
   for (const sample of samples) {
     const before = collector.skipped.length;
-    const batch = await collector.attemptAsync(() => loadBatch([sample], { inputSize: S, crop: preprocessing.crop, plugins: [], keepOriginals: true }));
+    const batch = await collector.attemptAsync(() => loadBatch([sample], { inputSize: S, crop: { margin: net.framing.margin }, plugins: [], keepOriginals: true }));
     if (!batch) {
       for (const f of collector.skipped.slice(before)) options.onSkip?.(f);
       continue;

@@ -14,7 +14,7 @@ import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { IntegratedNetwork, Rng, saveNetwork, selectBackend, type Dataset, type TaskPlugin } from '@ifan/core';
+import { DEFAULT_FRAMING, IntegratedNetwork, Rng, saveNetwork, selectBackend, type Dataset, type TaskPlugin } from '@ifan/core';
 import { fileSystemHandler } from '@ifan/core/node';
 import { disposeTargets, imageTensor, loadBatch, targetTensors, type Batch } from './batches';
 import { BatchWorker, checkWorkersOption, cores, workerObstacle, type WorkerSetupError, type WorkersOption } from './batch-worker-client';
@@ -72,14 +72,8 @@ export const RUN_FILES = {
   /** One line per validation: step, training seconds and CPU seconds so far, every task's figures. */
   validationLog: 'validation.jsonl',
   model: 'model',
-  preprocessing: 'preprocessing.json',
   checkpoints: 'checkpoints',
 } as const;
-
-/** What `model/preprocessing.json` holds: how images must be cropped for this network. */
-export interface Preprocessing {
-  crop: { margin: number };
-}
 
 export class Trainer implements TrainerView {
   readonly config: ResolvedTrainConfig;
@@ -147,6 +141,8 @@ export class Trainer implements TrainerView {
       if (obstacle) throw new ConfigError('threads', `is 2, but ${obstacle}`);
     }
     this.net = new IntegratedNetwork(options.plugins, config.network);
+    // saved with every checkpoint and model: how training framed the faces
+    this.net.framing = { ...DEFAULT_FRAMING, margin: config.crop.margin };
     const trainable = [...this.net.params.variables.values()].filter((v) => v.trainable);
     this.optimizer = new RmspropState(trainable, config.optimizer, config.schedule.pretrainLr.from);
     this.samplers = sources.map((s, i) => new Sampler(s.dataset.samples.length, mixSeed(config.seed, i)));
@@ -354,11 +350,9 @@ export class Trainer implements TrainerView {
     return Object.fromEntries(Object.entries(r.tasks).map(([task, e]) => [task, e.reports[iterations]]));
   }
 
-  /** Saves the network and its preprocessing to `dir` (what `ifan eval` / `ifan predict` load). */
+  /** Saves the network, its plugins' recipes and its framing to `dir` (what `loadModel`, `ifan eval` and `ifan predict` load). */
   async saveModel(dir: string): Promise<void> {
     await saveNetwork(this.net, fileSystemHandler(dir));
-    const pre: Preprocessing = { crop: { margin: this.config.crop.margin } };
-    await writeFileAtomic(join(dir, RUN_FILES.preprocessing), JSON.stringify(pre, null, 2));
   }
 
   /** Frees the network and the optimiser state (and stops the workers, should a `fit` still run). */

@@ -39,9 +39,17 @@ describe('ifan train, eval, predict, info', () => {
   });
 
   it('train writes the run directory and prints the tables of the test splits', () => {
-    for (const f of ['config.json', 'log.jsonl', 'eval.json', 'model/model.json', 'model/weights.bin', 'model/tasks.json', 'model/preprocessing.json']) {
+    for (const f of ['config.json', 'log.jsonl', 'eval.json', 'model/model.json', 'model/weights.bin']) {
       expect(existsSync(join(run, f)), f).toBe(true);
     }
+    // model.json is the whole model: each task's recipe and the framing of training (no side files)
+    for (const f of ['model/tasks.json', 'model/preprocessing.json']) expect(existsSync(join(run, f)), f).toBe(false);
+    const topo = JSON.parse(readFileSync(join(run, 'model', 'model.json'), 'utf8')).modelTopology;
+    expect(topo.framing).toEqual({ margin: 0.25, keypointBoxScale: 3.2 });
+    expect(topo.plugins.map((p: { recipe: { module: string; export: string } }) => `${p.recipe.module} ${p.recipe.export}`)).toEqual([
+      '@ifan/task-landmarks/node landmarkTask',
+      '@ifan/task-emotion/node emotionTask',
+    ]);
     const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8'));
     expect(config.network.iterations).toBe(1);
     expect(config.crop.margin).toBe(0.25);
@@ -179,7 +187,8 @@ describe('issue 17: the command line a new user meets', () => {
   it('trains parsing on FASSEG from the command line in its own label set (defect 1)', async () => {
     expect(trained.err).not.toMatch(/helen-11/);
     expect(trained.code).toBe(0);
-    expect(JSON.parse(readFileSync(join(run, 'model', 'tasks.json'), 'utf8'))).toEqual({ parsing: { labelSet: 'fasseg-6' } });
+    const topo = JSON.parse(readFileSync(join(run, 'model', 'model.json'), 'utf8')).modelTopology;
+    expect(topo.plugins[0].recipe.args).toEqual([{ labelSet: 'fasseg-6' }]);
     // the saved model loads again with its 6 classes
     const e = await ifan('eval', '--model', run, '--task', `parsing=fasseg:${fasseg}#test`, '--json', join(dir, 'fasseg-eval.json'));
     // progress lines, then where the results are: nothing else (no warning)

@@ -136,7 +136,9 @@ describe('demo', () => {
     expect(r.summary[2]).toMatch(/^emotion \(accuracy, higher is better\): baselines chance 0\.1429, majority class 0\.\d+;/);
     expect(r.markdown.indexOf(r.summary[0])).toBeLessThan(r.markdown.indexOf('**parsing: fScore**'));
     expect(r.markdown).toContain('| Baseline: majority class |');
-    expect(existsSync(join(out, 'ifan-3t', 'model', 'tasks.json'))).toBe(true);
+    // the parsing plugin is saved with the class weights it was trained with
+    const topo = JSON.parse(readFileSync(join(out, 'ifan-3t', 'model', 'model.json'), 'utf8')).modelTopology;
+    expect(topo.plugins[0].recipe.args[0].classWeights).toHaveLength(11);
     // the demo's runs say where their data is: `ifan eval --model <run>` evaluates their test sets (issue 17, defect 3)
     let err = '';
     let stdout = '';

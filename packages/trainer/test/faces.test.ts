@@ -8,13 +8,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
-import { applyAffine, faceBoxFromKeypoints, IntegratedNetwork, saveNetwork, scaling, translation, composeAffine, warpImage, type RawImage } from '@ifan/core';
+import { applyAffine, DEFAULT_FRAMING, faceBoxFromKeypoints, IntegratedNetwork, saveNetwork, scaling, translation, composeAffine, warpImage, type RawImage } from '@ifan/core';
 import { decodeImage, fileSystemHandler } from '@ifan/core/node';
 import { createDetector } from '@ifan/detect/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli';
 import { analyzeFaces, faceInputTransform, importDetectPackage, type FaceBox } from '../src/faces';
-import { loadModel, writeTaskOptions, type LoadedModel } from '../src/model';
+import { loadModel, type LoadedModel } from '../src/model';
 import { taskEntry } from '../src/tasks';
 import { tempDir, useBackend } from './helpers';
 
@@ -50,11 +50,10 @@ function bestMatch(box: readonly number[], faces: Truth[], map = (p: [number, nu
 async function tinyModel(dir: string): Promise<string> {
   const plugins = ['parsing', 'landmarks', 'emotion'].map((t) => taskEntry(t).create({}));
   const net = new IntegratedNetwork(plugins, { backbone: 'tiny', iterations: 1 });
+  net.framing = { ...DEFAULT_FRAMING, margin: MARGIN };
   mkdirSync(dir, { recursive: true });
   await saveNetwork(net, fileSystemHandler(dir));
   net.dispose();
-  await writeTaskOptions(dir, {});
-  writeFileSync(join(dir, 'preprocessing.json'), JSON.stringify({ crop: { margin: MARGIN } }));
   return dir;
 }
 
@@ -228,7 +227,7 @@ describe('analyzeFaces', () => {
     const centre = (c: [number, number][]) => [(c[0][0] + c[2][0]) / 2, (c[0][1] + c[2][1]) / 2];
     expect(centre(f.crop)[0]).toBeCloseTo(centre(plain.faces[0].crop)[0], 6);
     // the true eyes are level in the aligned crop
-    const t = faceInputTransform(f, [image.width, image.height], model.net.inputSize, MARGIN, true);
+    const t = faceInputTransform(f, [image.width, image.height], model.net.inputSize, model.net.framing, true);
     const tr = truth['tilted-face.jpg'][0];
     const [l, r] = [applyAffine(t.affine, ...tr.leftEye), applyAffine(t.affine, ...tr.rightEye)];
     expect(Math.abs((Math.atan2(r[1] - l[1], r[0] - l[0]) * 180) / Math.PI)).toBeLessThan(8);

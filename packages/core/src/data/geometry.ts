@@ -155,9 +155,39 @@ export function faceCrop(
 export const KEYPOINT_BOX_SCALE = 3.2;
 
 /**
+ * How a network's faces are framed: saved with the network (`model.json`), so that training,
+ * evaluation and prediction crop every face alike. A face is the square {@link faceBoxFromKeypoints}
+ * gives for its eyes and mouth (side `keypointBoxScale` times the larger of the eye distance and the
+ * eye-to-mouth distance), or a box the data or the user gives, grown by `margin` on every side
+ * ({@link faceCrop}).
+ */
+export interface Framing {
+  /** Fraction of the box's side added on every side. */
+  margin: number;
+  /** Side of the keypoint box in units of the larger of the eye and eye-to-mouth distances. */
+  keypointBoxScale: number;
+}
+
+/** The framing of the trainer's defaults: the keypoint box as it is, no margin. */
+export const DEFAULT_FRAMING: Readonly<Framing> = Object.freeze({ margin: 0, keypointBoxScale: KEYPOINT_BOX_SCALE });
+
+/** `framing` with every field checked (a finite margin above -0.5, a positive scale); throws naming the field. */
+export function checkFraming(framing: Partial<Framing>, where = 'framing'): Framing {
+  const f = { ...DEFAULT_FRAMING, ...framing };
+  if (typeof f.margin !== 'number' || !Number.isFinite(f.margin) || f.margin <= -0.5) {
+    throw new Error(`${where}.margin must be a finite number above -0.5, got ${JSON.stringify(f.margin)}`);
+  }
+  if (typeof f.keypointBoxScale !== 'number' || !Number.isFinite(f.keypointBoxScale) || f.keypointBoxScale <= 0) {
+    throw new Error(`${where}.keypointBoxScale must be a positive number, got ${JSON.stringify(f.keypointBoxScale)}`);
+  }
+  return { margin: f.margin, keypointBoxScale: f.keypointBoxScale };
+}
+
+/**
  * The face box that frames a face from its eye centres and mouth centre, the same however the points
  * were found (labelled points in training, a face detector's keypoints in prediction), so that every
- * consumer of a model frames faces alike: a square of side {@link KEYPOINT_BOX_SCALE} times the larger of
+ * consumer of a model frames faces alike: a square of side `scale` (the network's
+ * {@link Framing.keypointBoxScale}, default {@link KEYPOINT_BOX_SCALE}) times the larger of
  * the eye distance and the eye-to-mouth distance (the larger, so a turned head keeps its size), centred a
  * third of the way from the eyes' midpoint to the mouth. Returns `[x, y, width, height]`.
  */
@@ -165,16 +195,47 @@ export function faceBoxFromKeypoints(
   leftEye: readonly [number, number],
   rightEye: readonly [number, number],
   mouth: readonly [number, number],
+  scale: number = KEYPOINT_BOX_SCALE,
 ): [number, number, number, number] {
   const ex = (leftEye[0] + rightEye[0]) / 2;
   const ey = (leftEye[1] + rightEye[1]) / 2;
   const eyes = Math.hypot(rightEye[0] - leftEye[0], rightEye[1] - leftEye[1]);
   const toMouth = Math.hypot(mouth[0] - ex, mouth[1] - ey);
-  const side = KEYPOINT_BOX_SCALE * Math.max(eyes, toMouth, 1e-6);
+  const side = scale * Math.max(eyes, toMouth, 1e-6);
   if (!Number.isFinite(side)) throw new Error(`faceBoxFromKeypoints: the points must be finite, got eyes [${leftEye}] [${rightEye}], mouth [${mouth}]`);
   const cx = ex + (mouth[0] - ex) / 3;
   const cy = ey + (mouth[1] - ey) / 3;
   return [cx - side / 2, cy - side / 2, side, side];
+}
+
+export interface FrameFaceOptions {
+  /** Network input side. */
+  size: number;
+  /** The network's framing (`net.framing`). Default {@link DEFAULT_FRAMING}. */
+  framing?: Partial<Framing>;
+  /** Roll of the eye line, radians (clockwise on screen positive). Default 0. */
+  roll?: number;
+  /** Rotate by `-roll` about the box's centre before the crop, so that the eyes are level. Default false. */
+  align?: boolean;
+}
+
+/**
+ * The transform from a photo to one face's network input, as a network with `framing` was trained:
+ * `framingBox` is a face's keypoint box ({@link faceBoxFromKeypoints} at the default scale, as `@ifan/detect`
+ * gives it, or a box of the same kind), scaled about its centre to the network's `keypointBoxScale`,
+ * then {@link faceCrop} with its margin; with `align`, rotated by `-roll` about the box's centre first.
+ */
+export function frameFace(imageSize: readonly [number, number], framingBox: readonly [number, number, number, number], options: FrameFaceOptions): SourcedTransform {
+  const { margin, keypointBoxScale } = checkFraming(options.framing ?? {});
+  const [x, y, w, h] = framingBox;
+  const cx = x + w / 2;
+  const cy = y + h / 2;
+  const k = keypointBoxScale / KEYPOINT_BOX_SCALE;
+  const box: [number, number, number, number] = k === 1 ? [x, y, w, h] : [cx - (w * k) / 2, cy - (h * k) / 2, w * k, h * k];
+  const crop = faceCrop(imageSize, box, { size: options.size, margin });
+  const roll = options.roll ?? 0;
+  if (!options.align || roll === 0) return crop;
+  return { ...crop, affine: composeAffine(rotation(-roll, cx, cy), crop.affine) };
 }
 
 /** The same transform followed by a horizontal mirror of its output (toggles `flipped`). */
