@@ -10,7 +10,9 @@ export {
   setBatchStatsReducer,
 } from './nn/batch-sync';
 export type { BatchStatsReducer, SharedStatsOptions } from './nn/batch-sync';
-export { ParamStore, ParamScope, Rng } from './nn/params';
+export { Rng, mixSeed } from './rng';
+export type { RandomSource } from './rng';
+export { ParamStore, ParamScope } from './nn/params';
 export type { Initializer } from './nn/params';
 export {
   BatchNorm,

@@ -13,8 +13,8 @@
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { applyAffine, composeAffine, rotation, scaling, translation, warpImage, warpLabelMap, type Affine, type RawImage } from '@ifan/core';
-import { encodeJpeg, generateFace, SeededRandom } from '@ifan/synthetic/node';
+import { applyAffine, composeAffine, Rng, rotation, scaling, translation, warpImage, warpLabelMap, type Affine, type RawImage } from '@ifan/core';
+import { encodeJpeg, generateFace } from '@ifan/synthetic/node';
 
 type P = [number, number];
 interface Truth {
@@ -24,7 +24,7 @@ interface Truth {
 }
 
 const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'test', 'fixtures');
-const rng = new SeededRandom(1414);
+const rng = new Rng(1414);
 const frontal = { pose: { maxRoll: 0, maxYaw: 0 }, occlusion: 0, glasses: 0 };
 
 function background(width: number, height: number, discs = 0): RawImage {

@@ -1,7 +1,8 @@
 import type { Dataset, Sample } from '@ifan/core';
+import { Rng, mixSeed } from '@ifan/core/rng';
 import { DOMAINS, type DomainName, type DomainSpec, mergeFaceOptions } from './domains';
 import { generateResolved, resolveFaceOptions } from './generate';
-import { SeededRandom, hashString, mixSeed } from './rng';
+import { hashString } from './rng';
 import type { FaceOptions, SyntheticFace, TaskName } from './types';
 
 /** Options of {@link syntheticDataset}: face options plus what makes a data set. */
@@ -62,7 +63,7 @@ export function syntheticDataset(options: SyntheticDatasetOptions): SyntheticDat
     return {
       id: `${datasetName}/${String(i).padStart(6, '0')}`,
       identity: `${datasetName}/person${String(person).padStart(5, '0')}`,
-      load: async () => generateResolved(new SeededRandom(mixSeed(seed, salt, i)), { ...resolved, identitySeed }),
+      load: async () => generateResolved(new Rng(mixSeed(seed, salt, i)), { ...resolved, identitySeed }),
     };
   });
   // how the trainer's batch worker draws the same samples again

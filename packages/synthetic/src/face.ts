@@ -2,9 +2,9 @@
  * The parameters of a face: who it is (identity) and what it is doing (expression). All lengths are in
  * face units: the head centre is the origin, the chin is at y = 1, x grows to image-right, y downwards.
  */
+import type { Rng } from '@ifan/core/rng';
 import type { RGB } from './raster';
 import { mix } from './raster';
-import type { SeededRandom } from './rng';
 import type { Gender, HairStyle } from './types';
 
 export interface Identity {
@@ -104,7 +104,7 @@ const HAIR_STYLES: Record<Gender, [HairStyle, number][]> = {
   ],
 };
 
-export function sampleIdentity(rng: SeededRandom): Identity {
+export function sampleIdentity(rng: Rng): Identity {
   const gender: Gender = rng.chance(0.5) ? 'male' : 'female';
   const f = gender === 'female';
   const tone = rng.next() * (SKIN_TONES.length - 1);
@@ -212,7 +212,7 @@ export const NEUTRAL_SHAPE: ExpressionShape = {
  * The expression at full intensity, indexed like {@link EXPRESSIONS}. Some have variants (open or
  * closed smile, pressed lips or a snarl) drawn per face.
  */
-function fullShape(expression: number, rng: SeededRandom): ExpressionShape {
+function fullShape(expression: number, rng: Rng): ExpressionShape {
   const s = { ...NEUTRAL_SHAPE };
   switch (expression) {
     case 0: {
@@ -317,7 +317,7 @@ function fullShape(expression: number, rng: SeededRandom): ExpressionShape {
 }
 
 /** The face's expression at an intensity: neutral blended towards the full expression. */
-export function expressionShape(expression: number, intensity: number, rng: SeededRandom): ExpressionShape {
+export function expressionShape(expression: number, intensity: number, rng: Rng): ExpressionShape {
   const full = fullShape(expression, rng);
   const out = { ...NEUTRAL_SHAPE };
   for (const key of Object.keys(out) as (keyof ExpressionShape)[]) {

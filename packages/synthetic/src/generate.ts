@@ -1,10 +1,11 @@
+import { Rng, mixSeed, type RandomSource } from '@ifan/core/rng';
 import { EXPRESSIONS } from './constants';
 import { expressionShape, sampleIdentity } from './face';
 import { DEFAULT_IMAGING, type ResolvedImaging, develop } from './imaging';
 import { pixelHeap } from './pixels';
 import { Canvas } from './raster';
 import { type SceneOptions, renderFace } from './render';
-import { type RandomSource, SeededRandom, mixSeed, toRandom } from './rng';
+import { toRandom } from './rng';
 import type { FaceAttributes, FaceOptions, SyntheticFace, SyntheticLabels, TaskName } from './types';
 
 export const ALL_TASKS: readonly TaskName[] = ['parsing', 'landmarks', 'emotion'];
@@ -83,8 +84,8 @@ export function resolveFaceOptions(options: FaceOptions = {}): ResolvedFaceOptio
  * Draws one synthetic face with exact labels for the requested tasks.
  *
  * @param seedOrRng A seed (same seed and options give the same face, bit for bit; only where WebAssembly
- *   SIMD is missing do a few image bytes in 10^5 differ by one) or a random source
- *   such as `Rng` from `@ifan/core`, from which one 32-bit seed is drawn.
+ *   SIMD is missing do a few image bytes in 10^5 differ by one), an `Rng` from `@ifan/core` (the face
+ *   draws from it and advances it), or any other random source, from which one 32-bit seed is drawn.
  * @param options See {@link FaceOptions}; everything has a default.
  */
 export function generateFace(seedOrRng: number | RandomSource, options: FaceOptions = {}): SyntheticFace {
@@ -92,11 +93,11 @@ export function generateFace(seedOrRng: number | RandomSource, options: FaceOpti
 }
 
 /** @internal generation with options already resolved (the dataset resolves once). */
-export function generateResolved(rng: SeededRandom, o: ResolvedFaceOptions): SyntheticFace {
+export function generateResolved(rng: Rng, o: ResolvedFaceOptions): SyntheticFace {
   const sceneRng = rng.fork(1);
   const exprRng = rng.fork(2);
   const imagingRng = rng.fork(3);
-  const identityRng = o.identitySeed !== undefined ? new SeededRandom(mixSeed(o.identitySeed, 0x1d3a)) : rng.fork(4);
+  const identityRng = o.identitySeed !== undefined ? new Rng(mixSeed(o.identitySeed, 0x1d3a)) : rng.fork(4);
   const identity = sampleIdentity(identityRng);
   const expression = o.expression ?? exprRng.weighted(o.expressionWeights);
   const neutral = EXPRESSIONS[expression] === 'neutral';

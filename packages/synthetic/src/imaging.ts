@@ -2,8 +2,9 @@
  * Camera and data-set statistics applied after drawing: lighting gradient, brightness, contrast,
  * colour cast, gamma, blur, noise and grey conversion. Labels are untouched by all of these.
  */
+import type { Rng } from '@ifan/core/rng';
 import { type PixelHeap, pixelHeap } from './pixels';
-import { NOISE_RGB, NOISE_RGB_TRIPLES, NORMAL_TABLE, NORMAL_TABLE_MASK, type SeededRandom, xorshift32 } from './rng';
+import { NOISE_RGB, NOISE_RGB_TRIPLES, NORMAL_TABLE, NORMAL_TABLE_MASK, xorshift32 } from './rng';
 import type { ImagingOptions } from './types';
 
 export type ResolvedImaging = Required<ImagingOptions>;
@@ -24,7 +25,7 @@ export const DEFAULT_IMAGING: ResolvedImaging = {
  * Applies the imaging pipeline to linear 0..255 floats (blurring them in place) and returns the 8-bit
  * image: blur, then lighting gradient, gains, contrast, gamma, grey and noise in one pass.
  */
-export function develop(rgb: Float32Array, width: number, height: number, im: ResolvedImaging, rng: SeededRandom): Uint8Array {
+export function develop(rgb: Float32Array, width: number, height: number, im: ResolvedImaging, rng: Rng): Uint8Array {
   const j = im.jitter;
   const jit = (x: number) => x * (1 + rng.sym(j));
   const brightness = jit(im.brightness);

@@ -13,7 +13,9 @@ export { DOMAINS } from './domains';
 export type { DomainName, DomainSpec } from './domains';
 export { DEFAULT_IMAGING } from './imaging';
 export { imagePasses, setImagePasses } from './pixels';
-export { SeededRandom, mixSeed } from './rng';
-export type { RandomSource } from './rng';
+// the generator is core's Rng; these names stay for code written against earlier versions
+export { mixSeed } from '@ifan/core/rng';
+export type { RandomSource } from '@ifan/core/rng';
+export { SeededRandom } from './rng';
 export { colorizeMask, drawLandmarks } from './visualize';
 export type * from './types';

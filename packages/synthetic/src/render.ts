@@ -3,6 +3,7 @@
  * glasses and occluders, each an implicit shape in the face's frame. The same shapes give the mask
  * classes and the landmark positions, so labels match the picture exactly.
  */
+import type { Rng } from '@ifan/core/rng';
 import { CLASS } from './constants';
 import type { ExpressionShape, Identity } from './face';
 import {
@@ -32,7 +33,7 @@ import {
   smoothstep,
 } from './raster';
 import { backdropSize, pixelHeap } from './pixels';
-import { type SeededRandom, fbm2, valueNoise } from './rng';
+import { fbm2, valueNoise } from './rng';
 import type { HairStyle } from './types';
 
 /** Scene settings already resolved from the options. */
@@ -99,7 +100,7 @@ function headShade(u: number, v: number, chin: number, turn: number, invWidth: n
 }
 
 /** A muted random colour, as found in rooms and streets. */
-function randomColour(rng: SeededRandom): RGB {
+function randomColour(rng: Rng): RGB {
   const c: RGB = [rng.range(15, 240), rng.range(15, 240), rng.range(15, 240)];
   const grey = (c[0] + c[1] + c[2]) / 3;
   return mix(c, [grey, grey, grey], rng.range(0.1, 0.75));
@@ -119,7 +120,7 @@ interface Pattern {
   b1: number;
 }
 
-function randomPattern(rng: SeededRandom, base: RGB, unit: number): Pattern {
+function randomPattern(rng: Rng, base: RGB, unit: number): Pattern {
   const other = rng.chance(0.5) ? randomColour(rng) : mix(base, rng.chance(0.5) ? [0, 0, 0] : [255, 255, 255], rng.range(0.2, 0.5));
   const kind = rng.int(5);
   const period = unit * rng.range(0.03, 0.15);
@@ -268,7 +269,7 @@ function hairlineSpec(style: HairStyle, part: number): HairlineSpec {
  * Draws one face. `rng` must be the image's stream; the identity and expression come in already
  * sampled.
  */
-export function renderFace(canvas: Canvas, id: Identity, ex: ExpressionShape, opts: SceneOptions, rng: SeededRandom): RenderResult {
+export function renderFace(canvas: Canvas, id: Identity, ex: ExpressionShape, opts: SceneOptions, rng: Rng): RenderResult {
   const W = canvas.width;
   const H = canvas.height;
   const side = Math.min(W, H);
@@ -1336,7 +1337,7 @@ function backHair(
 }
 
 /** A random background object; some are skin or hair coloured to be confusable with the face. */
-function drawClutter(canvas: Canvas, view: Mat, viewScale: number, W: number, H: number, rng: SeededRandom, side: number, id: Identity): void {
+function drawClutter(canvas: Canvas, view: Mat, viewScale: number, W: number, H: number, rng: Rng, side: number, id: Identity): void {
   const x = rng.range(-0.1, 1.1) * W;
   const y = rng.range(-0.1, 1.1) * H;
   const angle = rng.range(0, Math.PI);
@@ -1410,7 +1411,7 @@ function drawClutter(canvas: Canvas, view: Mat, viewScale: number, W: number, H:
 }
 
 /** A hand, an object or a scarf over part of the face. */
-function occluder(rng: SeededRandom, F: Mat, s: number, id: Identity, a: number): Shape {
+function occluder(rng: Rng, F: Mat, s: number, id: Identity, a: number): Shape {
   const kind = rng.weighted([0.4, 0.4, 0.2]);
   if (kind === 0) {
     // a hand: palm and four fingers, coming from below or the side

@@ -1,98 +1,18 @@
 /**
- * Seeded randomness for the generator. Everything a face looks like is drawn from one of these, so a
- * seed fixes the image and its labels exactly, on every platform.
+ * The generator's randomness, on core's `Rng` and `mixSeed`: seeds from numbers, names and other
+ * sources, value noise, and the fixed noise tables. Everything a face looks like is drawn from an
+ * `Rng`, so a seed fixes the image and its labels exactly, on every platform.
  */
 
-/** Anything with a uniform `next()` in [0, 1), e.g. `Rng` from `@ifan/core`. */
-export interface RandomSource {
-  next(): number;
-}
+import { Rng, mixSeed, type RandomSource } from '@ifan/core/rng';
 
-/** mulberry32: a small, fast 32-bit PRNG with a good enough period for picture making. */
-export class SeededRandom implements RandomSource {
-  private state: number;
-
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  /** Uniform in [0, 1). */
-  next(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-
-  /** A uniform 32-bit unsigned integer. */
-  uint32(): number {
-    return Math.floor(this.next() * 4294967296) >>> 0;
-  }
-
-  /** Uniform in [lo, hi). */
-  range(lo: number, hi: number): number {
-    return lo + (hi - lo) * this.next();
-  }
-
-  /** Uniform in [-r, r). */
-  sym(r: number): number {
-    return (2 * this.next() - 1) * r;
-  }
-
-  /** Integer in [0, n). */
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-
-  /** Standard normal (Box-Muller). */
-  normal(): number {
-    const u = Math.max(this.next(), 1e-12);
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.next());
-  }
-
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)];
-  }
-
-  /** An index drawn with probability proportional to `weights[i]`. */
-  weighted(weights: readonly number[]): number {
-    let total = 0;
-    for (const w of weights) total += w;
-    let r = this.next() * total;
-    for (let i = 0; i < weights.length; i++) {
-      r -= weights[i];
-      if (r < 0) return i;
-    }
-    return weights.length - 1;
-  }
-
-  /** An independent stream: same parent state and salt give the same child. */
-  fork(salt: number): SeededRandom {
-    return new SeededRandom(mixSeed(this.uint32(), salt));
-  }
-}
-
-/** Hashes integers into one 32-bit seed (murmur3 finaliser per part). */
-export function mixSeed(...parts: number[]): number {
-  let h = 0x9e3779b9;
-  for (const p of parts) {
-    let k = Math.imul(p | 0, 0xcc9e2d51);
-    k = (k << 15) | (k >>> 17);
-    h ^= Math.imul(k, 0x1b873593);
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+/**
+ * The generator's old name for core's {@link Rng} (the same class, the same numbers).
+ * @deprecated Use `Rng` from `@ifan/core`.
+ */
+export const SeededRandom = Rng;
+/** @deprecated Use `Rng` from `@ifan/core`. */
+export type SeededRandom = Rng;
 
 /** A stable 32-bit hash of a string (FNV-1a), for salting seeds by name. */
 export function hashString(s: string): number {
@@ -101,14 +21,14 @@ export function hashString(s: string): number {
   return h >>> 0;
 }
 
-/** Turns a seed or a foreign random source into a {@link SeededRandom}. */
-export function toRandom(seedOrRng: number | RandomSource): SeededRandom {
+/** Turns a seed or a random source into an {@link Rng}: an `Rng` is used as it is, any other source gives one seed. */
+export function toRandom(seedOrRng: number | RandomSource): Rng {
   if (typeof seedOrRng === 'number') {
     if (!Number.isFinite(seedOrRng)) throw new Error(`seed must be a finite number, got ${seedOrRng}`);
-    return new SeededRandom(mixSeed(Math.floor(seedOrRng), Math.floor(seedOrRng / 4294967296)));
+    return new Rng(mixSeed(Math.floor(seedOrRng), Math.floor(seedOrRng / 4294967296)));
   }
-  if (seedOrRng instanceof SeededRandom) return seedOrRng;
-  return new SeededRandom(Math.floor(seedOrRng.next() * 4294967296) >>> 0);
+  if (seedOrRng instanceof Rng) return seedOrRng;
+  return new Rng(Math.floor(seedOrRng.next() * 4294967296) >>> 0);
 }
 
 /** One step of Marsaglia's xorshift32 on a 32-bit integer state (the camera noise's table offsets). */
@@ -122,7 +42,7 @@ const LATTICE_BITS = 7;
 const LATTICE_MASK = (1 << LATTICE_BITS) - 1;
 /** 128 x 128 random lattice values (64 KB, cache-friendly), made once from a fixed seed; noise seeds pick an offset into it. */
 const LATTICE: Float32Array = (() => {
-  const rng = new SeededRandom(0x1b873593);
+  const rng = new Rng(0x1b873593);
   const table = new Float32Array(1 << (2 * LATTICE_BITS));
   for (let i = 0; i < table.length; i++) table[i] = rng.next();
   return table;
@@ -160,7 +80,7 @@ export function fbm2(x: number, y: number, seed: number): number {
 const NORMAL_TABLE_BITS = 12;
 /** 4096 standard-normal samples (16 KB, stays in L1), made once from a fixed seed, for fast pixel noise. */
 export const NORMAL_TABLE: Float32Array = (() => {
-  const rng = new SeededRandom(0x2545f491);
+  const rng = new Rng(0x2545f491);
   const table = new Float32Array(1 << NORMAL_TABLE_BITS);
   for (let i = 0; i < table.length; i++) table[i] = rng.normal();
   return table;
@@ -176,7 +96,7 @@ export const NOISE_RGB_TRIPLES = 1 << 14;
  * `finishColour` in imaging.ts).
  */
 export const NOISE_RGB: Float32Array = (() => {
-  const rng = new SeededRandom(0x7f4a7c15);
+  const rng = new Rng(0x7f4a7c15);
   const n = NOISE_RGB_TRIPLES;
   const table = new Float32Array(3 * (n + 4096));
   for (let i = 0; i < 3 * n; i += 3) {

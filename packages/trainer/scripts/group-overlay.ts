@@ -12,8 +12,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import { composeAffine, rotation, selectBackend, translation, warpImage, warpLabelMap, type RawImage } from '@ifan/core';
-import { generateFace, SeededRandom } from '@ifan/synthetic';
+import { composeAffine, Rng, rotation, selectBackend, translation, warpImage, warpLabelMap, type RawImage } from '@ifan/core';
+import { generateFace } from '@ifan/synthetic';
 import { loadFaceDetector } from '../src/faces';
 import { loadModel } from '../src/model';
 import { predictFaces } from '../src/predict';
@@ -27,7 +27,7 @@ mkdirSync(outDir, { recursive: true });
 function groupPhoto(): RawImage {
   const W = 720;
   const H = 400;
-  const rng = new SeededRandom(2017);
+  const rng = new Rng(2017);
   const data = new Uint8Array(W * H * 3);
   for (let i = 0; i < W * H; i++) {
     const t = ((i % W) / W + Math.floor(i / W) / H) / 2;

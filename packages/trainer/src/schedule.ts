@@ -3,9 +3,8 @@
  * come, and the learning rate. Nothing here touches tensors, so the schedule is testable on its own
  * and a resumed run can recompute exactly where it was.
  */
-import { Rng } from '@ifan/core';
+import { Rng, mixSeed } from '@ifan/core';
 import { shuffle } from '@ifan/core/node';
-import { mixSeed } from '@ifan/synthetic';
 import type { LrSchedule, StageName } from './types';
 
 /** Learning rate of `schedule` at stage progress `p` in [0, 1]. */

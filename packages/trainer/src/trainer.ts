@@ -14,7 +14,7 @@ import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { DEFAULT_FRAMING, IntegratedNetwork, Rng, saveNetwork, selectBackend, type Dataset, type TaskPlugin } from '@ifan/core';
+import { DEFAULT_FRAMING, IntegratedNetwork, Rng, mixSeed, saveNetwork, selectBackend, type Dataset, type TaskPlugin } from '@ifan/core';
 import { fileSystemHandler } from '@ifan/core/node';
 import { disposeTargets, imageTensor, loadBatch, targetTensors, type Batch } from './batches';
 import { BatchWorker, checkWorkersOption, cores, workerObstacle, type WorkerSetupError, type WorkersOption } from './batch-worker-client';
@@ -24,7 +24,6 @@ import { evaluate, EvaluationAborted, type EvaluateOptions } from './evaluate';
 import { checkThreadsOption, GradientThreads, threadsObstacle, type ThreadsOption } from './gradient-threads';
 import { RmspropState } from './optimizer';
 import { ProgressReporter } from './progress';
-import { mixSeed } from '@ifan/synthetic';
 import { learningRate, planLength, planSchedule, Sampler, type PlanUnit, type SamplerState } from './schedule';
 import { firstDifference, resolveTrainerOptions, type DataSource } from './trainer-config';
 import type {

@@ -6,15 +6,11 @@
  * covers `[i, i + 1) x [j, j + 1)`, an image of width `w` spans `[0, w]`. Landmarks use the same
  * coordinates, so a point and the pixel under it move together.
  */
+import type { RandomSource } from '../rng';
 import type { Affine, LabelledImage, LabelMap, LabelTransform, RawImage } from './types';
 
 /** The identity map. */
 export const IDENTITY_AFFINE: Affine = [1, 0, 0, 0, 1, 0];
-
-/** Anything that yields uniform numbers in `[0, 1)`, e.g. core's `Rng`. */
-export interface RandomSource {
-  next(): number;
-}
 
 /** A multi-channel float map, row-major HWC (network probabilities, heat maps). */
 export interface FloatMap {

@@ -36,7 +36,6 @@ export type {
   LabelTransformer,
   LabelTransformers,
   PreparedSample,
-  RandomSource,
   SourcedTransform,
 } from './geometry';
 export { subsetDataset } from './recipe';

@@ -1,39 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { Rng } from '../rng';
+
+// The generator lives in ../rng; re-exported for the modules that build a ParamStore with one.
+export { Rng };
 
 export type Initializer = 'he' | 'glorot' | 'zeros' | 'ones' | ((shape: number[]) => tf.Tensor);
-
-/**
- * A deterministic pseudo-random generator (mulberry32). Every random choice in the library takes its
- * seed from one of these, so a seed reproduces a run.
- */
-export class Rng {
-  private state: number;
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-  /** Uniform in [0, 1). */
-  next(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  /** A 31-bit integer, for seeding tfjs ops. */
-  int(): number {
-    return Math.floor(this.next() * 0x7fffffff);
-  }
-  /** Standard normal (Box-Muller). */
-  normal(): number {
-    const u = Math.max(this.next(), 1e-12);
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.next());
-  }
-  getState(): number {
-    return this.state;
-  }
-  setState(state: number): void {
-    this.state = state >>> 0;
-  }
-}
 
 /**
  * Owns the variables of one network under hierarchical names (`backbone/down0/layer1/conv/kernel`).

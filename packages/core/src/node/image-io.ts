@@ -5,10 +5,9 @@
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import sharp from 'sharp';
-import type { RandomSource } from '../data/geometry';
+import { Rng, type RandomSource } from '../rng';
 import type { Dataset, LabelledImage, LabelMap, RawImage, Sample } from '../data/types';
 import { subsetDataset } from '../data/recipe';
-import { Rng } from '../nn/params';
 
 /** Largest image accepted by default, in pixels (the {@link LoadOptions} default, 100 megapixels). */
 export const DEFAULT_LIMIT_INPUT_PIXELS = 100_000_000;
