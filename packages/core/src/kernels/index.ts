@@ -4,6 +4,8 @@ import { saveStock, takeStock } from './composite';
 import { conv2dBackpropFilterKernel, conv2dBackpropInputKernel } from './conv2d_backprop';
 import { reluGradKernel } from './relu_grad';
 import { spatialMeanKernel, spatialSumKernel } from './reduce';
+import { missingWasmInternals, WASM_BACKEND_VERSION } from './wasm_internals';
+import { barWasmLoops } from './wasm_loops';
 import { WASM_MEMORY_KERNELS } from './wasm_memory';
 
 export type TrainingKernelBackend = 'wasm' | 'cpu';
@@ -38,12 +40,25 @@ const KERNELS: Record<TrainingKernelBackend, Array<(backendName: string) => tf.K
   cpu: [(backendName) => conv2dBackpropFilterKernel(backendName, 'conv'), batchNormTrainingKernel, batchNormTrainingGradKernel],
 };
 
+/**
+ * wasm when the backend lacks what the kernels above use: the cpu set, composed of the backend's own
+ * kernels only (its heap barred to them), because tfjs-backend-wasm has no Conv2DBackpropFilter of its
+ * own, so a convolution could not be trained at all, and the batch-norm kernel is what keeps the
+ * statistics of a batch split over two gradient threads those of the whole batch.
+ */
+const WASM_WITHOUT_INTERNALS = KERNELS.cpu;
+
 const registered = new Map<string, string[]>();
 
 /**
  * Registers this library's training kernels for a backend (the backend's package must already be
  * imported, so its own kernels are in the registry). Idempotent. Returns the names of the kernels
  * registered for the backend.
+ *
+ * wasm: the backend must be initialised (`await tf.setBackend('wasm')`, or `selectBackend`), as the
+ * kernels use its private fields and these are checked first (`missingWasmInternals`). Where one is
+ * missing, one line (`console.warn`) says what, and the backend trains on its own kernels, with only
+ * the kernels composed of them that cpu gets too (Conv2DBackpropFilter, which it lacks, and batch norm).
  */
 export function registerTrainingKernels(backendName: TrainingKernelBackend): string[] {
   const done = registered.get(backendName);
@@ -55,8 +70,26 @@ export function registerTrainingKernels(backendName: TrainingKernelBackend): str
       `backend "${backendName}" has no kernels registered: import '@tensorflow/tfjs-backend-${backendName}' before registerTrainingKernels`,
     );
   }
+  let chosen = factories;
+  if (backendName === 'wasm') {
+    const instance = (tf.engine().registry as Record<string, tf.KernelBackend | undefined>)[backendName];
+    if (!instance) {
+      throw new Error("registerTrainingKernels('wasm'): the wasm backend is not initialised; await tf.setBackend('wasm') (or selectBackend) first");
+    }
+    barWasmLoops(instance, false); // a check that failed before is made again
+    const missing = missingWasmInternals(instance);
+    barWasmLoops(instance, missing.length > 0);
+    if (missing.length > 0) {
+      chosen = WASM_WITHOUT_INTERNALS;
+      console.warn(
+        `ifan: @tensorflow/tfjs-backend-wasm lacks what the training kernels use (${missing.join('; ')}): ` +
+          `training on its stock kernels, slower, plus Conv2DBackpropFilter and batch norm composed of them; ` +
+          `the kernels need version ${WASM_BACKEND_VERSION}`,
+      );
+    }
+  }
   const names: string[] = [];
-  for (const make of factories) {
+  for (const make of chosen) {
     const config = make(backendName);
     const stock = tf.getKernel(config.kernelName, backendName);
     if (stock) {

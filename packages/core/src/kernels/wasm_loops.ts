@@ -215,9 +215,20 @@ function assemble(fns: Fn[]): Uint8Array<ArrayBuffer> {
 
 const instances = new WeakMap<WebAssembly.Memory, WasmLoops>();
 let module: WebAssembly.Module | null = null;
+const barred = new WeakSet<object>();
 
-/** The loops over a wasm backend's memory (`backend.wasm.asm.memory`); null if it cannot be reached. */
+/**
+ * Keeps the loops, and with them every kernel's path over the heap, away from a backend whose
+ * internals failed the start-up check (wasm_internals.ts); `false` lifts the bar.
+ */
+export function barWasmLoops(backend: object, bar = true): void {
+  if (bar) barred.add(backend);
+  else barred.delete(backend);
+}
+
+/** The loops over a wasm backend's memory (`backend.wasm.asm.memory`); null if it cannot be reached or is barred. */
 export function wasmLoops(backend: unknown): WasmLoops | null {
+  if (barred.has(backend as object)) return null;
   const memory = (backend as { wasm?: { asm?: { memory?: unknown } } }).wasm?.asm?.memory;
   if (!(memory instanceof WebAssembly.Memory)) return null;
   let loops = instances.get(memory);
