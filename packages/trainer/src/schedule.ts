@@ -49,24 +49,26 @@ export interface PlanUnit {
   steps: number[];
   /** Stage 1: the source whose sampler starts a fresh permutation when the unit starts. */
   restarts?: number;
-  /** Learning-rate progress of each step within its stage, in [0, 1]. */
+  /** Learning-rate progress of each step, in [0, 1]: within its source's pre-training in stage 1, within stage 2. */
   progress: number[];
 }
 
 /**
  * Algorithm 1's order. Stage 1 (task-wise pre-training): for each source in turn, `pretrainEpochs`
- * epochs over its own data. Stage 2 (batch-wise alternating fine-tuning): `rounds` rounds, in each of
+ * epochs over its own data, with the stage-1 rate schedule run from start to end for each source (so
+ * every task is pre-trained as its single-task network would be, whatever its place in the order). Stage 2 (batch-wise alternating fine-tuning): `rounds` rounds, in each of
  * which every source in turn trains one batch, so each gets the same number of updates whatever the
  * size of its data set.
  */
 export function planSchedule(sources: readonly PlanSource[], opts: { pretrainEpochs: number; rounds: number }): PlanUnit[] {
   const units: PlanUnit[] = [];
   let step = 0;
-  const stage1Steps = sources.reduce((a, s) => a + opts.pretrainEpochs * batchesPerEpoch(s.samples, s.batchSize), 0);
-  let k = 0;
-  const p1 = () => (stage1Steps > 1 ? k++ / (stage1Steps - 1) : (k++, 0));
   sources.forEach((s, i) => {
     const n = batchesPerEpoch(s.samples, s.batchSize);
+    // each source's pre-training runs the whole stage-1 rate schedule, as its single-task network would
+    const sourceSteps = opts.pretrainEpochs * n;
+    let k = 0;
+    const p1 = () => (sourceSteps > 1 ? k++ / (sourceSteps - 1) : (k++, 0));
     for (let e = 0; e < opts.pretrainEpochs; e++) {
       const steps = new Array<number>(n).fill(i);
       units.push({ stage: 'pretrain', epoch: e, firstStep: step, steps, restarts: i, progress: steps.map(p1) });

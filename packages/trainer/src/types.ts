@@ -30,7 +30,7 @@ export interface ScheduleConfig {
    * one batch. Default 20.
    */
   rounds: number;
-  /** Stage-1 rate. Default constant 1e-3 (paper 4.1.2). */
+  /** Stage-1 rate, run from start to end for each source's pre-training in turn. Default constant 1e-3 (paper 4.1.2). */
   pretrainLr: LrSchedule;
   /** Stage-2 rate. Default exponential from 1e-3 to 1e-6 (paper 4.1.2). */
   finetuneLr: LrSchedule;

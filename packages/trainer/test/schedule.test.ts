@@ -45,10 +45,14 @@ describe('Algorithm 1 plan', () => {
     expect(planLength(plan)).toBe(2 * (6 + 12 + 1) + 5 * 3);
   });
 
-  it('learning-rate progress runs 0 -> 1 within each stage; a round shares one rate', () => {
-    const p1 = plan.filter((u) => u.stage === 'pretrain').flatMap((u) => u.progress);
-    expect(p1[0]).toBe(0);
-    expect(p1[p1.length - 1]).toBe(1);
+  it('learning-rate progress runs 0 -> 1 within each source\'s pre-training and within stage 2; a round shares one rate', () => {
+    sources.forEach((s, i) => {
+      const p1 = plan.filter((u) => u.stage === 'pretrain' && u.steps[0] === i).flatMap((u) => u.progress);
+      const n = 2 * batchesPerEpoch(s.samples, s.batchSize);
+      expect(p1).toHaveLength(n);
+      // evenly spaced from 0 to 1 (a single step stays at 0): each task gets the whole stage-1 schedule
+      p1.forEach((p, k) => expect(p).toBeCloseTo(n > 1 ? k / (n - 1) : 0, 12));
+    });
     const rounds = plan.filter((u) => u.stage === 'finetune');
     expect(rounds.map((r) => r.progress[0])).toEqual([0, 0.25, 0.5, 0.75, 1]);
     for (const r of rounds) expect(new Set(r.progress).size).toBe(1);
