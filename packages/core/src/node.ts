@@ -18,7 +18,6 @@ export {
   isFile,
   listFiles,
   numberedLines,
-  parseCsvLine,
   readTextFile,
   resolveInside,
   scanDataset,
@@ -28,5 +27,7 @@ export {
   writePng,
 } from './node/image-io';
 export type { DecodeOptions, LabelImage, ScanOptions, SkippedFile, SplitOptions } from './node/image-io';
+export { csvRows } from './node/csv';
+export type { CsvRow } from './node/csv';
 
 registerFileRouter();

@@ -12,7 +12,6 @@ import {
   encodePng,
   listFiles,
   numberedLines,
-  parseCsvLine,
   readTextFile,
   resolveInside,
   scanDataset,
@@ -237,10 +236,6 @@ describe('text helpers', () => {
       { line: 3, text: ' b' },
       { line: 4, text: 'c' },
     ]);
-  });
-
-  it('parses quoted CSV fields', () => {
-    expect(parseCsvLine('a,"b,c","d ""e""",')).toEqual(['a', 'b,c', 'd "e"', '']);
   });
 
   it('lists files sorted, skipping hidden ones, and names a missing folder', async () => {

@@ -6,8 +6,17 @@ import { createReadStream } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Dataset, LabelledImage, LoadOptions, Sample } from '@ifan/core';
-import { DatasetError, IMAGE_EXTENSIONS, SkipCollector, decodeImage, isFile, listFiles, readTextFile, resolveInside } from '@ifan/core/node';
-import { csvRows } from './csv';
+import {
+  DatasetError,
+  IMAGE_EXTENSIONS,
+  SkipCollector,
+  csvRows,
+  decodeImage,
+  isFile,
+  listFiles,
+  readTextFile,
+  resolveInside,
+} from '@ifan/core/node';
 import type { EmotionLabel, EmotionLabelSet } from './types';
 
 import { classIndex, EMOTION_TASK, FER2013_7, FER2013_CSV_CODES, RAFDB_CODES, emotionLabelSet } from './sets';

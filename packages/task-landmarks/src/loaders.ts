@@ -8,11 +8,11 @@ import { faceBoxFromKeypoints, type Dataset, type LabelledImage, type LoadOption
 import {
   DatasetError,
   SkipCollector,
+  csvRows,
   decodeImage,
   isFile,
   listFiles,
   numberedLines,
-  parseCsvLine,
   readTextFile,
   resolveInside,
 } from '@ifan/core/node';
@@ -332,17 +332,23 @@ export interface LandmarkCsvOptions extends LandmarkLoadOptions {
   landmarkSet?: LandmarkSet;
 }
 
-/** A generic CSV of image paths (relative to the root) and interleaved point coordinates in pixels. */
+/**
+ * A generic CSV of image paths (relative to the root) and interleaved point coordinates in pixels.
+ * Fields may be quoted (RFC 4180), so a path may hold commas, `""` and line breaks; errors name the
+ * line a row starts on.
+ */
 export async function loadLandmarkCsv(root: string, options: LandmarkCsvOptions = {}): Promise<Dataset> {
   const collector = new SkipCollector(options.onError);
   const fileName = options.file ?? (options.split ? `${options.split}.csv` : 'landmarks.csv');
   const csv = join(root, fileName);
-  const lines = numberedLines(await readTextFile(csv, 'expected a CSV of path,x1,y1,x2,y2,...'));
+  const text = await readTextFile(csv, 'expected a CSV of path,x1,y1,x2,y2,...');
   let set = options.landmarkSet;
   const pending: PendingSample[] = [];
-  lines.forEach(({ line, text }, k) => {
-    const fields = parseCsvLine(text).map((f) => f.trim());
-    if (k === 0 && fields.length > 1 && !Number.isFinite(Number(fields[1]))) return; // header
+  let first = true;
+  for await (const { fields, line } of csvRows(text, csv)) {
+    const header = first && fields.length > 1 && !Number.isFinite(Number(fields[1]));
+    first = false;
+    if (header) continue;
     collector.attempt(() => {
       const where = { file: csv, line };
       const numbers = fields.length - 1;
@@ -362,7 +368,7 @@ export async function loadLandmarkCsv(root: string, options: LandmarkCsvOptions 
       const id = fields[0].replace(/\\/g, '/');
       pending.push({ id, rel: id, abs, where, points });
     });
-  });
+  }
   const kept = await keepExisting(pending, collector);
   return dataset(`csv/${fileName}`, [options.taskName ?? LANDMARKS_TASK], makeSamples(kept, options), collector);
 }

@@ -271,6 +271,23 @@ describe('loadLandmarkCsv', () => {
     expect(((await ds.samples[0].load()).labels.landmarks as LandmarkLabel).points).toEqual([[1, 2], [3, 4], [5, 6], [7, 8], [9, 10]]);
   });
 
+  it('reads a quoted path holding a comma and a line break, and names the line a later bad row starts on', async () => {
+    await image('csv/img/smiling, take 2\nfinal.jpg', 32, 32);
+    const points = '1,2,3,4,5,6,7,8,9,10';
+    await text('csv/quoted.csv', `path,x1,y1,x2,y2,x3,y3,x4,y4,x5,y5\r\n"img/smiling, take 2\nfinal.jpg",${points}\r\n\r\nimg/a.jpg,1,2,3\r\nimg/a.jpg,"${points}"\r\n`);
+    const ds = await loadLandmarkCsv(join(root, 'csv'), { file: 'quoted.csv', onError: 'skip' });
+    expect(ds.samples.map((s) => s.id)).toEqual(['img/smiling, take 2\nfinal.jpg']);
+    expect(((await ds.samples[0].load()).labels.landmarks as LandmarkLabel).points).toEqual([[1, 2], [3, 4], [5, 6], [7, 8], [9, 10]]);
+    // the last row's coordinates are one quoted field: 1 number, not 10
+    expect(ds.skipped!.map((s) => s.reason)).toEqual([
+      expect.stringMatching(/^line 5: expected a path and an even number of coordinates .*found 3/),
+      expect.stringMatching(/^line 6: expected a path and an even number of coordinates .*found 1/),
+    ]);
+    // a quote never closed cannot be skipped: the rest of the file would be one field
+    await text('csv/open.csv', `img/a.jpg,${points}\n"img/a.jpg,${points}\nimg/a.jpg,${points}\n`);
+    await expect(loadLandmarkCsv(join(root, 'csv'), { file: 'open.csv', onError: 'skip' })).rejects.toThrow(/open\.csv:2: a quoted field is never closed/);
+  });
+
   it('names file and line for bad rows', async () => {
     await text('csv/bad.csv', 'img/a.jpg,1,2,3,4,5,6,7,8,9,10\nimg/a.jpg,1,2,3\n');
     await expect(loadLandmarkCsv(join(root, 'csv'), { file: 'bad.csv' })).rejects.toThrow(/bad\.csv:2: expected a path and an even number of coordinates .*found 3/);

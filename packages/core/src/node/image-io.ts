@@ -146,32 +146,6 @@ export function numberedLines(text: string): { line: number; text: string }[] {
   return out;
 }
 
-/** Splits one CSV line into fields (RFC 4180 quoting within the line; fields are not trimmed). */
-export function parseCsvLine(line: string): string[] {
-  const fields: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i];
-    if (quoted) {
-      if (ch === '"') {
-        if (line[i + 1] === '"') {
-          field += '"';
-          i++;
-        } else quoted = false;
-      } else field += ch;
-    } else if (ch === '"' && field.trim() === '') {
-      quoted = true;
-      field = '';
-    } else if (ch === ',') {
-      fields.push(field);
-      field = '';
-    } else field += ch;
-  }
-  fields.push(field);
-  return fields;
-}
-
 /**
  * Files below `dir`, as sorted paths relative to it with `/` separators. Hidden files (`.DS_Store`)
  * are left out; with `extensions`, only files ending in one of them (case-insensitive).

@@ -1,10 +1,11 @@
 /**
- * CSV rows for the loaders, read with csv-parse (RFC 4180: quoted fields may hold commas, quotes as `""`
- * and line breaks), each with the line it starts on, so that errors name file and line.
+ * CSV rows for the data-set loaders of every task, read with csv-parse (RFC 4180: quoted fields may
+ * hold commas, quotes as `""` and line breaks), each with the line it starts on, so that errors name
+ * file and line.
  */
 import { pipeline, type Readable } from 'node:stream';
-import { DatasetError } from '@ifan/core/node';
 import { CsvError, parse, type Options } from 'csv-parse';
+import { DatasetError } from './image-io';
 
 export interface CsvRow {
   /** Fields, trimmed (inside quotes too). */
@@ -30,7 +31,14 @@ function reason(e: CsvError): string {
  * The rows of a CSV file (`input`, its text or a stream of it; `file` names it in errors), in order.
  * Line breaks may be LF, CRLF or CR, also mixed; a byte order mark is dropped; blank rows are left out.
  * A row may have any number of fields: the loader checks them. A quote that is never closed, or text
- * after a closing quote, stops the reading with a DatasetError naming the line the row starts on.
+ * after a closing quote, stops the reading with a DatasetError naming the line the row starts on; so
+ * does a stream that cannot be read (`file is unreadable (EACCES)`), without a line.
+ *
+ * ```ts
+ * for await (const { fields, line } of csvRows(createReadStream(file), file)) {
+ *   if (fields.length !== 2) throw new DatasetError(file, `expected 2 fields, found ${fields.length}`, { line });
+ * }
+ * ```
  */
 export async function* csvRows(input: Readable | string, file: string): AsyncGenerator<CsvRow> {
   // the line the next row starts on, counted as csv-parse reads (an error can come before the rows
