@@ -43,6 +43,10 @@ export interface TaskSpec {
   /** Options of the task's plugin factory. */
   options?: Record<string, unknown>;
   batchSize?: number;
+  /** This task's share of `train` carved out for validation; default the run's `valFraction`. */
+  valFraction?: number;
+  /** This task's share of `train` carved out for testing; default the run's `testFraction`. */
+  testFraction?: number;
 }
 
 /** The JSON of `ifan train --config FILE`: the trainer's settings plus where each task's data is. */
@@ -84,7 +88,7 @@ const KNOWN_KEYS = [
   'tasks', 'preset', 'network', 'schedule', 'optimizer', 'augment', 'crop', 'checkpoint', 'seed', 'evalBatchSize', 'valFraction', 'testFraction', 'out',
   'onError', 'limitInputPixels',
 ];
-const TASK_KEYS = ['train', 'val', 'test', 'options', 'batchSize'];
+const TASK_KEYS = ['train', 'val', 'test', 'options', 'batchSize', 'valFraction', 'testFraction'];
 
 /**
  * `FORMAT:PATH`, `FORMAT:PATH#SPLIT` or `synthetic:COUNT` -> a {@link DataSpec}. The split is what
@@ -127,6 +131,7 @@ export function checkRunConfig(raw: unknown): RunConfigFile {
     const s = spec as TaskSpec;
     if (s.train === undefined) throw new ConfigError(`tasks.${name}.train`, 'is missing');
     if (s.batchSize !== undefined) checkInteger(`tasks.${name}.batchSize`, s.batchSize, 1);
+    for (const k of ['valFraction', 'testFraction'] as const) if (s[k] !== undefined) checkNumber(`tasks.${name}.${k}`, s[k], { min: 0, max: 0.9 });
   }
   if (c.seed !== undefined) checkInteger('seed', c.seed, 0, 0xffffffff);
   if (c.valFraction !== undefined) checkNumber('valFraction', c.valFraction, { min: 0, max: 0.9 });
@@ -211,8 +216,9 @@ export async function buildRun(config: RunConfigFile, baseDir = process.cwd()): 
     let train = await load('train');
     let test = specs.test ? await load('test') : undefined;
     let val = specs.val ? await load('val') : undefined;
-    const testFraction = config.testFraction ?? 0.2;
-    const valFraction = config.valFraction ?? 0.1;
+    // per task, so that a multi-task run can carve each task's splits as its single-task run did
+    const testFraction = spec.testFraction ?? config.testFraction ?? 0.2;
+    const valFraction = spec.valFraction ?? config.valFraction ?? 0.1;
     const whole = train.name;
     if (!test && testFraction > 0) {
       const parts = splitDataset(train, { fraction: testFraction, seed });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { emotionTask } from '@ifan/task-emotion';
-import { buildRun, loadData } from '../src/run-config';
+import { buildRun, checkRunConfig, loadData } from '../src/run-config';
 import { classFrequencies } from '../src/baselines';
 
 describe('loadData', () => {
@@ -64,5 +64,23 @@ describe('buildRun: parsing classWeights "inverse-sqrt"', () => {
   it('names the field when the task has no class-score labels', async () => {
     const config = { tasks: { landmarks: { train: 'synthetic:8', options: { classWeights: 'inverse-sqrt' } } }, preset: 'tiny' as const, testFraction: 0, valFraction: 0 };
     await expect(buildRun(config)).rejects.toThrow(/tasks\.landmarks\.options/);
+  });
+});
+
+describe('buildRun: split fractions per task', () => {
+  it('a task\'s valFraction/testFraction overrides the run\'s, so each task can be split as its single-task run was', async () => {
+    const config = {
+      tasks: { emotion: { train: 'synthetic:40', testFraction: 0, valFraction: 0.5 }, landmarks: { train: 'synthetic:40' } },
+      preset: 'tiny' as const,
+      testFraction: 0.25,
+      valFraction: 0.2,
+    };
+    const built = await buildRun(config);
+    expect([built.data.emotion.train.samples.length, built.data.emotion.val?.samples.length, built.data.emotion.test]).toEqual([20, 20, undefined]);
+    expect([built.data.landmarks.train.samples.length, built.data.landmarks.val?.samples.length, built.data.landmarks.test?.samples.length]).toEqual([24, 6, 10]);
+    // the single-task run with the same fractions carves the same faces
+    const alone = await buildRun({ tasks: { emotion: { train: 'synthetic:40' } }, preset: 'tiny', testFraction: 0, valFraction: 0.5 });
+    expect(built.data.emotion.val!.samples.map((s) => s.id)).toEqual(alone.data.emotion.val!.samples.map((s) => s.id));
+    expect(() => checkRunConfig({ ...config, tasks: { emotion: { train: 'synthetic:4', valFraction: 2 } } })).toThrow(/tasks\.emotion\.valFraction/);
   });
 });
