@@ -79,7 +79,10 @@ export interface AnalyzeFacesOptions {
   align?: boolean;
   /** Interaction iterations. Default the network's ITER. */
   iterations?: number;
-  /** Batch-norm key (the data set whose statistics the photos resemble). Default the network's. */
+  /**
+   * Batch-norm key for every task (the data set whose statistics the photos resemble). Default each
+   * task's own key, as it was trained (one pass per key).
+   */
   bnKey?: string;
   /** Draw the overlay. Default true. */
   overlay?: boolean;
@@ -200,8 +203,16 @@ export async function analyzeFaces(image: RawImage, options: AnalyzeFacesOptions
       const crop = warpImage(image, transforms[i].affine, S, S);
       for (let p = 0; p < crop.data.length; p++) pixels[k * S * S * 3 + p] = crop.data[p] / 255;
     });
-    const ctx = net.context({ training: false, bnKey: options.bnKey });
-    const preds = tf.tidy(() => net.forward(tf.tensor4d(pixels, [idx.length, S, S, 3]), ctx, iterations).predictions[iterations]);
+    // each task read through its own batch-norm key (one pass per key), unless one key is forced
+    const keys = options.bnKey ? [options.bnKey] : [...new Set(plugins.map((p) => p.bnKey))];
+    const preds: Record<string, tf.Tensor> = {};
+    tf.tidy(() => {
+      const x = tf.tensor4d(pixels, [idx.length, S, S, 3]);
+      for (const key of keys) {
+        const out = net.forward(x, net.context({ training: false, bnKey: key }), iterations).predictions[iterations];
+        for (const p of plugins) if ((options.bnKey ?? p.bnKey) === key) preds[p.name] = tf.keep(out[p.name]);
+      }
+    });
     try {
       for (const p of plugins) {
         if (!draw) {

@@ -197,6 +197,27 @@ describe('analyzeFaces', () => {
     });
   });
 
+  it("reads each task through its own batch-norm key, as it was trained, unless one key is forced", async () => {
+    const image = await decodeImage(join(fixtures, 'one-face.jpg'));
+    const t = truth['one-face.jpg'][0];
+    const boxes = [faceBoxFromKeypoints(t.leftEye, t.rightEye, t.mouth)];
+    // a fresh network's keys all hold the initial statistics: give the emotion key its own
+    const moved = [...model.net.params.variables].filter(([name]) => name.includes('emotion') && name.endsWith('moving_mean'));
+    expect(moved.length).toBeGreaterThan(0);
+    const saved = moved.map(([, v]) => v.clone());
+    moved.forEach(([, v]) => v.assign(tf.fill(v.shape, 0.3)));
+    const own = await analyzeFaces(image, { model, boxes, overlay: false });
+    const forced = await analyzeFaces(image, { model, boxes, overlay: false, bnKey: 'parsing' });
+    const probs = (r: typeof own) => (r.faces[0].outputs.emotion as { probabilities: number[] }).probabilities;
+    // the 3 tasks have 3 keys: emotion read with its own statistics differs from emotion read with parsing's
+    expect(probs(own)).not.toEqual(probs(forced));
+    const byEmotionKey = await analyzeFaces(image, { model, boxes, overlay: false, bnKey: 'emotion' });
+    expect(probs(own)).toEqual(probs(byEmotionKey));
+    expect(own.faces[0].outputs.parsing).toEqual(forced.faces[0].outputs.parsing);
+    moved.forEach(([, v], i) => v.assign(saved[i]));
+    tf.dispose(saved);
+  });
+
   it('a JPEG stored turned with an EXIF orientation: faces where the upright photo has them', async () => {
     const image = await decodeImage(join(fixtures, 'three-faces.jpg'));
     const stored = await sharp(Buffer.from(image.data), { raw: { width: image.width, height: image.height, channels: 3 } })
