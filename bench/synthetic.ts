@@ -8,15 +8,13 @@
  * shared machine hits every case alike). Reports per case the median and the best trial in faces per
  * second of wall-clock time, and the median per second of this process's CPU time (user + system,
  * all threads, GC included). Prints a table and writes out/synthetic.json. BENCH_SECONDS sets the time
- * per case (default 3). The 128 px case also runs with the JavaScript image passes in the same rounds,
- * and the median ratio of the paired trials is printed. With IFAN_SYNTHETIC_WASM=0 every case runs
- * the JavaScript passes (the table says which ran) and the report goes to out/synthetic-js.json.
+ * per case (default 3).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DOMAINS, type FaceOptions, generateFace, imagePasses, setImagePasses } from '@ifan/synthetic';
+import { DOMAINS, type FaceOptions, generateFace } from '@ifan/synthetic';
 import { median } from './stats';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -35,23 +33,18 @@ interface CaseResult {
   faces: number;
 }
 
-/** Where the image passes run unless a case says otherwise (IFAN_SYNTHETIC_WASM=0 makes it 'js'). */
-const passes = imagePasses() === 'js' ? 'js' : 'auto';
-const cases: [string, FaceOptions, 'auto' | 'js'][] = [
-  ['64px', { size: 64 }, passes],
-  ['128px', { size: 128 }, passes],
-  ['domain:parsing (128px)', DOMAINS.parsing.face, passes],
-  ['domain:landmarks (96px)', DOMAINS.landmarks.face, passes],
-  ['domain:emotion (48px grey)', DOMAINS.emotion.face, passes],
+const cases: [string, FaceOptions][] = [
+  ['64px', { size: 64 }],
+  ['128px', { size: 128 }],
+  ['domain:parsing (128px)', DOMAINS.parsing.face],
+  ['domain:landmarks (96px)', DOMAINS.landmarks.face],
+  ['domain:emotion (48px grey)', DOMAINS.emotion.face],
 ];
-// the same 128 px faces with the JavaScript image passes, in the same rounds, for their ratio
-if (passes === 'auto') cases.splice(2, 0, ['128px, js image passes', { size: 128 }, 'js']);
 
 const loadBefore = loadavg()[0];
 // Warm-up: V8 optimises the shared hot paths with feedback from every size.
 for (let round = 0; round < 2; round++) {
-  cases.forEach(([, options, where], k) => {
-    setImagePasses(where);
+  cases.forEach(([, options], k) => {
     for (let i = 0; i < 150; i++) generateFace(-1 - i - 1000 * k, options);
   });
 }
@@ -59,8 +52,7 @@ const wall: number[][] = cases.map(() => []);
 const cpu: number[][] = cases.map(() => []);
 const counts = cases.map(() => 0);
 for (let t = 0; t < TRIALS; t++) {
-  cases.forEach(([, options, where], k) => {
-    setImagePasses(where);
+  cases.forEach(([, options], k) => {
     const c0 = process.cpuUsage();
     const start = performance.now();
     const end = start + (secondsPerCase * 1000) / TRIALS;
@@ -77,10 +69,7 @@ for (let t = 0; t < TRIALS; t++) {
   });
 }
 
-setImagePasses(passes);
-console.log(
-  `synthetic faces, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average ${loadBefore.toFixed(2)}, ${TRIALS} trials per case, image passes: ${imagePasses()}`,
-);
+console.log(`synthetic faces, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average ${loadBefore.toFixed(2)}, ${TRIALS} trials per case`);
 console.log(`${'case'.padEnd(28)} ${'faces/s'.padStart(8)} ${'best'.padStart(8)} ${'per cpu-s'.padStart(10)} ${'ms/face'.padStart(8)}`);
 const results: Record<string, CaseResult> = {};
 cases.forEach(([name], k) => {
@@ -98,14 +87,8 @@ cases.forEach(([name], k) => {
   );
 });
 
-// WebAssembly over JavaScript image passes at 128 px: the median ratio of trials run side by side
-const wasmAt = cases.findIndex(([name]) => name === '128px');
-const jsAt = cases.findIndex(([name]) => name === '128px, js image passes');
-const wasmOverJs = passes === 'auto' && jsAt >= 0 ? median(wall[wasmAt].map((w, t) => w / wall[jsAt][t])) : null;
-if (wasmOverJs !== null) console.log(`128 px, WebAssembly over JavaScript image passes: ${wasmOverJs.toFixed(2)}x (median of ${TRIALS} paired trials)`);
-
 mkdirSync(join(here, 'out'), { recursive: true });
-const file = join(here, 'out', imagePasses() === 'js' ? 'synthetic-js.json' : 'synthetic.json');
+const file = join(here, 'out', 'synthetic.json');
 const report = {
   bench: 'synthetic',
   node: process.version,
@@ -115,9 +98,7 @@ const report = {
   date: new Date().toISOString(),
   secondsPerCase,
   trials: TRIALS,
-  imagePasses: imagePasses(),
   results,
-  wasmOverJs,
 };
 writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
 console.log(`wrote ${file}`);

@@ -2,7 +2,6 @@ import { Rng, mixSeed, type RandomSource } from '@ifan/core/rng';
 import { EXPRESSIONS } from './constants';
 import { expressionShape, sampleIdentity } from './face';
 import { DEFAULT_IMAGING, type ResolvedImaging, develop } from './imaging';
-import { pixelHeap } from './pixels';
 import { Canvas } from './raster';
 import { type SceneOptions, renderFace } from './render';
 import { toRandom } from './rng';
@@ -83,9 +82,9 @@ export function resolveFaceOptions(options: FaceOptions = {}): ResolvedFaceOptio
 /**
  * Draws one synthetic face with exact labels for the requested tasks.
  *
- * @param seedOrRng A seed (same seed and options give the same face, bit for bit; only where WebAssembly
- *   SIMD is missing do a few image bytes in 10^5 differ by one), an `Rng` from `@ifan/core` (the face
- *   draws from it and advances it), or any other random source, from which one 32-bit seed is drawn.
+ * @param seedOrRng A seed (same seed and options give the same face, bit for bit, on every platform),
+ *   an `Rng` from `@ifan/core` (the face draws from it and advances it), or any other random source,
+ *   from which one 32-bit seed is drawn.
  * @param options See {@link FaceOptions}; everything has a default.
  */
 export function generateFace(seedOrRng: number | RandomSource, options: FaceOptions = {}): SyntheticFace {
@@ -138,16 +137,8 @@ export function generateResolved(rng: Rng, o: ResolvedFaceOptions): SyntheticFac
 
 let colourScratch = new Float32Array(0);
 
-/**
- * The float colour buffer is scratch (every pixel is overwritten by the backdrop), so it is reused:
- * the canvas in the WebAssembly heap where there is one (the image passes read it in place).
- */
+/** The float colour buffer is scratch (every pixel is overwritten by the backdrop or the head), so it is reused. */
 function colourBuffer(width: number, height: number): Float32Array {
-  const heap = pixelHeap();
-  if (heap) {
-    heap.layout(width, height);
-    return heap.canvas();
-  }
   if (colourScratch.length !== width * height * 3) colourScratch = new Float32Array(width * height * 3);
   return colourScratch;
 }

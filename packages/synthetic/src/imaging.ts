@@ -3,7 +3,6 @@
  * colour cast, gamma, blur, noise and grey conversion. Labels are untouched by all of these.
  */
 import type { Rng } from '@ifan/core/rng';
-import { type PixelHeap, pixelHeap } from './pixels';
 import { NOISE_RGB, NOISE_RGB_TRIPLES, NORMAL_TABLE, NORMAL_TABLE_MASK, xorshift32 } from './rng';
 import type { ImagingOptions } from './types';
 
@@ -62,8 +61,6 @@ export function develop(rgb: Float32Array, width: number, height: number, im: Re
   const gain = brightness * contrast * toIndex;
   const offset = 128 * (1 - contrast) * toIndex;
   const tone: Tone = { w, kr: cast[0] * gain, kg: cast[1] * gain, kb: cast[2] * gain, offset, gx, gy, noise, seed };
-  const heap = pixelHeap();
-  if (!useGamma && !im.grey && heap) return finishColourWasm(heap, rgb, width, height, tone);
   const out = new Uint8ClampedArray(rgb.length);
   if (!useGamma && !im.grey) finishColour(rgb, out, width, height, tone);
   else {
@@ -188,57 +185,6 @@ function finishColour(rgb: Float32Array, out: Uint8ClampedArray, width: number, 
     out[o + 1] = (c * pg + w * (qg + pg)) * (kg * light) + off + table[t + o + 1] * noise;
     out[o + 2] = (c * pb + w * (qb + pb)) * (kb * light) + off + table[t + o + 2] * noise;
   }
-}
-
-/**
- * {@link finishColour} in the WebAssembly loops (pixels.ts), a row per call: the same pass, with the
- * same per-row noise offsets, in float32 (a byte now and then differs by one from the float64 pass).
- */
-function finishColourWasm(heap: PixelHeap, rgb: Float32Array, width: number, height: number, tone: Tone): Uint8Array {
-  const { w, kr, kg, kb, offset, gx, gy, noise, seed } = tone;
-  if (!heap.holds(rgb)) {
-    heap.layout(width, height);
-    heap.canvas().set(rgb);
-  }
-  const stride = width * 3;
-  // gain x light = kc * base(y) + kx, with light = base(y) + gx * x along a row
-  const kc = heap.floats(heap.rowKc, stride);
-  const kx = heap.floats(heap.rowKx, stride);
-  for (let x = 0, j = 0; x < width; x++, j += 3) {
-    kc[j] = kr;
-    kc[j + 1] = kg;
-    kc[j + 2] = kb;
-    kx[j] = kr * gx * x;
-    kx[j + 1] = kg * gx * x;
-    kx[j + 2] = kb * gx * x;
-  }
-  const bytes = stride * 4;
-  const src = heap.canvasOffset;
-  const mask = NOISE_RGB_TRIPLES - 1;
-  const finishRow = heap.fn.finishRow;
-  let state = seed | 0;
-  for (let y = 0; y < height; y++) {
-    const row = src + y * bytes;
-    state = xorshift32(state);
-    const base = rowLight(width, height, gx, gy, y);
-    finishRow(
-      row,
-      y > 0 ? row - bytes : row,
-      y < height - 1 ? row + bytes : row,
-      heap.out + y * stride,
-      heap.rowV,
-      heap.rowKc,
-      heap.rowKx,
-      heap.noise + 12 * (state & mask),
-      bytes,
-      1 - 2 * w,
-      w,
-      base,
-      offset + 0.5,
-      noise,
-    );
-  }
-  return heap.copyBytes(heap.out, stride * height);
 }
 
 const gammaTables = new Map<number, Float32Array>();

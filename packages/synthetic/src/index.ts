@@ -12,7 +12,6 @@ export type { SyntheticDataset, SyntheticDatasetOptions, SyntheticDomainsOptions
 export { DOMAINS } from './domains';
 export type { DomainName, DomainSpec } from './domains';
 export { DEFAULT_IMAGING } from './imaging';
-export { imagePasses, setImagePasses } from './pixels';
 // the generator is core's Rng; these names stay for code written against earlier versions
 export { mixSeed } from '@ifan/core/rng';
 export type { RandomSource } from '@ifan/core/rng';

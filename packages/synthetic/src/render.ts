@@ -32,7 +32,6 @@ import {
   sinOfMultiple,
   smoothstep,
 } from './raster';
-import { backdropSize, pixelHeap } from './pixels';
 import { fbm2, valueNoise } from './rng';
 import type { HairStyle } from './types';
 
@@ -1540,50 +1539,20 @@ function taps(n: number, m: number): Taps {
 /**
  * Bilinear upsampling of a small canvas's colours over a whole larger canvas, but for the pixels
  * `cover` says later shapes hide (see {@link Canvas.cover}). Each source row is interpolated across
- * once, then every destination pixel mixes two such rows; in the WebAssembly loops (pixels.ts) when
- * both canvases live in the heap.
+ * once, then every destination pixel mixes two such rows.
  */
 function upsample(src: Canvas, dst: Canvas, cover: Int32Array): void {
-  const heap = pixelHeap();
-  const wasm = heap !== null && heap.holds(dst.rgb) && heap.holdsBackdrop(src.rgb) ? heap : null;
   const { width: sw, height: sh, rgb: srgb } = src;
   const { width: dw, height: dh, rgb: drgb } = dst;
   const { index: xi, weight: xt } = taps(sw, dw);
   const { index: yi, weight: yt } = taps(sh, dh);
   const stride = dw * 3;
-  // the two interpolated source rows (views, and byte offsets in the heap)
-  let rows: [Float32Array, Float32Array];
-  let at: [number, number] = [0, 0];
-  if (wasm) {
-    rows = [wasm.floats(wasm.rowA, stride), wasm.floats(wasm.rowB, stride)];
-    at = [wasm.rowA, wasm.rowB];
-    const offsets = wasm.ints(wasm.tapOffsets, dw);
-    const weights = wasm.floats(wasm.tapWeights, dw);
-    for (let x = 0; x < dw; x++) {
-      offsets[x] = xi[x] * 12;
-      weights[x] = xt[x];
-    }
-  } else {
-    if (rowScratch.length < 2 * stride) rowScratch = new Float32Array(2 * stride);
-    rows = [rowScratch.subarray(0, stride), rowScratch.subarray(stride, 2 * stride)];
-  }
-  const interpolate = (y: number, slot: number) => {
-    if (wasm) wasm.fn.interpolateRow(wasm.backdropOffset + y * sw * 12, at[slot], wasm.tapOffsets, wasm.tapWeights, dw);
-    else interpolateRow(srgb, y * sw * 3, rows[slot], xi, xt, dw);
-  };
+  // the two interpolated source rows
+  if (rowScratch.length < 2 * stride) rowScratch = new Float32Array(2 * stride);
+  const rows = [rowScratch.subarray(0, stride), rowScratch.subarray(stride, 2 * stride)];
   let top = 0; // the slot of the upper row
   /** Pixels `[from, to)` of row `y` from the upper row (slot `top`) and the lower one. */
-  const mix = (y: number, from: number, to: number) => {
-    const bottom = top ^ 1;
-    let j = from * 3;
-    if (wasm) {
-      // whole 16-byte steps in the heap, the last floats here
-      const whole = ((to - from) * 12) & ~15;
-      wasm.fn.mixRows(at[top] + j * 4, at[bottom] + j * 4, wasm.canvasOffset + (y * stride + j) * 4, whole, yt[y]);
-      j += whole / 4;
-    }
-    mixFloats(rows[top], rows[bottom], yt[y], drgb, y * stride, j, to * 3);
-  };
+  const mixRow = (y: number, from: number, to: number) => mixFloats(rows[top], rows[top ^ 1], yt[y], drgb, y * stride, from * 3, to * 3);
   let r0 = -1; // source row in slot `top`
   let r1 = -1; // source row in the other slot
   for (let y = 0; y < dh; y++) {
@@ -1593,19 +1562,19 @@ function upsample(src: Canvas, dst: Canvas, cover: Int32Array): void {
       if (r1 === y0) {
         top ^= 1;
         r1 = -1;
-      } else interpolate(y0, top);
+      } else interpolateRow(srgb, y0 * sw * 3, rows[top], xi, xt, dw);
       r0 = y0;
     }
     if (r1 !== y1) {
-      interpolate(y1, top ^ 1);
+      interpolateRow(srgb, y1 * sw * 3, rows[top ^ 1], xi, xt, dw);
       r1 = y1;
     }
     const cl = cover[2 * y];
     const cr = cover[2 * y + 1];
-    if (cr <= cl) mix(y, 0, dw);
+    if (cr <= cl) mixRow(y, 0, dw);
     else {
-      mix(y, 0, cl);
-      mix(y, cr, dw);
+      mixRow(y, 0, cl);
+      mixRow(y, cr, dw);
     }
   }
 }
@@ -1674,20 +1643,18 @@ function mixFloats(top: Float32Array, bottom: Float32Array, ty: number, drgb: Fl
 }
 
 const scratchCanvases = new Map<string, Canvas>();
-/** The backdrop canvas over the WebAssembly heap's backdrop (remade when the heap's layout moves it). */
-let heapBackdrop: Canvas | null = null;
+
+/** The size of the backdrop drawn behind a `width` x `height` face: half resolution, at least 16 px. */
+function backdropSize(width: number, height: number): [number, number] {
+  return [Math.max(16, Math.ceil(width / 2)), Math.max(16, Math.ceil(height / 2))];
+}
 
 /**
  * The canvas for the backdrop of a `width` x `height` face (its colours are fully overwritten, its
- * mask is never read), reused: in the WebAssembly heap where there is one.
+ * mask is never read), reused.
  */
 function backdropCanvas(width: number, height: number): Canvas {
   const [bw, bh] = backdropSize(width, height);
-  const heap = pixelHeap();
-  if (heap !== null && heap.backdropFits(bw, bh)) {
-    if (heapBackdrop === null || !heap.holdsBackdrop(heapBackdrop.rgb)) heapBackdrop = new Canvas(bw, bh, heap.backdrop());
-    return heapBackdrop;
-  }
   const key = `${bw}x${bh}`;
   let canvas = scratchCanvases.get(key);
   if (!canvas) {
