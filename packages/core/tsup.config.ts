@@ -1,7 +1,7 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ["src/index.ts", "src/node.ts", "src/wasm.ts", "src/rng.ts"],
+  entry: ["src/index.ts", "src/node.ts", "src/rng.ts"],
   format: ['esm'],
   dts: true,
   clean: true,
