@@ -22,10 +22,9 @@ import { execSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { composeAffine, faceBoxFromKeypoints, rotation, scaling, selectBackend, translation, warpImage, warpLabelMap, type RawImage } from '@ifan/core';
+import { Rng, composeAffine, faceBoxFromKeypoints, rotation, scaling, selectBackend, translation, warpImage, warpLabelMap, type RawImage } from '@ifan/core';
 import { decodeImage, decodeLabelImage } from '@ifan/core/node';
 import { createDetector } from '@ifan/detect/node';
-import { SeededRandom } from '@ifan/synthetic';
 import { boxIou, loadTinyFaceDetector } from './tiny-face-detector';
 import { median } from './stats';
 
@@ -126,7 +125,7 @@ async function fer(): Promise<Item[]> {
 
 /** 640 x 480 pictures with 3-6 faces pasted on a smooth random background. */
 function groups(tiles: { image: RawImage; truth: Truth }[], count: number): Item[] {
-  const rng = new SeededRandom(14);
+  const rng = new Rng(14);
   const W = 640,
     H = 480;
   const items: Item[] = [];

@@ -22,12 +22,12 @@ import { execSync } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { composeAffine, rotation, scaling, selectBackend, translation, warpImage, warpLabelMap, type RawImage } from '@ifan/core';
+import { Rng, composeAffine, rotation, scaling, selectBackend, translation, warpImage, warpLabelMap, type RawImage } from '@ifan/core';
 import { decodeImage } from '@ifan/core/node';
 import { IntegratedNetwork, type BackbonePresetName } from '@ifan/core';
 import { cropFaces } from '@ifan/detect';
 import { createDetector } from '@ifan/detect/node';
-import { generateFace, SeededRandom } from '@ifan/synthetic';
+import { generateFace } from '@ifan/synthetic';
 import { emotionTask } from '@ifan/task-emotion';
 import { landmarkTask } from '@ifan/task-landmarks';
 import { parsingTask } from '@ifan/task-parsing';
@@ -38,7 +38,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 
 function groupPhoto(faces: number, seed: number): RawImage {
-  const rng = new SeededRandom(seed);
+  const rng = new Rng(seed);
   const W = 640,
     H = 480;
   const data = new Uint8Array(W * H * 3);

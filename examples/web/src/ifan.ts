@@ -12,6 +12,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   IntegratedNetwork,
+  Rng,
   faceCrop,
   prepareSample,
   type LabelledImage,
@@ -22,7 +23,7 @@ import {
   type TaskPlugin,
 } from '@ifan/core';
 import { cropFaces, type DetectedFace } from '@ifan/detect';
-import { SeededRandom, syntheticDataset } from '@ifan/synthetic';
+import { syntheticDataset } from '@ifan/synthetic';
 import { emotionTask, type EmotionOutput } from '@ifan/task-emotion';
 import { landmarkTask, type LandmarkOutput } from '@ifan/task-landmarks';
 import { parsingTask, HELEN_11, type ParsingOutput } from '@ifan/task-parsing';
@@ -72,7 +73,7 @@ export async function trainSteps(net: IntegratedNetwork, samples: readonly Sampl
   if (samples.length === 0) throw new Error('no samples to train on');
   const loaded: LabelledImage[] = await Promise.all(samples.map((s) => s.load()));
   const S = net.inputSize;
-  const rng = new SeededRandom(seed);
+  const rng = new Rng(seed);
   let opt = optimizers.get(net);
   if (!opt) {
     opt = tf.train.adam(learningRate);
