@@ -7,10 +7,10 @@
  *   pnpm bench synthetic-vs 5d9b533          (ROUNDS=20 by default)
  *
  * The earlier commit's packages/synthetic/src is extracted with `git archive` under out/ (so that
- * its imports resolve through this package's node_modules) and imported from there; it must import
- * only what the workspace's packages still export (generators from before this one's WebAssembly
- * passes were removed import `@ifan/core/wasm`). Such a generator runs its WebAssembly image passes
- * where it has them; IFAN_SYNTHETIC_WASM=0 gives it its JavaScript ones.
+ * its imports resolve through this package's node_modules) and imported from there, so it must import
+ * only what the workspace's packages still export: the generators that had WebAssembly passes
+ * (e4af2d0 up to 5e5efeb, which dropped them) import `@ifan/core/wasm`, which is gone, and cannot be
+ * compared; earlier and later ones can.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
