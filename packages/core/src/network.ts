@@ -248,15 +248,30 @@ export class IntegratedNetwork {
   }
 
   /**
+   * Each task's prediction tensor for a batch `[b, S, S, 3]` in [0, 1] after `iterations` interaction
+   * iterations, in inference mode: each task read through its own batch-norm key, as it was trained
+   * (one forward pass per key), or every task through `opts.bnKey`. The caller disposes the tensors.
+   */
+  taskPredictions(images: tf.Tensor4D, opts: Omit<ForwardOptions, 'training'> = {}): Record<string, tf.Tensor> {
+    const iterations = opts.iterations ?? this.config.iterations;
+    const keys = opts.bnKey ? [opts.bnKey] : [...new Set(this.plugins.map((p) => p.bnKey))];
+    const out: Record<string, tf.Tensor> = {};
+    tf.tidy(() => {
+      for (const key of keys) {
+        const r = this.forward(images, this.context({ ...opts, training: false, bnKey: key }), iterations).predictions[iterations];
+        for (const p of this.plugins) if ((opts.bnKey ?? p.bnKey) === key) out[p.name] = tf.keep(r[p.name]);
+      }
+    });
+    return out;
+  }
+
+  /**
    * Predictions for a batch `[b, S, S, 3]` in [0, 1]: each task's decoded results (in network-input
-   * coordinates) after `iterations` interaction iterations. Leaves no tensor behind.
+   * coordinates) after `iterations` interaction iterations, each task read through its own batch-norm
+   * key unless `opts.bnKey` is given ({@link taskPredictions}). Leaves no tensor behind.
    */
   async predict(images: tf.Tensor4D, opts: Omit<ForwardOptions, 'training'> = {}): Promise<Record<string, unknown[]>> {
-    const iterations = opts.iterations ?? this.config.iterations;
-    const preds = tf.tidy(() => {
-      const r = this.forward(images, this.context({ ...opts, training: false }), iterations);
-      return r.predictions[iterations];
-    });
+    const preds = this.taskPredictions(images, opts);
     const out: Record<string, unknown[]> = {};
     try {
       for (const p of this.plugins) out[p.name] = await p.decodeOutput(preds[p.name], this.inputSize);

@@ -159,6 +159,27 @@ describe('batch norm per key', () => {
   });
 });
 
+describe('taskPredictions', () => {
+  it('reads each task through its own batch-norm key (one pass per key), or all through a given key', () => {
+    const net = new IntegratedNetwork([mapTask(), vectorTask()], { backbone: 'tiny', iterations: 1, seed: 4 });
+    // give the vector key statistics of its own, so the keys differ
+    for (const [name, v] of net.params.variables) if (name.includes('vector') && name.endsWith('moving_mean')) v.assign(tf.fill(v.shape, 0.25));
+    const x = tf.randomUniform([2, 32, 32, 3], 0, 1, 'float32', 5) as tf.Tensor4D;
+    const before = tf.memory().numTensors;
+    const own = net.taskPredictions(x);
+    const byKey = (key: string, task: string) => tf.tidy(() => Array.from(net.forward(x, net.context({ bnKey: key }), 1).predictions[1][task].dataSync()));
+    expect(Array.from(own.map.dataSync())).toEqual(byKey('map', 'map'));
+    expect(Array.from(own.vector.dataSync())).toEqual(byKey('vector', 'vector'));
+    expect(Array.from(own.vector.dataSync())).not.toEqual(byKey('map', 'vector'));
+    const forced = net.taskPredictions(x, { bnKey: 'map' });
+    expect(Array.from(forced.vector.dataSync())).toEqual(byKey('map', 'vector'));
+    tf.dispose([...Object.values(own), ...Object.values(forced)]);
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+    net.dispose();
+  });
+});
+
 describe('feedback loop', () => {
   it('ITER = 0 equals the network built without feedback', () => {
     const withFeedback = new IntegratedNetwork([mapTask(), vectorTask()], { ...tinyConfig, iterations: 2 });

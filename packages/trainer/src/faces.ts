@@ -203,16 +203,9 @@ export async function analyzeFaces(image: RawImage, options: AnalyzeFacesOptions
       const crop = warpImage(image, transforms[i].affine, S, S);
       for (let p = 0; p < crop.data.length; p++) pixels[k * S * S * 3 + p] = crop.data[p] / 255;
     });
-    // each task read through its own batch-norm key (one pass per key), unless one key is forced
-    const keys = options.bnKey ? [options.bnKey] : [...new Set(plugins.map((p) => p.bnKey))];
-    const preds: Record<string, tf.Tensor> = {};
-    tf.tidy(() => {
-      const x = tf.tensor4d(pixels, [idx.length, S, S, 3]);
-      for (const key of keys) {
-        const out = net.forward(x, net.context({ training: false, bnKey: key }), iterations).predictions[iterations];
-        for (const p of plugins) if ((options.bnKey ?? p.bnKey) === key) preds[p.name] = tf.keep(out[p.name]);
-      }
-    });
+    const x = tf.tensor4d(pixels, [idx.length, S, S, 3]);
+    const preds = net.taskPredictions(x, { iterations, bnKey: options.bnKey });
+    x.dispose();
     try {
       for (const p of plugins) {
         if (!draw) {

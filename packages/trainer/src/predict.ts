@@ -16,7 +16,7 @@ import type { LoadedModel } from './model';
 export interface PredictOptions {
   /** Interaction iterations. Default the network's ITER. */
   iterations?: number;
-  /** Batch-norm key (the data set whose statistics the images resemble). Default the first task's. */
+  /** Batch-norm key for every task (the data set whose statistics the images resemble). Default each task's own. */
   bnKey?: string;
   /** Where `<name>.json` and `<name>.overlay.png` go; nothing is written without it. */
   outDir?: string;
@@ -78,8 +78,9 @@ export async function predictSamples(model: LoadedModel, samples: readonly Sampl
         `${sample.id} is ${image.width}x${image.height} pixels, far smaller than the network's ${S}x${S} input: it is enlarged more than 4 times and its results mean little`,
       );
     }
-    const ctx = net.context({ training: false, bnKey: options.bnKey });
-    const preds = tf.tidy(() => net.forward(imageTensor(batch, S), ctx, iterations).predictions[iterations]);
+    const x = imageTensor(batch, S);
+    const preds = net.taskPredictions(x, { iterations, bnKey: options.bnKey });
+    x.dispose();
     const outputs: Record<string, unknown> = {};
     try {
       for (const p of plugins) outputs[p.name] = (await p.decodeOutput(preds[p.name], S, batch.transforms))[0];
