@@ -14,7 +14,7 @@ import { runDemo } from './demo';
 import { ConfigError, TrainingDivergedError } from './errors';
 import { evaluate, EvaluationAborted } from './evaluate';
 import { duration, ProgressReporter } from './progress';
-import { loadModel } from './model';
+import { loadModel, resolveModel } from './model';
 import { loadFaceDetector, type FaceBox, type FaceDetectorLike } from './faces';
 import { predictFaces, predictImages } from './predict';
 import { buildRun, checkRunConfig, loadData, parseDataSpec, type DataLoadOptions, type DataSpec, type RunConfigFile, type SkippedDataFile } from './run-config';
@@ -61,19 +61,23 @@ const USAGE: Record<string, string> = {
   --quiet                no progress output
   --threads auto|1|2     threads computing each step's gradients (default auto: 2 for a long run on wasm;
                          1 is better while other jobs keep the cores busy)`,
-  eval: `ifan eval --model DIR [--task T=FORMAT:PATH[#SPLIT] ...] [--iterations N] [--batch-size N] [--json FILE]
+  eval: `ifan eval [--model DIR|NAME] [--task T=FORMAT:PATH[#SPLIT] ...] [--iterations N] [--batch-size N] [--json FILE]
                [--on-error error|skip] [--limit-input-pixels N]
-  Evaluates every task on its data at every iteration 0..N and prints the tables. Without --task, DIR
-  must be a run directory (of ifan train or ifan demo): its test splits are used. #SPLIT picks a split
+  Evaluates every task on its data at every iteration 0..N and prints the tables. --model is a model
+  folder, a run directory, or the name of a pretrained model of @ifan/models (default: its default
+  model, said in one line). Without --task, DIR must be a run directory (of ifan train or ifan demo):
+  its test splits are used. #SPLIT picks a split
   where the format has several, e.g. --task landmarks=mtfl:/data/mtfl#test reads testing.txt.`,
-  predict: `ifan predict IMAGE|DIR ... --model DIR [--out DIR] [--box X,Y,W,H ... | --boxes FILE.json | --no-detect]
+  predict: `ifan predict IMAGE|DIR ... [--model DIR|NAME] [--out DIR] [--box X,Y,W,H ... | --boxes FILE.json | --no-detect]
                [--max-faces N] [--min-score X] [--align] [--iterations N] [--bn-key KEY]
                [--on-error skip|error] [--limit-input-pixels N]
   Finds every face of each photo (BlazeFace, from the @ifan/detect package), frames each as the model's
-  training framed faces (the box of its eyes and mouth, grown by the model's crop margin), analyses all
+  training framed faces (the box of its eyes and mouth, with the model's saved framing), analyses all
   faces of a photo in one batch and writes into --out (default ./predictions) <name>.json (one entry per
   face: box, score, framing box, keypoints, each task's output in the photo's coordinates) and ONE
   <name>.overlay.png of the whole photo with every face drawn. A photo without a face gives "0 faces".
+  --model DIR|NAME       a model folder or run directory, or a pretrained model of @ifan/models by name
+                         (default: its default model, said in one line)
   --box X,Y,W,H          a face's box in photo pixels (repeat per face; applies to every photo): no detection
   --boxes FILE.json      boxes instead of detection: [[x, y, w, h], ...] for every photo, or
                          {"NAME": [[x, y, w, h], ...]} per photo (file name or path; others are searched)
@@ -83,8 +87,8 @@ const USAGE: Record<string, string> = {
   --min-score X          detector confidence from which a face counts (default 0.5)
   --align                turn each face upright by the roll of its eyes before analysis (the paper's
                          aligned-face setting; needs detection)
-  --bn-key KEY           the batch-norm statistics to use, those of the data set the images resemble
-                         (default the first task's)
+  --bn-key KEY           the batch-norm statistics to use for every task, those of the data set the
+                         images resemble (default each task's own)
   A DIR's images are read, not its sub-folders. --on-error skip (default): an image that cannot be read is
   listed with the reason (and in OUT/skipped.json) and the others are predicted; error: stop at it.`,
   info: `ifan info [MODEL] [--preset NAME|all]
@@ -437,7 +441,6 @@ async function evalCommand(args: string[], io: CliIO): Promise<number> {
     'on-error': { type: 'string' },
     'limit-input-pixels': { type: 'string' },
   });
-  if (!values.model) throw new UsageError('--model DIR is required');
   const pairs = taskPairs('task', values.task);
   const iterations = intFlag('iterations', values.iterations, 0, 16);
   const batchSize = intFlag('batch-size', values['batch-size'], 1);
@@ -446,7 +449,8 @@ async function evalCommand(args: string[], io: CliIO): Promise<number> {
     ...(values['limit-input-pixels'] !== undefined ? { limitInputPixels: intFlag('limit-input-pixels', values['limit-input-pixels'], 1) } : {}),
   };
   await backend();
-  const model = await loadModel(values.model);
+  const model = await resolveModel(values.model);
+  if (model.note) io.stderr(`ifan eval: ${model.note}\n`);
   try {
     if (iterations !== undefined && iterations > model.net.config.iterations && model.net.integrator.length === 0) {
       throw new ConfigError('--iterations', `this model was trained with ITER 0 and has no integrator`);
@@ -461,7 +465,10 @@ async function evalCommand(args: string[], io: CliIO): Promise<number> {
         skipped.push(...(data[task].skipped ?? []));
       }
     } else {
-      const run = await runTestSets(values.model, load);
+      if (!existsSync(join(resolve(values.model ?? model.dir), RUN_FILES.config))) {
+        throw new UsageError(`${values.model ?? model.dir} is not a run directory, so it does not say where its test data is: give --task T=FORMAT:PATH[#SPLIT]`);
+      }
+      const run = await runTestSets(values.model!, load);
       data = run.data;
       skipped.push(...run.skipped);
     }
@@ -529,7 +536,6 @@ async function predict(args: string[], io: CliIO): Promise<number> {
     },
     true,
   );
-  if (!values.model) throw new UsageError('--model DIR is required');
   if (positionals.length === 0) throw new UsageError('give an image file or a folder of images');
   const onError = onErrorFlag(values['on-error'] ?? 'skip');
   const limitInputPixels = intFlag('limit-input-pixels', values['limit-input-pixels'], 1);
@@ -574,7 +580,8 @@ async function predict(args: string[], io: CliIO): Promise<number> {
   }
   const iterations = intFlag('iterations', values.iterations, 0, 16);
   await backend();
-  const model = await loadModel(values.model);
+  const model = await resolveModel(values.model);
+  if (model.note) io.stderr(`ifan predict: ${model.note}\n`);
   let detector: (FaceDetectorLike & { dispose(): void }) | undefined;
   try {
     const outDir = resolve(values.out ?? 'predictions');

@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { checkFraming, loadNetwork, type Framing, type IntegratedNetwork, type SavedPlugin, type SavedTopology, type TaskPlugin } from '@ifan/core';
 import { fileSystemHandler } from '@ifan/core/node';
+import { DEFAULT_PRETRAINED, PRETRAINED, pretrainedDir, pretrainedInfo } from '@ifan/models/node';
 import { fromRecipe } from './recipe';
 import { taskEntry } from './tasks';
 import { RUN_FILES } from './trainer';
@@ -19,6 +20,23 @@ export interface LoadedModel {
   framing: Framing;
   /** The folder holding `model.json`. */
   dir: string;
+}
+
+/**
+ * The model an `ifan` command runs: a model folder or run directory, a shipped pretrained model's name
+ * (`@ifan/models`: `landmarks`, ...), or with nothing given the default pretrained model; `note` says
+ * which pretrained model was chosen, for the one line the command prints.
+ */
+export async function resolveModel(arg: string | undefined): Promise<LoadedModel & { note?: string }> {
+  if (arg === undefined) {
+    const info = pretrainedInfo(DEFAULT_PRETRAINED);
+    return { ...(await loadModel(pretrainedDir(info.name))), note: `no --model: using the pretrained "${info.name}" (${info.tasks.join(', ')}) from @ifan/models` };
+  }
+  if (!existsSync(resolve(arg)) && PRETRAINED.some((m) => m.name === arg)) return loadModel(pretrainedDir(arg));
+  if (!existsSync(resolve(arg))) {
+    throw new Error(`no model at ${resolve(arg)}, and no pretrained model named "${arg}" (shipped: ${PRETRAINED.map((m) => m.name).join(', ')})`);
+  }
+  return loadModel(arg);
 }
 
 /** `dir` itself when it holds `model.json`, else its `model/` (a run directory). */

@@ -16,6 +16,7 @@ import { main } from '../src/cli';
 import { analyzeFaces, faceInputTransform, importDetectPackage, type FaceBox } from '../src/faces';
 import { loadModel, type LoadedModel } from '../src/model';
 import { taskEntry } from '../src/tasks';
+import { DEFAULT_PRETRAINED, pretrainedInfo } from '@ifan/models';
 import { tempDir, useBackend } from './helpers';
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), '../../detect/test/fixtures');
@@ -96,6 +97,22 @@ describe('ifan predict on whole photos', () => {
     expect(matched.size).toBe(3);
     const overlay = await sharp(join(out, 'three-faces.overlay.png')).metadata();
     expect([overlay.width, overlay.height]).toEqual([480, 240]);
+  });
+
+  it('without --model runs the default pretrained model of @ifan/models and says so in one line; --model NAME picks one', async () => {
+    const out = join(tempDir(), 'pre');
+    const r = await ifan('predict', join(fixtures, 'one-face.jpg'), '--out', out);
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(new RegExp(`^ifan predict: no --model: using the pretrained "${DEFAULT_PRETRAINED}" \\(`, 'm'));
+    const json = JSON.parse(readFileSync(join(out, 'one-face.json'), 'utf8'));
+    expect(json.faces).toHaveLength(1);
+    for (const t of pretrainedInfo(DEFAULT_PRETRAINED).tasks) expect(json.faces[0].outputs[t]).toBeTruthy();
+    const named = await ifan('predict', join(fixtures, 'one-face.jpg'), '--model', 'landmarks', '--out', join(out, 'named'));
+    expect(named.code).toBe(0);
+    expect(named.err).not.toMatch(/pretrained/);
+    const missing = await ifan('predict', join(fixtures, 'one-face.jpg'), '--model', 'no-such-model');
+    expect(missing.code).not.toBe(0);
+    expect(missing.err).toMatch(/no pretrained model named "no-such-model" \(shipped: .*landmarks/);
   });
 
   it('a folder: every readable photo gets results (0 faces is a result), an unreadable one is listed with its reason', async () => {

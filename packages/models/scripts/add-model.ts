@@ -1,0 +1,112 @@
+/**
+ * Adds (or replaces) a shipped model from a training run:
+ *
+ *   node --conditions=@ifan/source --import tsx packages/models/scripts/add-model.ts \
+ *     --run reports/training-runs/e2 --name landmarks [--checkpoint best|model|step-N] --description "..."
+ *
+ * Loads the run's network (its final model, or a checkpoint), saves it into models/NAME with the task
+ * packages' main (browser-safe) factories as recipes and the run's framing, records its outputs on the
+ * test fixtures (models/NAME/expected.json) and its card entry (figures from the run's validation.jsonl
+ * at that step, CPU time, command) in models/catalog.json.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { checkFraming, loadNetwork, resolveBackboneConfig, saveNetwork, selectBackend, type TaskPlugin } from '@ifan/core';
+import { fileSystemHandler } from '@ifan/core/node';
+import { emotionTask } from '@ifan/task-emotion';
+import { landmarkTask } from '@ifan/task-landmarks';
+import { parsingTask } from '@ifan/task-parsing';
+import { recordOutputs } from '../test/expected';
+import type { PretrainedInfo } from '../src/index';
+
+const FACTORIES: Record<string, (o: Record<string, unknown>) => TaskPlugin> = {
+  parsing: (o) => parsingTask(o) as TaskPlugin,
+  landmarks: (o) => landmarkTask(o) as TaskPlugin,
+  emotion: (o) => emotionTask(o) as TaskPlugin,
+};
+const DATA: Record<string, string> = {
+  parsing: 'CelebAMask-HQ (900-face subset celebamask-1k): non-commercial research and educational use only',
+  landmarks: 'MTFL (CUHK): research use only',
+  emotion: 'FER2013 (ICML 2013 challenge): research use only',
+};
+
+const { values } = parseArgs({
+  options: {
+    run: { type: 'string' },
+    name: { type: 'string' },
+    checkpoint: { type: 'string', default: 'model' },
+    description: { type: 'string', default: '' },
+    'cpu-seconds': { type: 'string' },
+  },
+});
+if (!values.run || !values.name) throw new Error('add-model: give --run RUN_DIR and --name NAME');
+const run = resolve(values.run);
+const name = values.name;
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', 'models');
+const src = values.checkpoint === 'model' ? join(run, 'model') : join(run, 'checkpoints', values.checkpoint!);
+if (!existsSync(join(src, 'model.json'))) throw new Error(`add-model: no model.json in ${src}`);
+
+await selectBackend({ log: false });
+const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')) as {
+  tasks: { name: string }[];
+  crop: { margin: number };
+  network: { backbone: unknown; iterations: number };
+  meta?: { run?: { tasks?: Record<string, { options?: Record<string, unknown> }> } };
+};
+// each plugin with the run's options, less those that only shape training (class weights)
+const plugins = config.tasks.map((t) => {
+  const { classWeights: _, ...options } = config.meta?.run?.tasks?.[t.name]?.options ?? {};
+  const make = FACTORIES[t.name];
+  if (!make) throw new Error(`add-model: no built-in task "${t.name}"`);
+  return make(options);
+});
+const net = await loadNetwork(fileSystemHandler(src), plugins);
+net.framing = checkFraming({ margin: config.crop.margin });
+const out = join(root, name);
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+await saveNetwork(net, fileSystemHandler(out));
+writeFileSync(join(out, 'expected.json'), `${JSON.stringify(await recordOutputs(net), null, 1)}\n`);
+
+// the card: figures at the step of the saved network
+const state = existsSync(join(src, 'state.json')) ? (JSON.parse(readFileSync(join(src, 'state.json'), 'utf8')) as { step: number; cpuSeconds?: number }) : undefined;
+type Validation = { step: number; cpuSeconds: number; report: Record<string, { values: Record<string, unknown> }> };
+const at: Validation = existsSync(join(run, 'validation.jsonl')) ? validationAt(state?.step) : fromEvalFile();
+function validationAt(step: number | undefined): Validation {
+  const lines = readFileSync(join(run, 'validation.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Validation);
+  const line = step === undefined ? lines[lines.length - 1] : lines.find((v) => v.step === step);
+  if (!line) throw new Error(`add-model: validation.jsonl has no line for step ${step}`);
+  return line;
+}
+/** Runs from before validation.jsonl: `bench eval-run`'s val-eval.json of the final model, and --cpu-seconds. */
+function fromEvalFile(): Validation {
+  const e = JSON.parse(readFileSync(join(run, 'val-eval.json'), 'utf8')) as { iterations: number; tasks: Record<string, { reports: { values: Record<string, unknown> }[] }> };
+  if (!values['cpu-seconds']) throw new Error('add-model: this run has no validation.jsonl: give --cpu-seconds (its training CPU time)');
+  return { step: -1, cpuSeconds: Number(values['cpu-seconds']), report: Object.fromEntries(Object.entries(e.tasks).map(([t, r]) => [t, r.reports[e.iterations]])) };
+}
+const figures = Object.fromEntries(
+  Object.entries(at.report).map(([task, r]) => [task, Object.fromEntries(Object.entries(r.values).filter(([k, v]) => typeof v === 'number' && !['pixels', 'images'].includes(k))) as Record<string, number>]),
+);
+const bytes = readdirSync(out).filter((f) => f !== 'expected.json').reduce((a, f) => a + statSync(join(out, f)).size, 0);
+const backbone = resolveBackboneConfig(net.config.backbone);
+const entry: PretrainedInfo = {
+  name,
+  tasks: plugins.map((p) => p.name),
+  description: values.description ?? '',
+  preset: typeof config.network.backbone === 'string' ? config.network.backbone : JSON.stringify(config.network.backbone),
+  inputSize: backbone.inputSize,
+  iterations: net.config.iterations,
+  figures,
+  data: Object.fromEntries(plugins.map((p) => [p.name, DATA[p.name]])),
+  cpuHours: Math.round(((state?.cpuSeconds ?? at.cpuSeconds) / 3600) * 100) / 100,
+  command: `pnpm ifan train --config reports/experiments/${run.split('/').pop()}.json --out DIR`,
+  bytes,
+};
+const catalogPath = join(root, 'catalog.json');
+const catalog = (existsSync(catalogPath) ? JSON.parse(readFileSync(catalogPath, 'utf8')) : []) as PretrainedInfo[];
+const next = [...catalog.filter((m) => m.name !== name), entry].sort((a, b) => b.tasks.length - a.tasks.length || a.name.localeCompare(b.name));
+writeFileSync(catalogPath, `${JSON.stringify(next, null, 2)}\n`);
+net.dispose();
+console.log(`add-model: ${name} (${entry.tasks.join(', ')}) from ${src}: ${bytes} bytes, figures ${JSON.stringify(figures)}`);
