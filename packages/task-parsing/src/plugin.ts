@@ -121,7 +121,8 @@ export function parsingTask(options: ParsingTaskOptions = {}): TaskPlugin<Parsin
       for (let i = 0; i < b; i++) {
         const p = probs.subarray(i * n, (i + 1) * n);
         const map = { width: inputSize, height: inputSize, channels: C, data: p };
-        out.push({ mask: transforms ? argmaxClasses(probabilitiesToOriginal(map, transforms[i], set)) : argmaxClasses(map) });
+        const mask = transforms ? argmaxClasses(probabilitiesToOriginal(map, transforms[i], set)) : argmaxClasses(map);
+        out.push({ mask, classes: set.classes, ...(set.helenTerms ? { helenClasses: set.helenTerms } : {}) });
       }
       return out;
     },

@@ -38,6 +38,7 @@ export const HELEN_11: ParsingLabelSet = {
     [4, 5],
   ],
   groups: { eyes: [4, 5], brows: [2, 3], 'mouth-all': [7, 8, 9], overall: [2, 3, 4, 5, 6, 7, 8, 9] },
+  helenTerms: ['background', 'face skin', 'left brow', 'right brow', 'left eye', 'right eye', 'nose', 'upper lip', 'inner mouth', 'lower lip', 'hair'],
 };
 
 /**
@@ -80,6 +81,12 @@ export const CELEBAMASK_19: ParsingLabelSet = {
     [8, 9],
   ],
   groups: { eyes: [4, 5], brows: [6, 7], 'mouth-all': [10, 11, 12], overall: [2, 4, 5, 6, 7, 10, 11, 12] },
+  // as the celebamask-hq loader merges parts into helen-11 (CELEBAMASK_TO_HELEN); glasses, ears,
+  // accessories, neck and cloth have no Helen class
+  helenTerms: [
+    'background', 'face skin', 'nose', null, 'left eye', 'right eye', 'left brow', 'right brow', null, null,
+    'inner mouth', 'upper lip', 'lower lip', 'hair', null, null, null, null, null,
+  ],
 };
 
 export interface LabelSetOptions {

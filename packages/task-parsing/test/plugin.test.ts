@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { faceCrop, IntegratedNetwork, selectBackend } from '@ifan/core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FASSEG_6, parsingTask } from '../src/index';
+import { FASSEG_6, HELEN_11, parsingTask } from '../src/index';
 
 beforeAll(async () => {
   await selectBackend({ backend: 'wasm', log: false });
@@ -77,5 +77,22 @@ describe('parsing plugin', () => {
     expect([big.mask.width, big.mask.height]).toEqual([4, 4]);
     expect(big.mask.data[0]).toBe(1);
     expect(big.mask.data[15]).toBe(4);
+    // each result names its classes; FASSEG has no Helen reading
+    expect(small.classes).toEqual(FASSEG_6.classes);
+    expect(small.helenClasses).toBeUndefined();
+  });
+
+  it('names each class in the label set\'s terms and in Helen\'s (issue 13)', async () => {
+    const plugin = parsingTask({ labelSet: 'celebamask-19' });
+    const probs = tf.oneHot(tf.tensor2d([[4, 3], [11, 13]], [2, 2], 'int32'), 19).reshape([1, 2, 2, 19]).toFloat();
+    const [out] = await plugin.decodeOutput(probs, 2);
+    const own = Array.from(out.mask.data).map((c) => out.classes![c]);
+    const helen = Array.from(out.mask.data).map((c) => out.helenClasses![c]);
+    expect(own).toEqual(['left eye', 'eye glasses', 'upper lip', 'hair']);
+    expect(helen).toEqual(['left eye', null, 'upper lip', 'hair']);
+    // every Helen term is a helen-11 class
+    for (const t of out.helenClasses!) if (t !== null) expect(HELEN_11.classes).toContain(t);
+    const [h] = await parsingTask().decodeOutput(tf.zeros([1, 2, 2, 11]), 2);
+    expect(h.helenClasses).toEqual(HELEN_11.classes);
   });
 });
