@@ -33,6 +33,7 @@ import { landmarkTask } from '@ifan/task-landmarks';
 import { parsingTask } from '@ifan/task-parsing';
 import { analyzeFaces, loadModel, type FaceModel } from '@ifan/trainer';
 import { median } from './stats';
+import { userPath } from './paths';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -86,7 +87,7 @@ const cases: { name: string; photos: RawImage[]; faces?: number }[] = [0, 1, 3, 
   faces: n,
   photos: Array.from({ length: 6 }, (_, i) => groupPhoto(n, 1 + i + 10 * n)),
 }));
-if (process.argv[2]) cases.push({ name: `${process.argv[2]} (longer side 640)`, photos: await photosIn(resolve(process.argv[2])) });
+if (process.argv[2]) cases.push({ name: `${process.argv[2]} (longer side 640)`, photos: await photosIn(userPath(process.argv[2])) });
 
 const detector = await createDetector();
 const model: FaceModel & { name: string } = process.env.BENCH_MODEL

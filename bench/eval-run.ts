@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { loadNetwork, selectBackend } from '@ifan/core';
 import { fileSystemHandler } from '@ifan/core/node';
 import { buildRun, evaluate, resultsToMarkdown, RUN_FILES, type ResolvedTrainConfig, type RunConfigFile } from '@ifan/trainer';
+import { userPath } from './paths';
 
 const { values, positionals } = parseArgs({
   args: process.argv.slice(2),
@@ -25,7 +26,7 @@ if (positionals.length !== 1 || !['val', 'test'].includes(values.split!)) {
   console.error('usage: pnpm bench eval-run RUN_DIR [--checkpoint latest|best|model|step-NNNNNNNN] [--split val|test] [--iterations N] [--json FILE]');
   process.exit(2);
 }
-const runDir = resolve(positionals[0]);
+const runDir = userPath(positionals[0]);
 const saved = JSON.parse(readFileSync(join(runDir, RUN_FILES.config), 'utf8')) as ResolvedTrainConfig;
 const runConfig = saved.meta?.run as (RunConfigFile & { baseDir?: string }) | undefined;
 if (!runConfig) throw new Error(`${runDir}/config.json does not say where the run's data is`);

@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
+import { userPath } from './paths';
 
 /** The validation targets of issue 12 (primary figure of each task). */
 const TARGETS: Record<string, { value: number; higherIsBetter: boolean }> = {
@@ -52,10 +53,10 @@ if (positionals.length === 0) {
   console.error('usage: pnpm bench time-to-accuracy RUN_DIR... [--png FILE] [--label RUN_DIR=NAME ...]');
   process.exit(2);
 }
-const labels = new Map((values.label ?? []).map((l) => [resolve(l.slice(0, l.indexOf('='))), l.slice(l.indexOf('=') + 1)]));
+const labels = new Map((values.label ?? []).map((l) => [userPath(l.slice(0, l.indexOf('='))), l.slice(l.indexOf('=') + 1)]));
 
 const curves: Curve[] = [];
-for (const dir of positionals.map((d) => resolve(d))) {
+for (const dir of positionals.map((d) => userPath(d))) {
   const file = join(dir, 'validation.jsonl');
   if (!existsSync(file)) {
     console.error(`${file}: missing (train with "checkpoint": { "validateEpochs": true } to log every epoch)`);
@@ -86,7 +87,7 @@ for (const c of curves) {
 const outDir = join(dirname(new URL(import.meta.url).pathname), 'out');
 mkdirSync(outDir, { recursive: true });
 writeFileSync(join(outDir, 'time-to-accuracy.json'), JSON.stringify({ targets: TARGETS, curves }, null, 2));
-const png = resolve(values.png ?? join(dirname(new URL(import.meta.url).pathname), '..', 'docs', 'time-to-accuracy.png'));
+const png = values.png ? userPath(values.png) : resolve(join(dirname(new URL(import.meta.url).pathname), '..', 'docs', 'time-to-accuracy.png'));
 await sharp(Buffer.from(svg(curves))).png().toFile(png);
 console.log(`\nwrote ${join(outDir, 'time-to-accuracy.json')} and ${png}`);
 
