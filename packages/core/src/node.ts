@@ -29,5 +29,7 @@ export {
 export type { DecodeOptions, LabelImage, ScanOptions, SkippedFile, SplitOptions } from './node/image-io';
 export { csvRows } from './node/csv';
 export type { CsvRow } from './node/csv';
+export { formatRegistry } from './node/formats';
+export type { FormatLoader, FormatRegistry, FormatRegistryOptions } from './node/formats';
 
 registerFileRouter();

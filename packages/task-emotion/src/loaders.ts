@@ -4,7 +4,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Dataset, LabelledImage, LoadOptions, Sample } from '@ifan/core';
 import {
   DatasetError,
@@ -12,6 +12,7 @@ import {
   SkipCollector,
   csvRows,
   decodeImage,
+  formatRegistry,
   isFile,
   listFiles,
   readTextFile,
@@ -226,30 +227,16 @@ export async function loadEmotionCsv(root: string, options: EmotionCsvOptions = 
   return dataset(`csv/${fileName}`, options, samples, collector);
 }
 
+const registry = formatRegistry(
+  { kind: 'emotion', recipe: { module: '@ifan/task-emotion/node', export: 'loadEmotionDataset' } },
+  { folders: loadEmotionFolders, 'fer2013-csv': loadFer2013Csv, csv: loadEmotionCsv },
+);
+
 /** Formats {@link loadEmotionDataset} reads. */
-export const EMOTION_FORMATS = ['folders', 'fer2013-csv', 'csv'] as const;
+export const EMOTION_FORMATS = registry.formats;
 export type EmotionFormat = (typeof EMOTION_FORMATS)[number];
 
-/** Reads an emotion data set by format name (what a plugin's `loadDataset` calls). */
-export async function loadEmotionDataset(
-  format: string,
-  root: string,
-  options: FolderLoadOptions & Fer2013CsvOptions & EmotionCsvOptions = {},
-): Promise<Dataset> {
-  const dataset = await loadByFormat(format, root, options);
-  // how the trainer's batch worker lists the same samples again
-  return { ...dataset, recipe: { module: '@ifan/task-emotion/node', export: 'loadEmotionDataset', args: [format, resolve(root), { ...options }] } };
-}
-
-function loadByFormat(format: string, root: string, options: FolderLoadOptions & Fer2013CsvOptions & EmotionCsvOptions): Promise<Dataset> {
-  switch (format) {
-    case 'folders':
-      return loadEmotionFolders(root, options);
-    case 'fer2013-csv':
-      return loadFer2013Csv(root, options);
-    case 'csv':
-      return loadEmotionCsv(root, options);
-    default:
-      return Promise.reject(new Error(`unknown emotion data set format "${format}"; known: ${EMOTION_FORMATS.join(', ')}`));
-  }
+/** Reads an emotion data set by format name (what a plugin's `loadDataset` calls); its recipe repeats the call. */
+export function loadEmotionDataset(format: string, root: string, options: FolderLoadOptions & Fer2013CsvOptions & EmotionCsvOptions = {}): Promise<Dataset> {
+  return registry.loadDataset(format, root, options);
 }

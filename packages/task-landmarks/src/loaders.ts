@@ -3,13 +3,14 @@
  * sets they use, as data. Loaders list samples cheaply (annotation syntax, paths, files present) and
  * decode images in `load()`, where the points are also checked against the image size.
  */
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { faceBoxFromKeypoints, type Dataset, type LabelledImage, type LoadOptions, type Sample } from '@ifan/core';
 import {
   DatasetError,
   SkipCollector,
   csvRows,
   decodeImage,
+  formatRegistry,
   isFile,
   listFiles,
   numberedLines,
@@ -373,30 +374,16 @@ export async function loadLandmarkCsv(root: string, options: LandmarkCsvOptions 
   return dataset(`csv/${fileName}`, [options.taskName ?? LANDMARKS_TASK], makeSamples(kept, options), collector);
 }
 
+const registry = formatRegistry(
+  { kind: 'landmark', recipe: { module: '@ifan/task-landmarks/node', export: 'loadLandmarkDataset' } },
+  { mtfl: loadMtfl, pts: loadPts, csv: loadLandmarkCsv },
+);
+
 /** Formats {@link loadLandmarkDataset} reads. */
-export const LANDMARK_FORMATS = ['mtfl', 'pts', 'csv'] as const;
+export const LANDMARK_FORMATS = registry.formats;
 export type LandmarkFormat = (typeof LANDMARK_FORMATS)[number];
 
-/** Reads a landmark data set by format name (what a plugin's `loadDataset` calls). */
-export async function loadLandmarkDataset(
-  format: string,
-  root: string,
-  options: MtflLoadOptions & PtsLoadOptions & LandmarkCsvOptions = {},
-): Promise<Dataset> {
-  const dataset = await loadByFormat(format, root, options);
-  // how the trainer's batch worker lists the same samples again
-  return { ...dataset, recipe: { module: '@ifan/task-landmarks/node', export: 'loadLandmarkDataset', args: [format, resolve(root), { ...options }] } };
-}
-
-function loadByFormat(format: string, root: string, options: MtflLoadOptions & PtsLoadOptions & LandmarkCsvOptions): Promise<Dataset> {
-  switch (format) {
-    case 'mtfl':
-      return loadMtfl(root, options);
-    case 'pts':
-      return loadPts(root, options);
-    case 'csv':
-      return loadLandmarkCsv(root, options);
-    default:
-      return Promise.reject(new Error(`unknown landmark data set format "${format}"; known: ${LANDMARK_FORMATS.join(', ')}`));
-  }
+/** Reads a landmark data set by format name (what a plugin's `loadDataset` calls); its recipe repeats the call. */
+export function loadLandmarkDataset(format: string, root: string, options: MtflLoadOptions & PtsLoadOptions & LandmarkCsvOptions = {}): Promise<Dataset> {
+  return registry.loadDataset(format, root, options);
 }

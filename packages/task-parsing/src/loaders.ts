@@ -3,7 +3,7 @@
  * layout of grey class-index PNGs; and the label sets they use, as data. Loaders list samples cheaply
  * (files present, split lists) and decode in `load()`, where mask sizes and values are checked.
  */
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { scaling, warpImage } from '@ifan/core';
 import type { Dataset, LabelledImage, LabelMap, LoadOptions, RawImage, Sample } from '@ifan/core';
 import {
@@ -12,12 +12,13 @@ import {
   SkipCollector,
   decodeImage,
   decodeLabelImage,
+  formatRegistry,
   listFiles,
   numberedLines,
   readTextFile,
   resolveInside,
 } from '@ifan/core/node';
-import type { LabelImage } from '@ifan/core/node';
+import type { FormatLoader, LabelImage } from '@ifan/core/node';
 import type { ParsingLabel, ParsingLabelSet } from './types';
 
 import { CELEBAMASK_19, CELEBAMASK_PARTS, FASSEG_6, HELEN_11, PARSING_TASK, type CelebAMaskPart, type Rgb } from './sets';
@@ -483,31 +484,12 @@ export const INDEXED_NEEDS_CLASSES =
   'grey index masks do not name their classes: give the label set, a built-in name (helen-11, fasseg-6, celebamask-19) ' +
   'or the class names in mask-value order, background first: parsingTask({ labelSet: [\'background\', \'skin\', ...] })';
 
-/** Formats {@link loadParsingDataset} reads. */
-export const PARSING_FORMATS = ['helen', 'fasseg', 'celebamask-hq', 'indexed'] as const;
-export type ParsingFormat = (typeof PARSING_FORMATS)[number];
+/** What {@link loadParsingDataset} passes on: every format's options, and the plugin's label set. */
+type ParsingDatasetOptions = ParsingLoadOptions & ColorMaskOptions & { labelSet?: ParsingLabelSet; partMap?: CelebAMaskPartMap };
 
-/**
- * Reads a parsing data set by format name (what a plugin's `loadDataset` calls). `labelSet` is the
- * plugin's: `celebamask-hq` merges into it, `indexed` validates against it; `helen` and `fasseg`
- * have their own fixed sets and refuse a different one.
- */
-export async function loadParsingDataset(
-  format: string,
-  root: string,
-  options: ParsingLoadOptions & ColorMaskOptions & { labelSet?: ParsingLabelSet; partMap?: CelebAMaskPartMap } = {},
-): Promise<Dataset> {
-  const dataset = await loadByFormat(format, root, options);
-  // how the trainer's batch worker lists the same samples again
-  return { ...dataset, recipe: { module: '@ifan/task-parsing/node', export: 'loadParsingDataset', args: [format, resolve(root), { ...options }] } };
-}
-
-async function loadByFormat(
-  format: string,
-  root: string,
-  options: ParsingLoadOptions & ColorMaskOptions & { labelSet?: ParsingLabelSet; partMap?: CelebAMaskPartMap },
-): Promise<Dataset> {
-  const fixed = (own: ParsingLabelSet) => {
+/** A format drawn in its own label set, which refuses a plugin that predicts another. */
+function ownLabelSet(format: string, own: ParsingLabelSet, load: FormatLoader<ParsingDatasetOptions>): FormatLoader<ParsingDatasetOptions> {
+  return (root, options) => {
     if (options.labelSet && options.labelSet.name !== own.name) {
       throw new Error(
         `the ${format} format is labelled with "${own.name}", but the parsing task predicts "${options.labelSet.name}": ` +
@@ -515,21 +497,32 @@ async function loadByFormat(
           `"options": { "labelSet": "${own.name}" }); one network predicts one label set`,
       );
     }
+    return load(root, options);
   };
-  switch (format) {
-    case 'helen':
-      fixed(HELEN_11);
-      return loadHelen(root, options);
-    case 'fasseg':
-      fixed(FASSEG_6);
-      return loadFasseg(root, options);
-    case 'celebamask-hq':
-      return loadCelebAMask(root, options);
-    case 'indexed':
-      if (!options.labelSet) throw new Error(`the indexed format needs options.labelSet: ${INDEXED_NEEDS_CLASSES}`);
-      return loadIndexedMasks(root, { ...options, labelSet: options.labelSet });
-    default:
-      throw new Error(`unknown parsing data set format "${format}"; known: ${PARSING_FORMATS.join(', ')}`);
-  }
 }
 
+const registry = formatRegistry(
+  { kind: 'parsing', recipe: { module: '@ifan/task-parsing/node', export: 'loadParsingDataset' } },
+  {
+    helen: ownLabelSet('helen', HELEN_11, loadHelen),
+    fasseg: ownLabelSet('fasseg', FASSEG_6, loadFasseg),
+    'celebamask-hq': loadCelebAMask,
+    indexed: (root: string, options: ParsingDatasetOptions) => {
+      if (!options.labelSet) throw new Error(`the indexed format needs options.labelSet: ${INDEXED_NEEDS_CLASSES}`);
+      return loadIndexedMasks(root, { ...options, labelSet: options.labelSet });
+    },
+  },
+);
+
+/** Formats {@link loadParsingDataset} reads. */
+export const PARSING_FORMATS = registry.formats;
+export type ParsingFormat = (typeof PARSING_FORMATS)[number];
+
+/**
+ * Reads a parsing data set by format name (what a plugin's `loadDataset` calls); its recipe repeats the
+ * call. `labelSet` is the plugin's: `celebamask-hq` merges into it, `indexed` validates against it;
+ * `helen` and `fasseg` have their own fixed sets and refuse a different one.
+ */
+export function loadParsingDataset(format: string, root: string, options: ParsingDatasetOptions = {}): Promise<Dataset> {
+  return registry.loadDataset(format, root, options);
+}
