@@ -22,7 +22,6 @@ export {
   resolveInside,
   scanDataset,
   shuffle,
-  sniffImageFormat,
   splitDataset,
   writePng,
 } from './node/image-io';

@@ -118,14 +118,23 @@ describe('decodeImage', () => {
     await sharp(halves(4, 2), { raw: { width: 4, height: 2, channels: 3 } }).gif().toFile(gif);
     await expect(decodeImage(gif)).rejects.toThrow(/anim\.gif: unsupported image format "gif"/);
 
-    // SVG could reference other files: refused by signature before sharp sees it
+    // SVG could reference other files: refused by sharp's format (from the header) before it is rendered
     const svg = join(dir, 'face.png');
     await writeFile(svg, '<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>');
     await expect(decodeImage(svg)).rejects.toThrow(/face\.png: unsupported image format "svg"/);
+    await expect(decodeLabelImage(svg)).rejects.toThrow(/face\.png: unsupported image format "svg"/);
+    const avif = await sharp(halves(4, 2), { raw: { width: 4, height: 2, channels: 3 } }).avif().toBuffer();
+    await expect(decodeImage(avif, { name: 'photo.avif' })).rejects.toThrow(/photo\.avif: unsupported image format "heif" \(supported: JPEG, PNG, TIFF, WebP\)/);
     const empty = join(dir, 'empty.jpg');
     await writeFile(empty, '');
     await expect(decodeImage(empty)).rejects.toThrow(/empty\.jpg: image file is empty/);
     await expect(decodeLabelImage(text)).rejects.toThrow(/text\.jpg: not an image/);
+  });
+
+  it('goes by the content, not the extension', async () => {
+    const png = join(dir, 'really-a-png.jpg');
+    await sharp(halves(4, 2), { raw: { width: 4, height: 2, channels: 3 } }).png().toFile(png);
+    expect(at((await decodeImage(png)).data, 4, 0, 0)).toEqual([255, 0, 0]);
   });
 
   it('refuses images over the pixel limit before decoding (decompression bomb)', async () => {

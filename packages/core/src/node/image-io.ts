@@ -218,25 +218,24 @@ export interface LabelImage {
 
 type Input = string | Buffer | Uint8Array;
 
-/** The format of encoded image bytes from their signature, or `undefined` if unrecognised. */
-export function sniffImageFormat(b: Uint8Array): string | undefined {
-  const ascii = (from: number, to: number) => String.fromCharCode(...b.subarray(from, to));
-  if (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg';
-  if (b[0] === 0x89 && ascii(1, 4) === 'PNG') return 'png';
-  if ((ascii(0, 2) === 'II' && (b[2] === 0x2a || b[2] === 0x2b) && b[3] === 0) || (ascii(0, 2) === 'MM' && b[2] === 0 && (b[3] === 0x2a || b[3] === 0x2b))) return 'tiff';
-  if (ascii(0, 4) === 'RIFF' && ascii(8, 12) === 'WEBP') return 'webp';
-  if (ascii(0, 4) === 'GIF8') return 'gif';
-  if (ascii(0, 2) === 'BM') return 'bmp';
-  if (ascii(4, 8) === 'ftyp') return 'heif';
-  if (/^\s*<(\?xml|svg)/.test(ascii(0, Math.min(b.length, 64)))) return 'svg';
-  return undefined;
+const SUPPORTED = 'supported: JPEG, PNG, TIFF, WebP';
+
+/** An image opened by sharp whose format is one of {@link IMAGE_FORMATS}. */
+interface OpenedImage {
+  image: sharp.Sharp;
+  meta: sharp.Metadata;
+  bytes: Buffer;
+  name: string;
+  limit: number;
 }
 
 /**
- * Reads the bytes and checks the format by signature before sharp sees them, so that SVG, GIF and
- * other formats sharp could open are refused, and a missing file is named as such.
+ * Reads the bytes (naming a missing file as such) and checks sharp's format against
+ * {@link IMAGE_FORMATS} before anything is decoded: sharp reads only the header, so SVG, GIF and the
+ * other formats sharp could open are refused without being rendered; an image over the pixel limit
+ * is refused here too.
  */
-async function readImage(input: Input, options: DecodeOptions): Promise<{ bytes: Buffer; name: string; format: string }> {
+async function openImage(input: Input, options: DecodeOptions): Promise<OpenedImage> {
   const name = typeof input === 'string' ? input : (options.name ?? '<buffer>');
   let bytes: Buffer;
   if (typeof input === 'string') {
@@ -248,10 +247,17 @@ async function readImage(input: Input, options: DecodeOptions): Promise<{ bytes:
   } else {
     bytes = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   }
-  const format = sniffImageFormat(bytes);
-  if (!format) throw new DatasetError(name, bytes.length === 0 ? 'image file is empty' : 'not an image (unrecognised format)', { hint: 'supported: JPEG, PNG, TIFF, WebP' });
-  if (!IMAGE_FORMATS.includes(format)) throw new DatasetError(name, `unsupported image format "${format}"`, { hint: 'supported: JPEG, PNG, TIFF, WebP' });
-  return { bytes, name, format };
+  if (bytes.length === 0) throw new DatasetError(name, 'image file is empty', { hint: SUPPORTED });
+  const limit = options.limitInputPixels ?? DEFAULT_LIMIT_INPUT_PIXELS;
+  const image = sharp(bytes, { limitInputPixels: limit, failOn: 'error' });
+  let meta: sharp.Metadata;
+  try {
+    meta = await image.metadata();
+  } catch (e) {
+    throw await decodeError(name, bytes, e, limit);
+  }
+  if (!IMAGE_FORMATS.includes(meta.format)) throw new DatasetError(name, `unsupported image format "${meta.format}"`, { hint: SUPPORTED });
+  return { image, meta, bytes, name, limit };
 }
 
 function overLimit(name: string, w: number, h: number, limit: number): DatasetError {
@@ -268,7 +274,7 @@ async function decodeError(name: string, bytes: Buffer, e: unknown, limit: numbe
     return overLimit(name, meta?.width ?? 0, meta?.height ?? 0, limit);
   }
   if (/unsupported image format/i.test(msg)) {
-    return new DatasetError(name, 'not an image (unrecognised format)', { hint: 'supported: JPEG, PNG, TIFF, WebP', cause: e });
+    return new DatasetError(name, 'not an image (unrecognised format)', { hint: SUPPORTED, cause: e });
   }
   return new DatasetError(name, `corrupt image: ${msg}`, { cause: e });
 }
@@ -276,21 +282,15 @@ async function decodeError(name: string, bytes: Buffer, e: unknown, limit: numbe
 /**
  * Decodes a JPEG, PNG, TIFF or WebP file (or buffer) to 8-bit RGB: EXIF orientation applied, grey
  * expanded to 3 channels, alpha dropped, 16-bit reduced to 8, CMYK converted.
- * @throws DatasetError naming the file and the reason: missing, unreadable, not an image or an
- * unsupported format (by signature), corrupt (truncated or damaged), or over the pixel limit (sharp
- * checks the header before decoding).
+ * @throws DatasetError naming the file and the reason: missing, unreadable, empty, not an image or an
+ * unsupported format (sharp's, against {@link IMAGE_FORMATS}), corrupt (truncated or damaged), or over
+ * the pixel limit (sharp checks the header before decoding).
  */
 export async function decodeImage(input: Input, options: DecodeOptions = {}): Promise<RawImage> {
-  const { bytes, name } = await readImage(input, options);
-  const limit = options.limitInputPixels ?? DEFAULT_LIMIT_INPUT_PIXELS;
+  const { image, bytes, name, limit } = await openImage(input, options);
   let out: { data: Buffer; info: sharp.OutputInfo };
   try {
-    out = await sharp(bytes, { limitInputPixels: limit, failOn: 'error' })
-      .rotate()
-      .removeAlpha()
-      .toColourspace('srgb')
-      .raw()
-      .toBuffer({ resolveWithObject: true });
+    out = await image.rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
   } catch (e) {
     throw await decodeError(name, bytes, e, limit);
   }
@@ -311,14 +311,10 @@ export async function decodeImage(input: Input, options: DecodeOptions = {}): Pr
  * so a mask lines up with its image. Errors as for {@link decodeImage}.
  */
 export async function decodeLabelImage(input: Input, options: DecodeOptions = {}): Promise<LabelImage> {
-  const { bytes, name } = await readImage(input, options);
-  const limit = options.limitInputPixels ?? DEFAULT_LIMIT_INPUT_PIXELS;
+  const { image, meta, bytes, name, limit } = await openImage(input, options);
+  const grey = meta.space === 'b-w' || meta.space === 'grey16' || (meta.channels ?? 3) <= 2;
   let out: { data: Buffer; info: sharp.OutputInfo };
-  let grey: boolean;
   try {
-    const image = sharp(bytes, { limitInputPixels: limit, failOn: 'error' });
-    const meta = await image.metadata();
-    grey = meta.space === 'b-w' || meta.space === 'grey16' || (meta.channels ?? 3) <= 2;
     out = await image.rotate().removeAlpha().toColourspace(grey ? 'b-w' : 'srgb').raw().toBuffer({ resolveWithObject: true });
   } catch (e) {
     throw await decodeError(name, bytes, e, limit);
