@@ -29,7 +29,7 @@ export { Backbone, BACKBONE_PRESETS, resolveBackboneConfig } from './backbone';
 export type { BackboneConfig, BackbonePresetName, Site } from './backbone';
 export { IntegratedNetwork, DEFAULT_NETWORK_CONFIG } from './network';
 export type { ForwardOptions, ForwardResult, NetworkConfig, VariableSelection } from './network';
-export { saveNetwork, loadNetwork, crc32, NETWORK_FORMAT, NETWORK_FORMAT_VERSION } from './io';
+export { saveNetwork, loadNetwork, NETWORK_FORMAT, NETWORK_FORMAT_VERSION } from './io';
 export type { LoadNetworkOptions, SavedPlugin, SavedTopology } from './io';
 export { selectBackend, currentBackend, resetBackendSelection, BACKENDS } from './backend';
 export type { BackendChoice, BackendName, SelectBackendOptions } from './backend';

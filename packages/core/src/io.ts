@@ -16,8 +16,13 @@ export interface SavedTopology {
   plugins: SavedPlugin[];
   /** How faces are framed for the network ({@link IntegratedNetwork.framing}); absent in models saved before it was recorded. */
   framing?: Framing;
-  /** CRC-32 of the concatenated weight bytes, to detect corrupted weight files. */
-  weightsCrc32: number;
+  /**
+   * SHA-256 (hex) of the concatenated weight bytes, to detect corrupted weight files; absent where
+   * Web Crypto was not available to the saver (a browser page served over plain http).
+   */
+  weightsSha256?: string;
+  /** CRC-32 of the weight bytes, what models saved before `weightsSha256` record instead; still checked when loading them. */
+  weightsCrc32?: number;
   weightsByteLength: number;
 }
 
@@ -45,13 +50,15 @@ export async function saveNetwork(net: IntegratedNetwork, destination: string | 
   const named = [...net.params.variables.entries()].map(([name, tensor]) => ({ name, tensor }));
   const { data, specs } = await tf.io.encodeWeights(named);
   const bytes = new Uint8Array(data as ArrayBuffer);
+  const digest = await sha256Hex(bytes);
+  if (digest === undefined) console.warn(`saveNetwork: the weights are saved without a checksum: ${NO_WEB_CRYPTO}`);
   const topology: SavedTopology = {
     format: NETWORK_FORMAT,
     formatVersion: NETWORK_FORMAT_VERSION,
     network: { ...net.config, backbone: net.backboneConfig },
     plugins: net.plugins.map((p) => ({ name: p.name, bnKey: p.bnKey, decodeFrom: p.decodeFrom, config: p.config, ...(p.recipe ? { recipe: p.recipe } : {}) })),
     framing: checkFraming(net.framing, 'net.framing'),
-    weightsCrc32: crc32(bytes),
+    ...(digest !== undefined ? { weightsSha256: digest } : {}),
     weightsByteLength: bytes.byteLength,
   };
   return handler.save({
@@ -107,9 +114,7 @@ export async function loadNetwork(
         'the weights file is truncated or belongs to another model; save the network again',
     );
   }
-  if (crc32(bytes) !== topo.weightsCrc32) {
-    throw new Error(`the weights of ${where} are corrupted (checksum mismatch); save the network again`);
-  }
+  await checkWeights(bytes, topo, where);
   const decoded = tf.io.decodeWeights(bytes.slice().buffer as ArrayBuffer, artifacts.weightSpecs);
   const net = new IntegratedNetwork(plugins, topo.network);
   try {
@@ -163,7 +168,7 @@ function firstHandler<T>(handlers: T[], url: string, what: string): T {
   return handlers[0];
 }
 
-function joinWeightData(data: tf.io.WeightData): Uint8Array {
+function joinWeightData(data: tf.io.WeightData): Uint8Array<ArrayBuffer> {
   if (Array.isArray(data)) {
     const total = data.reduce((a, b) => a + b.byteLength, 0);
     const out = new Uint8Array(total);
@@ -177,10 +182,33 @@ function joinWeightData(data: tf.io.WeightData): Uint8Array {
   return new Uint8Array(data);
 }
 
+const NO_WEB_CRYPTO = 'this page has no Web Crypto (browsers offer crypto.subtle on https pages and localhost only)';
+
+/** SHA-256 of `bytes` in hex by Web Crypto, or `undefined` where the platform withholds it. */
+async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string | undefined> {
+  const subtle = globalThis.crypto?.subtle;
+  if (!subtle) return undefined;
+  const digest = new Uint8Array(await subtle.digest('SHA-256', bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** Checks the weights against the checksum model.json records: SHA-256, or the CRC-32 of models saved before it. */
+async function checkWeights(bytes: Uint8Array<ArrayBuffer>, topo: SavedTopology, where: string): Promise<void> {
+  const corrupted = () => new Error(`the weights of ${where} are corrupted (checksum mismatch); save the network again`);
+  if (topo.weightsSha256 !== undefined) {
+    const digest = await sha256Hex(bytes);
+    if (digest === undefined) console.warn(`loadNetwork: the weights of ${where} are not verified: ${NO_WEB_CRYPTO}`);
+    else if (digest !== topo.weightsSha256) throw corrupted();
+  } else if (topo.weightsCrc32 !== undefined) {
+    if (crc32(bytes) !== topo.weightsCrc32) throw corrupted();
+  }
+  // neither: saved where Web Crypto was unavailable; the byte length was checked
+}
+
 let crcTable: Uint32Array | null = null;
 
-/** CRC-32 (IEEE 802.3) of bytes. */
-export function crc32(bytes: Uint8Array): number {
+/** CRC-32 (IEEE 802.3) of bytes: only to verify models saved before `weightsSha256` (they record `weightsCrc32`). */
+function crc32(bytes: Uint8Array): number {
   if (!crcTable) {
     crcTable = new Uint32Array(256);
     for (let n = 0; n < 256; n++) {

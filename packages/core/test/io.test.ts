@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_FRAMING, IntegratedNetwork, loadNetwork, saveNetwork, selectBackend } from '../src/index';
 import { fileSystemHandler, registerFileRouter } from '../src/node/model-io';
 import { mapTask, vectorTask } from './dummy-plugins';
@@ -115,6 +117,10 @@ describe('save and load', () => {
     net.dispose();
     const weights = join(path, 'weights.bin');
     const good = await readFile(weights);
+    // the checksum is the SHA-256 of the weight bytes (Web Crypto), in hex
+    const topo = (await readJson(join(path, 'model.json'))).modelTopology;
+    expect(topo.weightsSha256).toBe(createHash('sha256').update(good).digest('hex'));
+    expect(topo).not.toHaveProperty('weightsCrc32');
     await truncate(weights, good.byteLength - 100);
     await expect(loadNetwork(fileSystemHandler(path), [mapTask(), vectorTask()])).rejects.toThrow(/truncated/);
     const bad = Buffer.from(good);
@@ -127,4 +133,57 @@ describe('save and load', () => {
     ok.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
+
+  it('loads models saved before SHA-256 by their CRC-32, and still detects their corrupted weights', async () => {
+    const net = await trainedNetwork();
+    const path = join(dir, 'legacy');
+    await saveNetwork(net, fileSystemHandler(path));
+    const weights = join(path, 'weights.bin');
+    const good = await readFile(weights);
+    // model.json as @ifan/core 0.1 wrote it: weightsCrc32 (zlib's CRC-32 is the same IEEE 802.3 one), no weightsSha256
+    const json = await readJson(join(path, 'model.json'));
+    delete json.modelTopology.weightsSha256;
+    json.modelTopology.weightsCrc32 = crc32(good);
+    await writeFile(join(path, 'model.json'), JSON.stringify(json));
+    const old = await loadNetwork(fileSystemHandler(path), [mapTask(), vectorTask()]);
+    const x = tf.randomUniform([1, 32, 32, 3], 0, 1, 'float32', 4) as tf.Tensor4D;
+    expect(await outputs(old, x, 'vector')).toEqual(await outputs(net, x, 'vector'));
+    const bad = Buffer.from(good);
+    bad[Math.floor(bad.length / 3)] ^= 0x01;
+    await writeFile(weights, bad);
+    await expect(loadNetwork(fileSystemHandler(path), [mapTask(), vectorTask()])).rejects.toThrow(/corrupted \(checksum mismatch\)/);
+    for (const d of [x, net, old]) d.dispose();
+  });
+
+  it('without Web Crypto (a browser page over plain http) saves without a checksum and loads unverified, saying so', async () => {
+    const net = await trainedNetwork();
+    const path = join(dir, 'no-web-crypto');
+    await saveNetwork(net, fileSystemHandler(path));
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    vi.stubGlobal('crypto', undefined);
+    try {
+      const loaded = await loadNetwork(fileSystemHandler(path), [mapTask(), vectorTask()]);
+      expect(warn).toHaveBeenCalledWith(expect.stringMatching(/loadNetwork: the weights of the model are not verified: .*crypto\.subtle on https pages and localhost only/));
+      loaded.dispose();
+      const unsigned = join(dir, 'unsigned');
+      await saveNetwork(net, fileSystemHandler(unsigned));
+      expect(warn).toHaveBeenCalledWith(expect.stringMatching(/saveNetwork: the weights are saved without a checksum/));
+      const topo = (await readJson(join(unsigned, 'model.json'))).modelTopology;
+      expect(topo).not.toHaveProperty('weightsSha256');
+      expect(topo).not.toHaveProperty('weightsCrc32');
+      vi.unstubAllGlobals();
+      // such a model loads anywhere; its byte length is still checked
+      (await loadNetwork(fileSystemHandler(unsigned), [mapTask(), vectorTask()])).dispose();
+      await truncate(join(unsigned, 'weights.bin'), 10);
+      await expect(loadNetwork(fileSystemHandler(unsigned), [mapTask(), vectorTask()])).rejects.toThrow(/truncated/);
+    } finally {
+      vi.unstubAllGlobals();
+      warn.mockRestore();
+      net.dispose();
+    }
+  });
 });
+
+async function readJson(file: string) {
+  return JSON.parse(await readFile(file, 'utf8'));
+}
