@@ -1,8 +1,11 @@
-/** A configuration refused before training; `field` names the offending setting (`schedule.rounds`). */
+/**
+ * A configuration refused before training; `field` names the offending setting (`schedule.rounds`),
+ * `reason` says what is wrong with it and how to fix it.
+ */
 export class ConfigError extends Error {
   constructor(
     readonly field: string,
-    reason: string,
+    readonly reason: string,
   ) {
     super(`${field}: ${reason}`);
     this.name = 'ConfigError';

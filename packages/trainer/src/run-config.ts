@@ -1,6 +1,7 @@
 /**
  * The run configuration of `ifan train` (a JSON file and/or flags): which tasks, where their data
- * is, and the trainer settings. Turned into {@link TrainerOptions} after every field is checked.
+ * is, and the trainer settings (its schema: config-schema.ts). Turned into {@link TrainerOptions}:
+ * plugins created, data sets loaded and split.
  */
 import { stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
@@ -9,67 +10,13 @@ import { scanDataset, shuffle, splitDataset, type SkippedFile } from '@ifan/core
 import { syntheticDataset } from '@ifan/synthetic';
 import { classFrequencies, inverseSqrtWeights } from './baselines';
 import { DEFAULT_CROP } from './defaults';
+import { dataSpecSchema, parseConfig, parseDataSpec, runConfigFileSchema, type DataSpec, type RunConfigFile } from './config-schema';
 import { ConfigError } from './errors';
 import { taskEntry } from './tasks';
-import { checkInteger, checkNumber } from './trainer-config';
 import type { TaskData, TrainerOptions } from './types';
 
-/** Where a split's data is: a loader format and a folder, or `synthetic` faces. */
-export interface DataSpec {
-  /** A format of the task's plugin (`mtfl`, `folders`, `helen`, ...) or `synthetic`. */
-  format: string;
-  /** Data-set root (not for `synthetic`); relative paths are relative to the config file. */
-  path?: string;
-  /** Split passed to the loader, where the format has several (`FORMAT:PATH#SPLIT` in a string). */
-  split?: string;
-  /** `synthetic`: number of faces. */
-  count?: number;
-  /** `synthetic`: seed. Default the run's seed. */
-  seed?: number;
-  /**
-   * Use at most this many samples, a seeded random subset (taken before validation and test splits
-   * are carved), e.g. to overfit a few hundred faces first.
-   */
-  limit?: number;
-}
-
-export interface TaskSpec {
-  /** `FORMAT:PATH[#SPLIT]` (e.g. `mtfl:/data/mtfl`, `mtfl:/data/mtfl#test`), `synthetic:COUNT`, or a {@link DataSpec}. */
-  train: string | DataSpec;
-  /** Default: carved out of `train` (`valFraction`, by identity where known). */
-  val?: string | DataSpec;
-  /** Default: carved out of `train` (`testFraction`). */
-  test?: string | DataSpec;
-  /** Options of the task's plugin factory. */
-  options?: Record<string, unknown>;
-  batchSize?: number;
-  /** This task's share of `train` carved out for validation; default the run's `valFraction`. */
-  valFraction?: number;
-  /** This task's share of `train` carved out for testing; default the run's `testFraction`. */
-  testFraction?: number;
-}
-
-/** The JSON of `ifan train --config FILE`: the trainer's settings plus where each task's data is. */
-export interface RunConfigFile
-  extends Pick<TrainerOptions, 'network' | 'schedule' | 'optimizer' | 'augment' | 'crop' | 'checkpoint' | 'seed' | 'evalBatchSize'> {
-  tasks: Record<string, TaskSpec>;
-  /** Backbone preset (`paper`, `small`, `tiny`): shorthand for `network.backbone`. */
-  preset?: BackbonePresetName;
-  /** Share of `train` carved out for validation when `val` is not given; 0 for none. Default 0.1. */
-  valFraction?: number;
-  /** Share of `train` carved out for testing when `test` is not given; 0 for none. Default 0.2. */
-  testFraction?: number;
-  /** Run directory. */
-  out?: string;
-  /**
-   * A bad file (corrupt, missing, mislabelled): `error` (default) stops the run naming it; `skip`
-   * leaves it out and lists it. In `skip` mode every image is decoded once before training, so no
-   * bad image can stop the run later.
-   */
-  onError?: 'error' | 'skip';
-  /** Largest image accepted, in pixels (decompression-bomb guard). Default 100 megapixels. */
-  limitInputPixels?: number;
-}
+export { parseDataSpec };
+export type { DataSpec, RunConfigFile, TaskSpec } from './config-schema';
 
 /** How files are read: the loaders' `onError` and `limitInputPixels`. */
 export interface DataLoadOptions {
@@ -84,62 +31,9 @@ export interface SkippedDataFile extends SkippedFile {
   dataset: string;
 }
 
-const KNOWN_KEYS = [
-  'tasks', 'preset', 'network', 'schedule', 'optimizer', 'augment', 'crop', 'checkpoint', 'seed', 'evalBatchSize', 'valFraction', 'testFraction', 'out',
-  'onError', 'limitInputPixels',
-];
-const TASK_KEYS = ['train', 'val', 'test', 'options', 'batchSize', 'valFraction', 'testFraction'];
-
-/**
- * `FORMAT:PATH`, `FORMAT:PATH#SPLIT` or `synthetic:COUNT` -> a {@link DataSpec}. The split is what
- * follows the last `#` (a path holding `#` is given in a config file as `{ format, path }`).
- */
-export function parseDataSpec(text: string, field: string): DataSpec {
-  const i = text.indexOf(':');
-  if (i <= 0) throw new ConfigError(field, `"${text}" is not FORMAT:PATH[#SPLIT] (e.g. mtfl:/data/mtfl, mtfl:/data/mtfl#test, folders:/data/fer2013/train, synthetic:200)`);
-  const format = text.slice(0, i);
-  let rest = text.slice(i + 1);
-  let split: string | undefined;
-  const hash = rest.lastIndexOf('#');
-  if (hash >= 0) {
-    split = rest.slice(hash + 1);
-    rest = rest.slice(0, hash);
-    if (split === '') throw new ConfigError(field, `"${text}" has no split after "#" (e.g. ${format}:${rest}#test)`);
-  }
-  if (format === 'synthetic') {
-    if (split !== undefined) throw new ConfigError(field, `synthetic data has no splits ("#${split}"): give the test faces with their own synthetic:COUNT`);
-    const count = Number(rest);
-    if (!Number.isInteger(count) || count < 1) throw new ConfigError(field, `synthetic:COUNT needs a positive integer count, got "${rest}"`);
-    return { format, count };
-  }
-  if (rest === '') throw new ConfigError(field, `"${text}" has no path after "${format}:"`);
-  return { format, path: rest, ...(split !== undefined ? { split } : {}) };
-}
-
-/** Checks the shape of a parsed config file (unknown keys, tasks, types of the simple fields). */
+/** Checks a parsed config file against its schema (unknown settings, tasks, every field's type and range). */
 export function checkRunConfig(raw: unknown): RunConfigFile {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError('(config)', 'must be a JSON object');
-  const c = raw as Record<string, unknown>;
-  for (const k of Object.keys(c)) if (!KNOWN_KEYS.includes(k)) throw new ConfigError(k, `unknown setting; known settings are ${KNOWN_KEYS.join(', ')}`);
-  if (typeof c.tasks !== 'object' || c.tasks === null || Object.keys(c.tasks).length === 0) {
-    throw new ConfigError('tasks', 'give at least one task, e.g. { "landmarks": { "train": "mtfl:/data/mtfl" } }');
-  }
-  for (const [name, spec] of Object.entries(c.tasks as Record<string, unknown>)) {
-    taskEntry(name, `tasks.${name}`);
-    if (typeof spec !== 'object' || spec === null) throw new ConfigError(`tasks.${name}`, 'must be { train, val?, test?, options?, batchSize? }');
-    for (const k of Object.keys(spec)) if (!TASK_KEYS.includes(k)) throw new ConfigError(`tasks.${name}.${k}`, `unknown setting; known are ${TASK_KEYS.join(', ')}`);
-    const s = spec as TaskSpec;
-    if (s.train === undefined) throw new ConfigError(`tasks.${name}.train`, 'is missing');
-    if (s.batchSize !== undefined) checkInteger(`tasks.${name}.batchSize`, s.batchSize, 1);
-    for (const k of ['valFraction', 'testFraction'] as const) if (s[k] !== undefined) checkNumber(`tasks.${name}.${k}`, s[k], { min: 0, max: 0.9 });
-  }
-  if (c.seed !== undefined) checkInteger('seed', c.seed, 0, 0xffffffff);
-  if (c.valFraction !== undefined) checkNumber('valFraction', c.valFraction, { min: 0, max: 0.9 });
-  if (c.testFraction !== undefined) checkNumber('testFraction', c.testFraction, { min: 0, max: 0.9 });
-  if (c.out !== undefined && typeof c.out !== 'string') throw new ConfigError('out', 'must be a path');
-  if (c.onError !== undefined && c.onError !== 'error' && c.onError !== 'skip') throw new ConfigError('onError', `must be "error" or "skip", got ${JSON.stringify(c.onError)}`);
-  if (c.limitInputPixels !== undefined) checkInteger('limitInputPixels', c.limitInputPixels, 1);
-  return c as unknown as RunConfigFile;
+  return parseConfig(runConfigFileSchema, raw);
 }
 
 export interface BuiltRun {
@@ -274,12 +168,12 @@ export async function loadData(
   split: string,
   load: DataLoadOptions = {},
 ): Promise<Dataset> {
-  if (typeof spec !== 'object' || spec === null || typeof spec.format !== 'string') throw new ConfigError(field, 'must be "FORMAT:PATH" or { format, path }');
+  spec = parseConfig(dataSpecSchema, spec, field);
   let ds: Dataset;
   if (spec.format === 'synthetic') {
     const domain = taskEntry(plugin.name).syntheticDomain;
     if (!domain) throw new ConfigError(`${field}.format`, `task ${plugin.name} has no synthetic data`);
-    const count = checkInteger(`${field}.count`, spec.count, 1);
+    const count = spec.count!;
     const splitSalt = { train: 0, val: 1, test: 2 }[split] ?? 3;
     ds = syntheticDataset({ count, domain, seed: (spec.seed ?? seed) * 7 + splitSalt, task: domain, name: `synthetic-${plugin.name}${split === 'train' ? '' : `-${split}`}` });
   } else {
@@ -293,8 +187,7 @@ export async function loadData(
     if (!loading.formats.includes(spec.format)) {
       throw new ConfigError(`${field}.format`, `task ${plugin.name} reads ${[...loading.formats, 'synthetic'].join(', ')}, not "${spec.format}"`);
     }
-    if (typeof spec.path !== 'string' || spec.path === '') throw new ConfigError(`${field}.path`, 'is missing');
-    const path = isAbsolute(spec.path) ? spec.path : resolve(baseDir, spec.path);
+    const path = isAbsolute(spec.path!) ? spec.path! : resolve(baseDir, spec.path!);
     try {
       await stat(path);
     } catch {
@@ -308,8 +201,8 @@ export async function loadData(
     if (load.onError === 'skip') ds = (await scanDataset(ds, { onError: 'skip' })).dataset;
   }
   if (ds.samples.length === 0) throw new ConfigError(field, `data set "${ds.name}" has no samples`);
-  if (spec.limit !== undefined) {
-    const limit = checkInteger(`${field}.limit`, spec.limit, 1);
+  const limit = spec.limit;
+  if (limit !== undefined) {
     if (limit < ds.samples.length) {
       const order = shuffle(ds.samples.map((_, i) => i), new Rng(seed * 13 + 5));
       ds = subsetDataset(ds, order.slice(0, limit).sort((a, b) => a - b), `${ds.name}[${limit}]`);

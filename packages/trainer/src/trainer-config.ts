@@ -1,8 +1,9 @@
 /**
- * Checks a user's trainer options and fills in the defaults. Every refusal is a {@link ConfigError}
- * naming the field, raised before any training.
+ * Checks a user's trainer options and fills in the defaults (the settings' schema: config-schema.ts).
+ * Every refusal is a {@link ConfigError} naming the field, raised before any training.
  */
-import { DEFAULT_NETWORK_CONFIG, resolveBackboneConfig, type Dataset, type NetworkConfig } from '@ifan/core';
+import { DEFAULT_NETWORK_CONFIG, type Dataset } from '@ifan/core';
+import { batchSizeSchema, parseConfig, trainerSettingsSchema } from './config-schema';
 import {
   DEFAULT_AUGMENT_CONFIG,
   DEFAULT_BATCH_SIZE,
@@ -12,7 +13,7 @@ import {
   DEFAULT_SCHEDULE,
 } from './defaults';
 import { ConfigError } from './errors';
-import type { AugmentConfig, LrSchedule, ResolvedTrainConfig, TaskData, TrainerOptions } from './types';
+import type { ResolvedTrainConfig, TaskData, TrainerOptions } from './types';
 
 /** One training data source: a data set and the tasks its batches train. */
 export interface DataSource {
@@ -28,63 +29,6 @@ export function isTaskData(d: Dataset | TaskData): d is TaskData {
   return (d as TaskData).train !== undefined && (d as Dataset).samples === undefined;
 }
 
-export function checkInteger(field: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new ConfigError(field, `must be an integer from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ''}, got ${JSON.stringify(v)}`);
-  }
-  return v;
-}
-
-export function checkNumber(field: string, v: unknown, opts: { min?: number; greaterThan?: number; max?: number } = {}): number {
-  const ok =
-    typeof v === 'number' &&
-    Number.isFinite(v) &&
-    (opts.min === undefined || v >= opts.min) &&
-    (opts.greaterThan === undefined || v > opts.greaterThan) &&
-    (opts.max === undefined || v <= opts.max);
-  if (!ok) {
-    const range = [
-      opts.min !== undefined ? `>= ${opts.min}` : '',
-      opts.greaterThan !== undefined ? `> ${opts.greaterThan}` : '',
-      opts.max !== undefined ? `<= ${opts.max}` : '',
-    ].filter(Boolean);
-    throw new ConfigError(field, `must be a finite number${range.length ? ` ${range.join(' and ')}` : ''}, got ${JSON.stringify(v)}`);
-  }
-  return v as number;
-}
-
-function checkLr(field: string, s: unknown): LrSchedule {
-  if (typeof s !== 'object' || s === null) throw new ConfigError(field, `must be { type, from, to? }, got ${JSON.stringify(s)}`);
-  const { type, from, to } = s as LrSchedule;
-  const types = ['constant', 'linear', 'exponential', 'cosine'];
-  if (!types.includes(type)) throw new ConfigError(`${field}.type`, `must be one of ${types.join(', ')}, got ${JSON.stringify(type)}`);
-  checkNumber(`${field}.from`, from, { greaterThan: 0 });
-  if (type !== 'constant') checkNumber(`${field}.to`, to, type === 'exponential' ? { greaterThan: 0 } : { min: 0 });
-  return type === 'constant' ? { type, from } : { type, from, to };
-}
-
-function checkAugment(a: TrainerOptions['augment']): AugmentConfig {
-  if (a === false) return { geometry: false, color: false };
-  const out: AugmentConfig = { ...DEFAULT_AUGMENT_CONFIG, ...a };
-  if (out.geometry) {
-    const g = out.geometry;
-    if (g.scale !== undefined) {
-      if (!Array.isArray(g.scale) || g.scale.length !== 2) throw new ConfigError('augment.geometry.scale', `must be [min, max], got ${JSON.stringify(g.scale)}`);
-      checkNumber('augment.geometry.scale[0]', g.scale[0], { greaterThan: 0 });
-      checkNumber('augment.geometry.scale[1]', g.scale[1], { min: g.scale[0] });
-    }
-    if (g.shift !== undefined) checkNumber('augment.geometry.shift', g.shift, { min: 0, max: 1 });
-    if (g.rotationDeg !== undefined) checkNumber('augment.geometry.rotationDeg', g.rotationDeg, { min: 0, max: 180 });
-    if (g.flip !== undefined && typeof g.flip !== 'boolean') checkNumber('augment.geometry.flip', g.flip, { min: 0, max: 1 });
-  }
-  if (out.color) {
-    for (const k of ['brightness', 'contrast', 'saturation'] as const) {
-      if (out.color[k] !== undefined) checkNumber(`augment.color.${k}`, out.color[k], { min: 0 });
-    }
-  }
-  return out;
-}
-
 /** Validates `options` and returns the resolved configuration and the data sources in training order. */
 export function resolveTrainerOptions(options: TrainerOptions): { config: ResolvedTrainConfig; sources: DataSource[]; val: Record<string, Dataset> } {
   const plugins = options.plugins;
@@ -97,9 +41,9 @@ export function resolveTrainerOptions(options: TrainerOptions): { config: Resolv
   const batchSizeOf = (task: string): number => {
     const b = options.batchSize;
     if (b === undefined) return DEFAULT_BATCH_SIZE;
-    if (typeof b === 'number') return checkInteger('batchSize', b, 1);
+    if (typeof b === 'number') return parseConfig(batchSizeSchema, b, 'batchSize');
     for (const key of Object.keys(b)) if (!names.includes(key)) throw new ConfigError(`batchSize.${key}`, `unknown task "${key}": the tasks are ${names.join(', ')}`);
-    return b[task] === undefined ? DEFAULT_BATCH_SIZE : checkInteger(`batchSize.${task}`, b[task], 1);
+    return b[task] === undefined ? DEFAULT_BATCH_SIZE : parseConfig(batchSizeSchema, b[task], `batchSize.${task}`);
   };
   const sources: DataSource[] = [];
   const val: Record<string, Dataset> = {};
@@ -134,24 +78,16 @@ export function resolveTrainerOptions(options: TrainerOptions): { config: Resolv
     usedNames.add(n);
   }
 
-  const network = resolveNetwork(options.network ?? {});
-  const schedule = { ...DEFAULT_SCHEDULE, ...options.schedule };
-  checkInteger('schedule.pretrainEpochs', schedule.pretrainEpochs, 0);
-  checkInteger('schedule.rounds', schedule.rounds, 0);
-  schedule.pretrainLr = checkLr('schedule.pretrainLr', schedule.pretrainLr);
-  schedule.finetuneLr = checkLr('schedule.finetuneLr', schedule.finetuneLr);
-  if (schedule.pretrainEpochs === 0 && schedule.rounds === 0) throw new ConfigError('schedule', 'pretrainEpochs and rounds are both 0: nothing to train');
-  const optimizer = { ...DEFAULT_OPTIMIZER, ...options.optimizer };
-  checkNumber('optimizer.decay', optimizer.decay, { min: 0, max: 1 });
-  checkNumber('optimizer.momentum', optimizer.momentum, { min: 0, max: 1 });
-  checkNumber('optimizer.epsilon', optimizer.epsilon, { greaterThan: 0 });
-  const crop = { ...DEFAULT_CROP, ...options.crop };
-  checkNumber('crop.margin', crop.margin, { greaterThan: -0.5 });
-  const checkpoint = { ...DEFAULT_CHECKPOINT, ...options.checkpoint };
-  checkInteger('checkpoint.everyRounds', checkpoint.everyRounds, 1);
-  checkInteger('checkpoint.keep', checkpoint.keep, 1);
-  const seed = checkInteger('seed', options.seed ?? 1, 0, 0xffffffff);
-  if (options.evalBatchSize !== undefined) checkInteger('evalBatchSize', options.evalBatchSize, 1);
+  const settings = parseConfig(trainerSettingsSchema, {
+    network: { ...DEFAULT_NETWORK_CONFIG, ...options.network },
+    schedule: { ...DEFAULT_SCHEDULE, ...options.schedule },
+    optimizer: { ...DEFAULT_OPTIMIZER, ...options.optimizer },
+    augment: options.augment === false ? { geometry: false, color: false } : { ...DEFAULT_AUGMENT_CONFIG, ...options.augment },
+    crop: { ...DEFAULT_CROP, ...options.crop },
+    checkpoint: { ...DEFAULT_CHECKPOINT, ...options.checkpoint },
+    seed: options.seed ?? 1,
+    evalBatchSize: options.evalBatchSize,
+  });
 
   const config: ResolvedTrainConfig = {
     tasks: plugins.map((p) => ({ name: p.name, bnKey: p.bnKey, config: p.config })),
@@ -162,36 +98,19 @@ export function resolveTrainerOptions(options: TrainerOptions): { config: Resolv
       batchSize: s.batchSize,
       samples: s.dataset.samples.length,
     })),
-    network,
-    schedule,
-    optimizer,
-    augment: checkAugment(options.augment),
-    crop,
-    checkpoint,
-    seed,
+    network: settings.network,
+    schedule: settings.schedule,
+    optimizer: settings.optimizer,
+    augment: settings.augment,
+    crop: settings.crop,
+    checkpoint: settings.checkpoint,
+    seed: settings.seed,
     ...(options.meta ? { meta: options.meta } : {}),
   };
   return { config, sources, val };
 }
 
-function resolveNetwork(n: Partial<NetworkConfig>): NetworkConfig {
-  const net = { ...DEFAULT_NETWORK_CONFIG, ...n };
-  try {
-    resolveBackboneConfig(net.backbone);
-  } catch (e) {
-    throw new ConfigError('network.backbone', (e as Error).message);
-  }
-  checkInteger('network.iterations', net.iterations, 0, 16);
-  if (net.reencoder !== 'learned' && net.reencoder !== 'resize') throw new ConfigError('network.reencoder', `must be 'learned' or 'resize', got ${JSON.stringify(net.reencoder)}`);
-  if (typeof net.sharedBatchNorm !== 'boolean') throw new ConfigError('network.sharedBatchNorm', `must be true or false, got ${JSON.stringify(net.sharedBatchNorm)}`);
-  if (net.initialFeedback !== 'none' && net.initialFeedback !== 'prior') {
-    throw new ConfigError('network.initialFeedback', `must be 'none' or 'prior', got ${JSON.stringify(net.initialFeedback)}`);
-  }
-  checkInteger('network.seed', net.seed, 0, 0xffffffff);
-  return net;
-}
-
-/** The first path at which two JSON values differ (`schedule.rounds`), or null. */
+/** The first path at which two JSON values differ (`schedule.rounds`), or null; the order of an object's keys does not count. */
 export function firstDifference(a: unknown, b: unknown, path = ''): string | null {
   if (JSON.stringify(a) === JSON.stringify(b)) return null;
   if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null && !Array.isArray(a) && !Array.isArray(b)) {
@@ -200,6 +119,7 @@ export function firstDifference(a: unknown, b: unknown, path = ''): string | nul
       const d = firstDifference((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], path ? `${path}.${k}` : k);
       if (d) return d;
     }
+    return null;
   }
   return path || '(root)';
 }

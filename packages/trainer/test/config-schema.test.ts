@@ -1,0 +1,73 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { runConfigJsonSchema } from '../src/config-schema';
+import { ConfigError } from '../src/errors';
+import { checkRunConfig } from '../src/run-config';
+import { firstDifference } from '../src/trainer-config';
+
+const experiments = fileURLToPath(new URL('../../../reports/experiments', import.meta.url));
+
+describe('the run-configuration schema', () => {
+  it('schema/run-config.schema.json is the JSON Schema of the zod schema (stale: npx vitest run test/config-schema.test.ts -u)', async () => {
+    await expect(`${JSON.stringify(runConfigJsonSchema(), null, 2)}\n`).toMatchFileSnapshot('../schema/run-config.schema.json');
+  });
+
+  it("accepts the repository's experiment configs", () => {
+    const files = readdirSync(experiments).filter((f) => f.endsWith('.json'));
+    expect(files.length).toBeGreaterThan(0);
+    for (const f of files) expect(() => checkRunConfig(JSON.parse(readFileSync(join(experiments, f), 'utf8'))), f).not.toThrow();
+  });
+
+  const t = { emotion: { train: 'synthetic:10' } };
+  const cases: [string, unknown, RegExp][] = [
+    ['not an object', 'x', /^\(config\): must be a JSON object, got "x"/],
+    ['no tasks', {}, /^tasks: is missing: give at least one task/],
+    ['unknown task', { tasks: { poses: { train: 'synthetic:3' } } }, /^tasks\.poses: unknown task "poses": known tasks are parsing, landmarks, emotion/],
+    ['unknown nested setting', { tasks: t, schedule: { epochz: 3 } }, /^schedule\.epochz: unknown setting; known settings are pretrainEpochs, rounds, pretrainLr, finetuneLr/],
+    ['data spec text', { tasks: { emotion: { train: 'mtfl:/tmp#' } } }, /^tasks\.emotion\.train: "mtfl:\/tmp#" has no split after "#"/],
+    ['data spec object without a path', { tasks: { emotion: { train: { format: 'mtfl' } } } }, /^tasks\.emotion\.train\.path: is missing/],
+    ['synthetic data without a count', { tasks: { emotion: { train: { format: 'synthetic' } } } }, /^tasks\.emotion\.train\.count: is missing/],
+    ['neither text nor object', { tasks: { emotion: { train: 3 } } }, /^tasks\.emotion\.train: must be "FORMAT:PATH\[#SPLIT\]", "synthetic:COUNT" or \{ format, path \}, got 3/],
+    ['learning-rate type', { tasks: t, schedule: { pretrainLr: { type: 'cosin', from: 1 } } }, /^schedule\.pretrainLr\.type: must be "constant", "linear", "exponential" or "cosine", got "cosin"/],
+    ['backbone layout', { tasks: t, network: { backbone: { inputSize: 100, blocks: 3, layersPerBlock: 2, growthRate: 4, stemChannels: 8 } } }, /^network\.backbone\.inputSize: 100 is not divisible by 2\^blocks = 8/],
+    ['augmentation', { tasks: t, augment: true }, /^augment: must be false or \{ geometry\?, color\? \}, got true/],
+    ['not a finite number', { tasks: t, seed: Infinity }, /^seed: must be an integer from 0 to 4294967295, got Infinity/],
+  ];
+  it.each(cases)('names the field: %s', (_name, config, message) => {
+    let error: unknown;
+    try {
+      checkRunConfig(config);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(message);
+  });
+
+  it('lists every wrong field, the first one as the error\'s field', () => {
+    try {
+      checkRunConfig({ tasks: t, preset: 'huge', out: 3, schedule: { rounds: -1, finetuneLr: { type: 'exponential', from: 1e-3, to: 0 } } });
+      expect.unreachable();
+    } catch (e) {
+      expect((e as ConfigError).field).toBe('preset');
+      expect((e as Error).message.split('\n')).toEqual([
+        'preset: must be "paper", "small" or "tiny", got "huge"',
+        '  also schedule.rounds: must be an integer from 0, got -1',
+        '  also schedule.finetuneLr.to: must be a finite number > 0, got 0',
+        '  also out: must be a path, got 3',
+      ]);
+    }
+  });
+
+  it('a constant learning rate drops its unused final rate, as before', () => {
+    const c = checkRunConfig({ tasks: t, schedule: { pretrainLr: { type: 'constant', from: 1e-3, to: 5 } } });
+    expect(c.schedule?.pretrainLr).toEqual({ type: 'constant', from: 1e-3 });
+  });
+
+  it('resume compares configurations whatever the order of their keys', () => {
+    expect(firstDifference({ network: { iterations: 1, seed: 2 } }, { network: { seed: 2, iterations: 1 } })).toBeNull();
+    expect(firstDifference({ network: { iterations: 1, seed: 2 } }, { network: { seed: 3, iterations: 1 } })).toBe('network.seed');
+  });
+});
