@@ -7,11 +7,12 @@
  * turn trains one batch, with the loss summed over iterations 0..ITER (eqn 6), updating the backbone,
  * its decoders, every re-encoder and the integrator. A source that runs out is reshuffled.
  *
- * The loop itself only trains; logging, progress and user callbacks are hooks, and the run directory
- * (config, log, checkpoints, final model) is what makes a run resumable and inspectable.
+ * The loop itself only trains and calls the hooks. What a run does besides (Ctrl-C, `log.jsonl`, the
+ * divergence check, the progress display, validation and checkpoints) are built-in hooks in ./hooks,
+ * installed from the options; the run directory (config, log, checkpoints, final model) is what makes
+ * a run resumable and inspectable.
  */
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { DEFAULT_FRAMING, IntegratedNetwork, Rng, mixSeed, saveNetwork, selectBackend, type Dataset, type TaskPlugin } from '@ifan/core';
@@ -20,23 +21,19 @@ import { disposeTargets, imageTensor, loadBatch, targetTensors, type Batch } fro
 import { BatchWorker, checkWorkersOption, cores, workerObstacle, type WorkerSetupError, type WorkersOption } from './batch-worker-client';
 import { CheckpointStore, writeFileAtomic, type LoopState, CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './checkpoint';
 import { TrainingDivergedError, ConfigError } from './errors';
-import { evaluate, EvaluationAborted, type EvaluateOptions } from './evaluate';
+import { evaluate, type EvaluateOptions } from './evaluate';
 import { checkThreadsOption, GradientThreads, threadsObstacle, type ThreadsOption } from './gradient-threads';
 import { RmspropState } from './optimizer';
 import { ProgressReporter } from './progress';
 import { learningRate, planLength, planSchedule, Sampler, type PlanUnit, type SamplerState } from './schedule';
 import { firstDifference, resolveTrainerOptions, type DataSource } from './trainer-config';
-import type {
-  EpochInfo,
-  FitResult,
-  ResolvedTrainConfig,
-  StageName,
-  StepRecord,
-  TrainerHook,
-  TrainerOptions,
-  TrainerView,
-  ValidationReport,
-} from './types';
+import { Checkpoints, type BestCheckpoint } from './hooks/checkpoint-validation';
+import { divergenceGuard } from './hooks/divergence';
+import { StepLog } from './hooks/log';
+import { ProgressDisplay } from './hooks/progress';
+import { FitSession, type BuiltInHook } from './hooks/session';
+import { SigintHandler } from './hooks/signals';
+import type { EpochInfo, FitResult, ResolvedTrainConfig, StageName, StepRecord, TrainerHook, TrainerOptions, TrainerView, ValidationReport } from './types';
 
 /** One planned step with the samples it draws, and every sampler's state after drawing them. */
 interface Draw {
@@ -49,6 +46,12 @@ interface Draw {
   samplers: SamplerState[];
   augmentSeed: number;
 }
+
+/** Whether a `fit` gets a batch worker (see `Trainer.workerPlan`). */
+type WorkerPlan = 'now' | 'after-first-batch' | 'never';
+
+/** The arguments of a hook event after the trainer. */
+type HookArgs<E extends keyof TrainerHook> = NonNullable<TrainerHook[E]> extends (trainer: TrainerView, ...args: infer A) => unknown ? A : never;
 
 /**
  * `workers: 'auto'` starts a worker when preparing the run's remaining batches on the training thread
@@ -87,23 +90,19 @@ export class Trainer implements TrainerView {
   private readonly optimizer: RmspropState;
   private readonly samplers: Sampler[];
   private readonly val: Record<string, Dataset>;
-  private readonly hooks: TrainerHook[];
   private readonly store?: CheckpointStore;
+  /** What the running `fit` shares with the built-in hooks. */
+  private readonly session: FitSession;
+  private readonly checkpoints: Checkpoints;
+  /**
+   * The hooks the trainer installs from its options, before the user's: Ctrl-C (`handleSignals`),
+   * `log.jsonl` (`runDir`), the divergence check and the progress display (`progress`).
+   */
+  private readonly builtIns: BuiltInHook[];
+  /** Every hook in the order each event reaches them: the built-in ones, the user's, then `checkpoints`. */
+  private readonly hooks: TrainerHook[];
   private stepsDone = 0;
   private stopReason: string | null = null;
-  private interrupted = false;
-  /** SIGINTs received by the running `fit`. */
-  private sigints = 0;
-  /** Aborted by a second SIGINT: a running validation stops, the loop writes its checkpoint and returns. */
-  private hurry = new AbortController();
-  /** A validation is running (for what Ctrl-C says). */
-  private validating = false;
-  /** Seconds of the last validation, for the time left. */
-  private validationSeconds = 0;
-  /** Step of the checkpoint the running `fit` wrote last. */
-  private lastCheckpointStep: number | null = null;
-  private best: { score: number; step: number } | null = null;
-  private lastValidation?: ValidationReport;
   private elapsedBefore = 0;
   private cpuBefore = 0;
   private readonly cpuAtStart = process.cpuUsage();
@@ -150,8 +149,17 @@ export class Trainer implements TrainerView {
       config.schedule,
     );
     this.totalSteps = planLength(this.plan);
-    this.hooks = [...(options.hooks ?? [])];
     if (this.runDir) this.store = new CheckpointStore(this.runDir, config.checkpoint.keep);
+    this.session = new FitSession(options.log);
+    this.checkpoints = this.checkpointHook(Object.keys(val).length > 0);
+    this.builtIns = [
+      ...(options.handleSignals ? [new SigintHandler(this.session)] : []),
+      ...(this.runDir ? [new StepLog(join(this.runDir, RUN_FILES.log))] : []),
+      divergenceGuard,
+      ...(options.progress ? [new ProgressDisplay(this.session, this.plan, (stage, step) => this.checkpoints.secondsAhead(stage, step))] : []),
+    ];
+    // validation and checkpoints last: the user's afterEpoch and afterTrain come before the checkpoint
+    this.hooks = [...this.builtIns, ...(options.hooks ?? []), this.checkpoints];
   }
 
   /**
@@ -192,149 +200,55 @@ export class Trainer implements TrainerView {
   /** Runs (or, with `resume`, continues) Algorithm 1 to the end of the plan or until stopped. */
   async fit(): Promise<FitResult> {
     if (this.disposed) throw new Error('this Trainer was disposed');
-    const started = Date.now();
-    const progress = this.options.progress ? new ProgressReporter() : null;
-    // workers: 1 starts the worker (rebuilding the data sets) while the run directory is read or written
-    const plan = this.workerPlan(progress);
-    if (plan === 'now') this.worker = this.spawnWorker(progress);
-    // the gradient worker builds its network while the run directory is read or written
-    this.stepThreading = this.threadsPlan();
-    if (this.stepThreading.threads === 2) this.gradientThreads = new GradientThreads(this.net);
-    let sessionStartStep: number;
-    try {
-      sessionStartStep = this.options.resume ? await this.restore() : await this.startRun();
-      // workers: 1 waits for the worker (and fails with it); 'auto' prepares batches here until it is ready
-      if (this.workers === 1) await this.worker?.ready;
-      // every step of a two-thread run runs on two threads: wait for the gradient worker
-      await this.gradientThreadsReady(progress);
-    } catch (e) {
-      await this.stopWorker();
-      throw e;
-    }
-    const logPath = this.runDir ? join(this.runDir, RUN_FILES.log) : null;
-    const say = (line: string) => (progress ?? new ProgressReporter()).note(line);
-    let stepRunning: number | null = null;
-    // Ctrl-C 1: finish the step, validate if due, checkpoint. 2: stop now (a running validation is
-    // dropped), but still write the checkpoint of the last finished step. 3: quit without one.
-    const onSigint = () => {
-      this.sigints++;
-      const last = this.stepsDone;
-      if (this.sigints === 1) {
-        this.interrupted = true;
-        this.stop('interrupted (SIGINT)');
-        const now = this.validating ? 'finishing the validation' : stepRunning !== null ? `finishing step ${stepRunning + 1}` : 'no further step';
-        say(`SIGINT: ${now}, then writing a checkpoint (Ctrl-C again: stop sooner, without validation, still with a checkpoint)`);
-      } else if (this.sigints === 2) {
-        this.hurry.abort('a second SIGINT');
-        const now = this.validating ? 'dropping the validation' : stepRunning !== null ? `finishing step ${stepRunning + 1} (a step cannot be cut short)` : 'no validation';
-        const step = stepRunning !== null ? stepRunning + 1 : last;
-        say(`second SIGINT: ${now}; writing the checkpoint of step ${step} now (Ctrl-C a third time quits WITHOUT a checkpoint)`);
-      } else {
-        say(
-          `third SIGINT: quitting without a checkpoint; ${this.lastCheckpointStep !== null ? `the latest is of step ${this.lastCheckpointStep}` : 'none was written in this session'} (${last} steps done)`,
-        );
-        process.exit(130);
-      }
-    };
+    this.session.begin(this.options.progress ? new ProgressReporter() : null);
+    const workerPlan = await this.setUp();
+    const first = this.stepsDone;
     this.stopReason = null;
-    this.interrupted = false;
-    this.sigints = 0;
-    this.hurry = new AbortController();
-    this.lastCheckpointStep = null;
-    if (this.options.handleSignals) process.on('SIGINT', onSigint);
-    for (const h of this.hooks) await h.beforeRun?.(this);
-    let lastCheckpointed = this.stepsDone;
-    let stageShown: StageName | null = null;
-    let stageBounds = { first: 0, total: 0 };
-    const draws = this.draws(this.stepsDone);
-    const prefetch = this.options.prefetch ?? true;
-    let current = draws.next();
-    let pending = current.done ? null : this.load(current.value);
-    let lastDraw: Draw | null = null;
     try {
+      await this.emit('beforeRun');
+      const draws = this.draws(first);
+      const prefetch = this.options.prefetch ?? true;
+      let current = draws.next();
+      let pending = current.done ? null : this.load(current.value);
       while (!current.done && this.stopReason === null) {
         // a turn of the event loop between steps, so a signal is handled after this step at the latest
         // (a step may otherwise run synchronously from a prefetched batch to the next: no signal gets through)
         await new Promise<void>((r) => setImmediate(r));
         if (this.stopReason !== null) break;
         const d = current.value;
-        const batchPromise = pending!;
+        const loading = pending!;
         const following = draws.next();
-        const unit = d.unit;
-        const epochInfo: EpochInfo = {
-          stage: unit.stage,
-          epoch: unit.epoch,
-          sources: [...new Set(unit.steps.map((s) => this.sources[s].name))],
-          firstStep: unit.firstStep,
-          steps: unit.steps.length,
-        };
-        if (d.index === 0 || d.step === sessionStartStep) {
-          if (unit.stage !== stageShown) {
-            stageShown = unit.stage;
-            stageBounds = this.stageBounds(unit.stage);
-            progress?.begin(stageTitle(unit.stage), d.step - stageBounds.first, stageBounds.total);
-          }
-          for (const h of this.hooks) await h.beforeEpoch?.(this, epochInfo);
-        }
-        const source = this.sources[d.source];
-        for (const h of this.hooks) await h.beforeStep?.(this, { step: d.step, stage: unit.stage, source: source.name });
+        const epoch = this.epochInfo(d.unit);
+        if (d.index === 0 || d.step === first) await this.emit('beforeEpoch', epoch);
+        await this.emit('beforeStep', { step: d.step, stage: d.unit.stage, source: this.sources[d.source].name });
         const t0 = performance.now();
         // the next batch: in the worker, or here (its preparation then counts in this step's time)
         pending = prefetch && !following.done ? this.load(following.value) : null;
-        const batch = await batchPromise;
-        if (plan === 'after-first-batch' && d.step === sessionStartStep) this.maybeSpawnWorker(this.totalSteps - d.step - 1, progress);
-        stepRunning = d.step;
-        const record = await this.trainStep(d, batch).finally(() => (stepRunning = null));
-        lastDraw = d;
+        const batch = await loading;
+        if (workerPlan === 'after-first-batch' && d.step === first) this.maybeSpawnWorker(this.totalSteps - d.step - 1);
+        this.session.running = d.step;
+        const record = await this.trainStep(d, batch).finally(() => (this.session.running = null));
+        this.session.samplers = d.samplers;
         record.ms = performance.now() - t0;
         record.imagesPerSec = batch.size / Math.max(1e-6, record.ms / 1000);
-        if (logPath) appendFileSync(logPath, `${JSON.stringify({ ...record, time: new Date().toISOString() })}\n`);
-        for (const [task, losses] of Object.entries(record.losses)) {
-          if (!losses.every(Number.isFinite)) throw new TrainingDivergedError(d.step, task, losses);
-        }
         this.stepsDone = d.step + 1;
-        progress?.update(this.stepsDone - stageBounds.first, stageBounds.total, record, this.validationsAhead(unit.stage) * this.validationSeconds);
-        for (const h of this.hooks) await h.afterStep?.(this, record);
-        const unitEnds = d.index === unit.steps.length - 1;
-        if (unitEnds) {
-          for (const h of this.hooks) await h.afterEpoch?.(this, epochInfo);
-          const last = this.stepsDone === this.totalSteps;
-          const roundCheckpoint = unit.stage === 'finetune' && (unit.epoch + 1) % this.config.checkpoint.everyRounds === 0;
-          if (last || roundCheckpoint || unit.stage === 'pretrain') {
-            const validate = last || unit.stage === 'finetune' || this.config.checkpoint.validateEpochs === true;
-            const validated = validate && !this.hurry.signal.aborted && (await this.runValidation(unit.stage === 'pretrain' ? 0 : this.config.network.iterations, progress, started));
-            await this.writeCheckpoint(validated, started, d.samplers);
-            lastCheckpointed = this.stepsDone;
-          }
-        }
+        await this.emit('afterStep', record);
+        if (d.index === d.unit.steps.length - 1) await this.emit('afterEpoch', epoch);
         if (this.stopReason !== null) break;
         current = following;
         if (!pending && !current.done) pending = this.load(current.value);
       }
-      if (this.stopReason !== null && lastDraw && lastCheckpointed !== this.stepsDone) await this.writeCheckpoint(false, started, lastDraw.samplers);
-      if (this.interrupted && this.store) {
-        say(
-          this.lastCheckpointStep !== null
-            ? `checkpoint of step ${this.lastCheckpointStep} written in ${join(this.runDir!, RUN_FILES.checkpoints)}`
-            : `no checkpoint written in this session (the run stopped before its first step ended)`,
-        );
-      }
-      // a stop that arrives after the last step (e.g. during the final checkpoint) does not undo the run
-      const completed = this.stepsDone === this.totalSteps;
-      if (completed && this.runDir) await this.saveModel(join(this.runDir, RUN_FILES.model));
-      const result: FitResult = {
-        status: completed ? 'completed' : this.interrupted ? 'interrupted' : 'stopped',
-        steps: this.stepsDone,
-        ...(this.stopReason !== null ? { reason: this.stopReason } : {}),
-        ...(this.runDir ? { runDir: this.runDir } : {}),
-        ...(this.lastValidation ? { validation: this.lastValidation } : {}),
-        seconds: (Date.now() - started) / 1000,
-      };
-      for (const h of this.hooks) await h.afterRun?.(this, result);
+      await this.emit('afterTrain');
+      const result = this.result();
+      await this.emit('afterRun', result);
       return result;
+    } catch (e) {
+      // (the divergence guard fails the step after it was counted, but a step whose loss is not finite is not applied)
+      if (e instanceof TrainingDivergedError) this.stepsDone = e.step;
+      throw e;
     } finally {
-      progress?.finish();
-      if (this.options.handleSignals) process.off('SIGINT', onSigint);
+      for (const hook of this.builtIns) hook.close?.();
+      this.session.progress?.finish();
       await this.stopWorker();
     }
   }
@@ -438,10 +352,82 @@ export class Trainer implements TrainerView {
   }
 
   /**
+   * Before the first step: starts the batch worker (with `workers: 1`; it rebuilds the data sets while
+   * the run directory is read or written) and the gradient worker, restores or starts the run, and
+   * waits for the workers the run cannot go without.
+   */
+  private async setUp(): Promise<WorkerPlan> {
+    const plan = this.workerPlan();
+    if (plan === 'now') this.worker = this.spawnWorker();
+    // the gradient worker builds its network while the run directory is read or written
+    this.stepThreading = this.threadsPlan();
+    if (this.stepThreading.threads === 2) this.gradientThreads = new GradientThreads(this.net);
+    try {
+      await (this.options.resume ? this.restore() : this.startRun());
+      // workers: 1 waits for the worker (and fails with it); 'auto' prepares batches here until it is ready
+      if (this.workers === 1) await this.worker?.ready;
+      // every step of a two-thread run runs on two threads: wait for the gradient worker
+      await this.gradientThreadsReady();
+    } catch (e) {
+      await this.stopWorker();
+      throw e;
+    }
+    return plan;
+  }
+
+  /** Calls `event` of every hook in order, awaiting each. */
+  private async emit<E extends keyof TrainerHook>(event: E, ...args: HookArgs<E>): Promise<void> {
+    for (const hook of this.hooks) {
+      const method = hook[event] as ((trainer: TrainerView, ...a: HookArgs<E>) => void | Promise<void>) | undefined;
+      await method?.call(hook, this, ...args);
+    }
+  }
+
+  /** What the epoch hooks see of `unit`. */
+  private epochInfo(unit: PlanUnit): EpochInfo {
+    return {
+      stage: unit.stage,
+      epoch: unit.epoch,
+      sources: [...new Set(unit.steps.map((s) => this.sources[s].name))],
+      firstStep: unit.firstStep,
+      steps: unit.steps.length,
+    };
+  }
+
+  private result(): FitResult {
+    const completed = this.stepsDone === this.totalSteps;
+    return {
+      status: completed ? 'completed' : this.session.interrupted ? 'interrupted' : 'stopped',
+      steps: this.stepsDone,
+      ...(this.stopReason !== null ? { reason: this.stopReason } : {}),
+      ...(this.runDir ? { runDir: this.runDir } : {}),
+      ...(this.checkpoints.lastValidation ? { validation: this.checkpoints.lastValidation } : {}),
+      seconds: (Date.now() - this.session.started) / 1000,
+    };
+  }
+
+  /** The validation and checkpoint hook, with what it needs of the trainer. */
+  private checkpointHook(validates: boolean): Checkpoints {
+    const dir = this.runDir;
+    return new Checkpoints(this.session, {
+      config: this.config,
+      plan: this.plan,
+      totalSteps: this.totalSteps,
+      validates,
+      paths: dir ? { checkpoints: join(dir, RUN_FILES.checkpoints), validationLog: join(dir, RUN_FILES.validationLog), model: join(dir, RUN_FILES.model) } : undefined,
+      validate: (iterations, options) => this.validate(iterations, options),
+      announce: (report, step) => this.emit('afterValidation', report, step),
+      writeCheckpoint: (samplers, best, validation, isBest) => this.writeCheckpoint(samplers, best, validation, isBest),
+      saveModel: (to) => this.saveModel(to),
+      seconds: () => ({ seconds: this.elapsedSeconds(), cpuSeconds: this.cpuSeconds() }),
+    });
+  }
+
+  /**
    * Whether this `fit` gets a batch worker: `'now'` (workers: 1), `'after-first-batch'` (`'auto'`:
    * decided by {@link maybeSpawnWorker}) or `'never'` (said once through `log` when a worker was wanted).
    */
-  private workerPlan(progress: ProgressReporter | null): 'now' | 'after-first-batch' | 'never' {
+  private workerPlan(): WorkerPlan {
     this.preparation = { thread: 'main' };
     this.firstPrepMs = null;
     if (this.workers === 0) return 'never';
@@ -451,7 +437,7 @@ export class Trainer implements TrainerView {
     if (reason === null && !(this.options.prefetch ?? true)) reason = 'prefetch is off, so the worker would not overlap the step';
     if (reason === null) return 'after-first-batch';
     this.preparation = { thread: 'main', reason };
-    this.notice(reason, progress);
+    this.notice(reason);
     return 'never';
   }
 
@@ -459,10 +445,10 @@ export class Trainer implements TrainerView {
    * `'auto'`, after the first batch (prepared here): a worker when the batches left would take long
    * enough to prepare here for one to pay for its start; batches are identical either way.
    */
-  private maybeSpawnWorker(stepsLeft: number, progress: ProgressReporter | null): void {
+  private maybeSpawnWorker(stepsLeft: number): void {
     const estimate = (this.firstPrepMs ?? 0) * stepsLeft;
     if (estimate >= WORKER_PAYOFF_MS) {
-      this.worker = this.spawnWorker(progress);
+      this.worker = this.spawnWorker();
     } else {
       const ms = (this.firstPrepMs ?? 0).toFixed(1);
       this.preparation = { thread: 'main', reason: `the run is too short for a worker to pay off (${stepsLeft} batches left at ${ms} ms each)` };
@@ -473,7 +459,7 @@ export class Trainer implements TrainerView {
    * Starts the batch worker; batches are prepared here until it is ready, and for good (saying why once)
    * if it cannot start under `'auto'`. With `workers: 1`, `fit` waits for it and fails with it.
    */
-  private spawnWorker(progress: ProgressReporter | null): BatchWorker {
+  private spawnWorker(): BatchWorker {
     const worker = new BatchWorker(this.sources, (t) => this.net.plugin(t), {
       inputSize: this.net.inputSize,
       crop: this.config.crop,
@@ -486,7 +472,7 @@ export class Trainer implements TrainerView {
       (e: WorkerSetupError) => {
         if (this.worker !== worker || this.workers === 1) return;
         this.preparation = { thread: 'main', reason: e.reason };
-        this.notice(e.reason, progress);
+        this.notice(e.reason);
       },
     );
     return worker;
@@ -517,7 +503,7 @@ export class Trainer implements TrainerView {
    * Waits for the gradient worker. Under `threads: 2` its failure fails the run; under `'auto'` the
    * run continues on one thread and says why once.
    */
-  private async gradientThreadsReady(progress: ProgressReporter | null): Promise<void> {
+  private async gradientThreadsReady(): Promise<void> {
     const threads = this.gradientThreads;
     if (!threads) return;
     try {
@@ -528,27 +514,15 @@ export class Trainer implements TrainerView {
       if (this.threads === 2) throw e;
       const reason = (e as Error).message;
       this.stepThreading = { threads: 1, reason };
-      this.say(`ifan: computing gradients on one thread, not two: ${reason}`, progress);
+      this.session.say(`ifan: computing gradients on one thread, not two: ${reason}`);
     }
   }
 
-  /** One line through `log` (or the progress display, or stderr). */
-  private say(line: string, progress: ProgressReporter | null): void {
-    if (this.options.log === false) return;
-    if (this.options.log) this.options.log(line);
-    else if (progress) progress.note(line);
-    else console.error(line);
-  }
-
   /** Why batches are prepared on the training thread, once per trainer. */
-  private notice(reason: string, progress: ProgressReporter | null): void {
+  private notice(reason: string): void {
     if (this.noticeGiven) return;
     this.noticeGiven = true;
-    const line = `ifan: preparing batches on the training thread, not in a worker thread: ${reason}`;
-    if (this.options.log === false) return;
-    if (this.options.log) this.options.log(line);
-    else if (progress) progress.note(line);
-    else console.error(line);
+    this.session.say(`ifan: preparing batches on the training thread, not in a worker thread: ${reason}`);
   }
 
   private load(d: Draw): Promise<Batch> {
@@ -576,69 +550,9 @@ export class Trainer implements TrainerView {
     return p;
   }
 
-  private stageBounds(stage: StageName): { first: number; total: number } {
-    const units = this.plan.filter((u) => u.stage === stage);
-    const first = units[0]?.firstStep ?? 0;
-    return { first, total: units.reduce((a, u) => a + u.steps.length, 0) };
-  }
-
-  /**
-   * Validates (with progress), logs and calls the hooks; false when there is nothing to validate or a
-   * second SIGINT stopped it.
-   */
-  private async runValidation(iterations: number, progress: ProgressReporter | null, sessionStarted: number): Promise<boolean> {
-    if (Object.keys(this.val).length === 0) return false;
-    const t0 = Date.now();
-    let report: ValidationReport | undefined;
-    this.validating = true;
-    try {
-      report = await this.validate(iterations, {
-        signal: this.hurry.signal,
-        onProgress: progress ? ({ done, total }) => progress.evaluation(`validation at step ${this.stepsDone}`, done, total) : undefined,
-      });
-    } catch (e) {
-      progress?.endEvaluation();
-      if (!(e instanceof EvaluationAborted)) throw e;
-      this.say(`validation at step ${this.stepsDone} skipped (${(e as Error).message})`, progress);
-      return false;
-    } finally {
-      this.validating = false;
-    }
-    this.validationSeconds = (Date.now() - t0) / 1000;
-    if (!report) return false;
-    this.lastValidation = report;
-    if (this.runDir) {
-      const line = { step: this.stepsDone, seconds: this.elapsedSeconds(sessionStarted), cpuSeconds: this.cpuSeconds(), iterations, report };
-      appendFileSync(join(this.runDir, RUN_FILES.validationLog), `${JSON.stringify(line)}\n`);
-    }
-    progress?.note(
-      `validation at step ${this.stepsDone}: ${Object.entries(report)
-        .map(([t, r]) => `${t} ${r.primary.name} ${r.primary.value.toFixed(4)}`)
-        .join(', ')}`,
-    );
-    for (const h of this.hooks) await h.afterValidation?.(this, report, this.stepsDone);
-    return true;
-  }
-
-  /**
-   * Validations still to come in `stage` after the steps done (the time left counts them): at the
-   * end of each unit that writes a checkpoint and validates, as `fit` decides.
-   */
-  private validationsAhead(stage: StageName): number {
-    if (Object.keys(this.val).length === 0) return 0;
-    let n = 0;
-    for (const u of this.plan) {
-      if (u.stage !== stage || u.firstStep + u.steps.length <= this.stepsDone) continue;
-      const last = u.firstStep + u.steps.length === this.totalSteps;
-      const checkpoint = last || u.stage === 'pretrain' || (u.stage === 'finetune' && (u.epoch + 1) % this.config.checkpoint.everyRounds === 0);
-      if (checkpoint && (last || u.stage === 'finetune' || this.config.checkpoint.validateEpochs === true)) n++;
-    }
-    return n;
-  }
-
   /** Training seconds over all sessions of the run. */
-  private elapsedSeconds(sessionStarted: number): number {
-    return this.elapsedBefore + (Date.now() - sessionStarted) / 1000;
+  private elapsedSeconds(): number {
+    return this.elapsedBefore + (Date.now() - this.session.started) / 1000;
   }
 
   /** CPU seconds (user + system, all threads of this process) over all sessions of the run. */
@@ -647,53 +561,35 @@ export class Trainer implements TrainerView {
     return this.cpuBefore + (u.user + u.system) / 1e6;
   }
 
-  /** Mean over tasks of the primary figure, negated where lower is better: higher is better. */
-  private score(report: ValidationReport): number {
-    const v = Object.values(report).map((r) => (r.primary.higherIsBetter ? r.primary.value : -r.primary.value));
-    return v.reduce((a, b) => a + b, 0) / v.length;
-  }
-
   /** `samplers`: the samplers' state right after the last completed step drew its batch (prefetching has moved the live ones on). */
-  private async writeCheckpoint(validated: boolean, sessionStarted: number, samplers: SamplerState[]): Promise<void> {
-    let isBest = false;
-    if (validated && this.lastValidation) {
-      const score = this.score(this.lastValidation);
-      if (Number.isFinite(score) && (this.best === null || score > this.best.score)) {
-        this.best = { score, step: this.stepsDone };
-        isBest = true;
-      }
-    }
-    if (!this.store) return;
+  private async writeCheckpoint(samplers: SamplerState[], best: BestCheckpoint, validation: ValidationReport | undefined, isBest: boolean): Promise<void> {
     const state: LoopState = {
       format: CHECKPOINT_FORMAT,
       version: CHECKPOINT_VERSION,
       step: this.stepsDone,
       samplers,
       networkRng: networkRng(this.net)?.getState() ?? null,
-      best: this.best,
-      ...(validated && this.lastValidation ? { validation: this.lastValidation } : {}),
-      elapsed: this.elapsedSeconds(sessionStarted),
+      best,
+      ...(validation ? { validation } : {}),
+      elapsed: this.elapsedSeconds(),
       cpuSeconds: this.cpuSeconds(),
     };
-    await this.store.write(this.net, this.optimizer, state, isBest);
-    this.lastCheckpointStep = this.stepsDone;
+    await this.store!.write(this.net, this.optimizer, state, isBest);
   }
 
-  /** A fresh run: refuses a directory that already holds one, writes `config.json`. */
-  private async startRun(): Promise<number> {
+  /** A fresh run: refuses a directory that already holds one, writes `config.json` (the step log starts `log.jsonl`). */
+  private async startRun(): Promise<void> {
     this.stepsDone = 0;
-    if (!this.runDir) return 0;
+    if (!this.runDir) return;
     if (this.store && (await this.store.latest())) {
       throw new Error(`run directory ${this.runDir} already holds a run: resume it (resume: true, ifan train --resume) or choose another directory`);
     }
     await mkdir(this.runDir, { recursive: true });
     await writeFileAtomic(join(this.runDir, RUN_FILES.config), JSON.stringify(this.config, null, 2));
-    writeFileSync(join(this.runDir, RUN_FILES.log), '');
-    return 0;
   }
 
-  /** Restores the latest checkpoint of `runDir`; returns the step to continue from. */
-  private async restore(): Promise<number> {
+  /** Restores the latest checkpoint of `runDir` (the step log then drops the lines after it). */
+  private async restore(): Promise<void> {
     const dir = this.runDir!;
     const configPath = join(dir, RUN_FILES.config);
     let saved: ResolvedTrainConfig;
@@ -717,27 +613,13 @@ export class Trainer implements TrainerView {
     state.samplers.forEach((s, i) => this.samplers[i].setState(s));
     if (state.networkRng !== null) networkRng(this.net)?.setState(state.networkRng);
     this.stepsDone = state.step;
-    this.best = state.best;
-    this.lastValidation = state.validation;
+    this.checkpoints.resume(state);
     this.elapsedBefore = state.elapsed;
     this.cpuBefore = state.cpuSeconds ?? 0;
-    // the log keeps what the checkpoint has: later lines belong to the lost part of the run
-    const logPath = join(dir, RUN_FILES.log);
-    if (existsSync(logPath)) {
-      const kept = readFileSync(logPath, 'utf8')
-        .split('\n')
-        .filter((l) => l.trim() !== '' && (JSON.parse(l) as StepRecord).step < state.step);
-      await writeFile(logPath, kept.map((l) => `${l}\n`).join(''));
-    }
-    return state.step;
   }
 }
 
 /** The network's dropout generator (its state is part of an exact resume). */
 function networkRng(net: IntegratedNetwork): Rng | undefined {
   return net.rng;
-}
-
-function stageTitle(stage: StageName): string {
-  return stage === 'pretrain' ? 'stage 1 (task-wise pre-training)' : 'stage 2 (batch-wise fine-tuning)';
 }

@@ -131,10 +131,18 @@ export type ValidationReport = Record<string, MetricReport>;
 
 /**
  * Lifecycle hooks (mmengine / detectron2 style): logging, schedules and early stopping live here,
- * outside the training loop. Every method is optional and may be async.
+ * outside the training loop. Every method is optional and may be async; each event reaches the hooks
+ * in turn. The trainer's own hooks come first (Ctrl-C, `log.jsonl`, the divergence check, the progress
+ * display), then the user's, and last validation and checkpoints: a user's `afterEpoch` and
+ * `afterTrain` run before the checkpoint they end with.
  */
 export interface TrainerHook {
   beforeRun?(trainer: TrainerView): void | Promise<void>;
+  /**
+   * The last step is done or the run was stopped (not after an error): a stopped run's checkpoint and
+   * a completed run's model are written now, after the user's `afterTrain`, before `afterRun`.
+   */
+  afterTrain?(trainer: TrainerView): void | Promise<void>;
   afterRun?(trainer: TrainerView, result: FitResult): void | Promise<void>;
   beforeEpoch?(trainer: TrainerView, epoch: EpochInfo): void | Promise<void>;
   afterEpoch?(trainer: TrainerView, epoch: EpochInfo): void | Promise<void>;
