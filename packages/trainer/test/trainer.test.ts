@@ -227,6 +227,35 @@ describe('training', () => {
   });
 });
 
+describe('hook order (issue 16: checkpoints and validation are a built-in hook, after the user\'s)', () => {
+  it("a user's afterEpoch and afterTrain run before the checkpoint or model they end with; afterRun finds it written", async () => {
+    const seen: string[] = [];
+    const run = async (dir: string, stopAt?: number) => {
+      const written = () => [...(existsSync(join(dir, 'checkpoints')) ? readdirSync(join(dir, 'checkpoints')).filter((n) => n.startsWith('step-')) : []), ...(existsSync(join(dir, 'model')) ? ['model'] : [])].join(' ');
+      const trainer = new Trainer({
+        ...base(),
+        schedule: { pretrainEpochs: 1, rounds: 0 },
+        runDir: dir,
+        hooks: [
+          {
+            afterStep: (t) => void (t.step === stopAt && t.stop()),
+            afterEpoch: (t) => void seen.push(`afterEpoch ${t.step}: ${written()}`),
+            afterTrain: (t) => void seen.push(`afterTrain ${t.step}: ${written()}`),
+            afterRun: (t) => void seen.push(`afterRun ${t.step}: ${written()}`),
+          },
+        ],
+      });
+      await trainer.fit();
+      trainer.dispose();
+    };
+    // 3 steps of maps, 5 of vectors: a checkpoint at the end of each epoch, the model at the end
+    await run(tempDir());
+    expect(seen.splice(0)).toEqual(['afterEpoch 3: ', 'afterEpoch 8: step-00000003', 'afterTrain 8: step-00000003 step-00000008', 'afterRun 8: step-00000003 step-00000008 model']);
+    await run(tempDir(), 5);
+    expect(seen).toEqual(['afterEpoch 3: ', 'afterTrain 5: step-00000003', 'afterRun 5: step-00000003 step-00000005']);
+  });
+});
+
 describe('configuration errors name the field', () => {
   const cases: [string, (o: TrainerOptions) => TrainerOptions, RegExp][] = [
     ['unknown task', (o) => ({ ...o, datasets: { ...o.datasets, poses: o.datasets.map } }), /^datasets\.poses: unknown task "poses"/],
