@@ -1,17 +1,18 @@
 #!/usr/bin/env node
 /**
  * The `ifan` command: train, eval, predict, info, demo. `main(argv)` runs in-process (tests call it)
- * and returns the exit code: 0 done, 1 failed, 2 bad usage or configuration, 130 interrupted.
+ * and returns the exit code: 0 done, 1 failed, 2 bad usage or configuration, 130 interrupted. The
+ * commands and their options are declared with commander, which writes each command's help from them.
  */
 import { existsSync, realpathSync } from 'node:fs';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { BACKBONE_PRESETS, IntegratedNetwork, selectBackend, type BackbonePresetName, type Dataset } from '@ifan/core';
+import { Command, CommanderError } from 'commander';
 import { IMAGE_EXTENSIONS, type SkippedFile } from '@ifan/core/node';
 import { runDemo } from './demo';
-import { ConfigError, TrainingDivergedError } from './errors';
+import { ConfigError } from './errors';
 import { evaluate, EvaluationAborted } from './evaluate';
 import { duration, ProgressReporter } from './progress';
 import { loadModel, resolveModel } from './model';
@@ -33,145 +34,227 @@ const defaultIO: CliIO = {
   stderr: (s) => process.stderr.write(s),
 };
 
-/** Bad usage: printed with the command's usage, exit code 2. */
+/** Bad usage: printed with the command's help, exit code 2. */
 class UsageError extends Error {}
 
-const USAGE: Record<string, string> = {
-  train: `ifan train --config FILE | --task TASK=FORMAT:PATH ... [options]
-  --config FILE          run configuration (JSON; flags override it)
-  --task T=FORMAT:PATH[#SPLIT]   training data of task T (repeat per task), e.g. landmarks=mtfl:/data/mtfl,
-                         emotion=folders:/data/fer2013#train, parsing=fasseg:/data/fasseg, parsing=synthetic:500;
-                         #SPLIT picks a split where the format has several (mtfl: train, test; fasseg: train, test;
-                         helen: train, tuning, test; folders: the sub-folder)
-  --val T=FORMAT:PATH[#SPLIT]    validation data (default: carved out of the training data)
-  --test T=FORMAT:PATH[#SPLIT]   test data (default: carved out of the training data), e.g. landmarks=mtfl:/data/mtfl#test
-  --option T.KEY=VALUE   an option of task T's plugin (VALUE as JSON, else a string), e.g. parsing.labelSet=fasseg-6;
-                         parsing's label set follows its data's format unless given (indexed masks need it)
-  --on-error error|skip  a bad image or annotation stops the run (error, default) or is left out and listed
-                         (skip: every image is decoded once before training; the list goes to RUN/skipped.json)
-  --limit-input-pixels N largest image accepted, in pixels (default 100000000)
-  --preset NAME          backbone preset: ${Object.keys(BACKBONE_PRESETS).join(', ')}
-  --iterations N         interaction iterations ITER (0..16)
-  --epochs N             stage-1 (task-wise pre-training) epochs per data set
-  --rounds N             stage-2 (batch-wise fine-tuning) rounds
-  --batch-size [T=]N     batch size, for all tasks or for task T
-  --reencoder learned|resize     --shared-bn     --no-augment     --margin X     --seed N
-  --out DIR              run directory (default runs/<date-time>)
-  --resume DIR           continue the run in DIR from its latest checkpoint
-  --quiet                no progress output
-  --threads auto|1|2     threads computing each step's gradients (default auto: 2 for a long run on wasm;
-                         1 is better while other jobs keep the cores busy)`,
-  eval: `ifan eval [--model DIR|NAME] [--task T=FORMAT:PATH[#SPLIT] ...] [--iterations N] [--batch-size N] [--json FILE]
-               [--on-error error|skip] [--limit-input-pixels N]
-  Evaluates every task on its data at every iteration 0..N and prints the tables. --model is a model
-  folder, a run directory, or the name of a pretrained model of @ifan/models (default: its default
-  model, said in one line). Without --task, DIR must be a run directory (of ifan train or ifan demo):
-  its test splits are used. #SPLIT picks a split
-  where the format has several, e.g. --task landmarks=mtfl:/data/mtfl#test reads testing.txt.`,
-  predict: `ifan predict IMAGE|DIR ... [--model DIR|NAME] [--out DIR] [--box X,Y,W,H ... | --boxes FILE.json | --no-detect]
-               [--max-faces N] [--min-score X] [--align] [--iterations N] [--bn-key KEY]
-               [--on-error skip|error] [--limit-input-pixels N]
-  Finds every face of each photo (BlazeFace, from the @ifan/detect package), frames each as the model's
-  training framed faces (the box of its eyes and mouth, with the model's saved framing), analyses all
-  faces of a photo in one batch and writes into --out (default ./predictions) <name>.json (one entry per
-  face: box, score, framing box, keypoints, each task's output in the photo's coordinates) and ONE
-  <name>.overlay.png of the whole photo with every face drawn. A photo without a face gives "0 faces".
-  --model DIR|NAME       a model folder or run directory, or a pretrained model of @ifan/models by name
-                         (default: its default model, said in one line)
-  --box X,Y,W,H          a face's box in photo pixels (repeat per face; applies to every photo): no detection
-  --boxes FILE.json      boxes instead of detection: [[x, y, w, h], ...] for every photo, or
-                         {"NAME": [[x, y, w, h], ...]} per photo (file name or path; others are searched)
-  --no-detect            each image is one face (its centred square): for images that are already face
-                         crops, e.g. 48 px FER faces, where detection may fail
-  --max-faces N          at most N faces per photo, best first (default 20)
-  --min-score X          detector confidence from which a face counts (default 0.5)
-  --align                turn each face upright by the roll of its eyes before analysis (the paper's
-                         aligned-face setting; needs detection)
-  --bn-key KEY           the batch-norm statistics to use for every task, those of the data set the
-                         images resemble (default each task's own)
-  A DIR's images are read, not its sub-folders. --on-error skip (default): an image that cannot be read is
-  listed with the reason (and in OUT/skipped.json) and the others are predicted; error: stop at it.`,
-  info: `ifan info [MODEL] [--preset NAME|all]
-  Tasks, configuration, FLOPs per iteration and parameter count of a model or of backbone presets.`,
-  demo: `ifan demo [--out DIR] [--faces N] [--epochs N] [--rounds N] [--preset NAME]
-  Synthetic data sets (one per task, different image statistics), the integrated network trained on all
-  three with the hybrid strategy, single-task baselines, tables that say by how much each model beats
-  the trivial baselines (chance, majority class, mean shape), demo.png and overlays. --faces N sets every
-  task's training faces (default 240 parsing, 480 landmarks, 720 emotion).`,
-};
-
-const HELP = `ifan: integrated face analytics network (Li et al., ACM MM 2017)
-
-Commands:
-  train    cross-dataset hybrid training
-  eval     evaluate a model, print the paper's tables
-  predict  find every face of photos and run a model on them
-  info     tasks, FLOPs and parameters of a model or preset
-  demo     the whole pipeline on synthetic faces
-
-Run "ifan COMMAND --help" for a command's options. Tasks: ${taskNames().join(', ')}.
-`;
-
 export async function main(argv: string[], io: CliIO = defaultIO): Promise<number> {
-  const [command, ...rest] = argv;
-  if (!command || command === '--help' || command === '-h' || command === 'help') {
-    io.stdout(HELP);
-    return command ? 0 : 2;
-  }
-  const commands: Record<string, (args: string[], io: CliIO) => Promise<number>> = { train, eval: evalCommand, predict, info, demo };
-  const run = commands[command];
-  if (!run) {
-    io.stderr(`ifan: unknown command "${command}"\n\n${HELP}`);
+  let code = 0;
+  const program = ifanProgram(io, (c) => (code = c));
+  const [name] = argv;
+  if (!name) {
+    program.outputHelp();
     return 2;
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
-    io.stdout(`usage: ${USAGE[command]}\n`);
-    return 0;
+  const command = program.commands.find((c) => c.name() === name);
+  if (!command && !['help', '--help', '-h'].includes(name)) {
+    io.stderr(`ifan: unknown command "${name}"\n\n`);
+    program.outputHelp({ error: true });
+    return 2;
   }
   try {
-    return await run(rest, io);
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
   } catch (e) {
-    const err = e as Error & { code?: string };
-    if (e instanceof UsageError || err.code?.startsWith('ERR_PARSE_ARGS')) {
-      io.stderr(`ifan ${command}: ${err.message}\n\nusage: ${USAGE[command]}\n`);
+    const err = e as Error;
+    if (e instanceof CommanderError && e.exitCode === 0) return 0; // --help
+    if (e instanceof CommanderError || e instanceof UsageError) {
+      io.stderr(`ifan ${name}: ${err.message.replace(/^error: /, '')}\n\n`);
+      (command ?? program).outputHelp({ error: true });
       return 2;
     }
     if (e instanceof ConfigError) {
-      io.stderr(`ifan ${command}: configuration error: ${err.message}\n`);
+      io.stderr(`ifan ${name}: configuration error: ${err.message}\n`);
       return 2;
     }
-    if (e instanceof TrainingDivergedError) {
-      io.stderr(`ifan ${command}: ${err.message}\n`);
-      return 1;
-    }
-    io.stderr(`ifan ${command}: ${err.message}\n`);
+    io.stderr(`ifan ${name}: ${err.message}\n`);
     return 1;
   }
 }
 
-function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, positionals = false) {
-  return parseArgs({ args, options, allowPositionals: positionals, strict: true });
+// ---------------------------------------------------------------------------------------------------
+// The command line: every command, its options and their help
+
+const PRESETS = Object.keys(BACKBONE_PRESETS).join(', ');
+const DATA = 'T=FORMAT:PATH[#SPLIT]';
+
+function ifanProgram(io: CliIO, exit: (code: number) => void): Command {
+  const program = new Command('ifan')
+    .description('integrated face analytics network (Li et al., ACM MM 2017)')
+    .usage('COMMAND [options]')
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => undefined })
+    .addHelpText('after', `\nRun "ifan COMMAND --help" for a command's options. Tasks: ${taskNames().join(', ')}.`);
+  const run =
+    <A extends unknown[]>(command: (io: CliIO, ...args: A) => Promise<number>) =>
+    async (...args: A) =>
+      exit(await command(io, ...args));
+
+  program
+    .command('train')
+    .summary('cross-dataset hybrid training')
+    .description(
+      "Trains the integrated network on every task's data with the hybrid strategy (Algorithm 1: task-wise pre-training, " +
+        'then batch-wise alternating fine-tuning), then evaluates it on the test splits and prints the tables.',
+    )
+    .usage('--config FILE | --task T=FORMAT:PATH ... [options]')
+    .optionsGroup('Data:')
+    .option('--config <file>', 'run configuration (JSON, its schema in schema/run-config.schema.json); flags override it')
+    .option(
+      `--task <${DATA}>`,
+      'training data of task T (repeat per task), e.g. landmarks=mtfl:/data/mtfl, emotion=folders:/data/fer2013#train, ' +
+        'parsing=fasseg:/data/fasseg, parsing=synthetic:500; #SPLIT picks a split where the format has several ' +
+        '(mtfl: train, test; fasseg: train, test; helen: train, tuning, test; folders: the sub-folder)',
+      collect,
+    )
+    .option(`--val <${DATA}>`, 'validation data (default: carved out of the training data)', collect)
+    .option(`--test <${DATA}>`, 'test data (default: carved out of the training data), e.g. landmarks=mtfl:/data/mtfl#test', collect)
+    .option(
+      '--option <T.KEY=VALUE>',
+      "an option of task T's plugin (VALUE as JSON, else a string), e.g. parsing.labelSet=fasseg-6; " +
+        "parsing's label set follows its data's format unless given (indexed masks need it)",
+      collect,
+    )
+    .option(
+      '--on-error <error|skip>',
+      'a bad image or annotation stops the run (error, the default) or is left out and listed ' +
+        '(skip: every image is decoded once before training; the list goes to RUN/skipped.json)',
+      onErrorFlag,
+    )
+    .option('--limit-input-pixels <n>', 'largest image accepted, in pixels (default: 100000000)', intFlag('--limit-input-pixels', 1))
+    .optionsGroup('Network:')
+    .option('--preset <name>', `backbone preset: ${PRESETS}`, presetFlag)
+    .option('--iterations <n>', 'interaction iterations ITER (0..16)', intFlag('--iterations', 0, 16))
+    .option('--reencoder <learned|resize>', "how a task's prediction is fed back: learned (the default) or resize (paper 4.3.2)", choiceFlag('--reencoder', ['learned', 'resize']))
+    .option('--shared-bn', 'one batch-norm parameter set for all data sets (paper 4.3.3)')
+    .optionsGroup('Training:')
+    .option('--epochs <n>', 'stage-1 (task-wise pre-training) epochs per data set', intFlag('--epochs', 0))
+    .option('--rounds <n>', 'stage-2 (batch-wise fine-tuning) rounds', intFlag('--rounds', 0))
+    .option('--batch-size <[T=]N>', 'batch size, for all tasks or for task T (repeatable)', collect)
+    .option('--no-augment', 'no random augmentation of the training batches')
+    .option('--margin <x>', "context around each face box, a fraction of the box's side (default: 0)", numberFlag('--margin'))
+    .option('--seed <n>', 'seed of data order, splits and augmentation (default: 1)', intFlag('--seed', 0, 0xffffffff))
+    .option(
+      '--threads <auto|1|2>',
+      "threads computing each step's gradients (default: auto, 2 for a long run on wasm; 1 is better while other jobs keep the cores busy)",
+    )
+    .optionsGroup('Run:')
+    .option('--out <dir>', 'run directory (default: runs/<date-time>)')
+    .option('--resume <dir>', 'continue the run in DIR from its latest checkpoint')
+    .option('--quiet', 'no progress output')
+    .action(run(train));
+
+  program
+    .command('eval')
+    .summary("evaluate a model, print the paper's tables")
+    .description(
+      'Evaluates every task on its data at every iteration 0..N and prints the tables. Without --task, the model must be ' +
+        'a run directory (of ifan train or ifan demo): its test splits are used.',
+    )
+    .option('--model <DIR|NAME>', 'a model folder, a run directory, or the name of a pretrained model of @ifan/models (default: its default model, said in one line)')
+    .option(`--task <${DATA}>`, 'test data of task T (repeat per task); #SPLIT picks a split where the format has several, e.g. landmarks=mtfl:/data/mtfl#test reads testing.txt', collect)
+    .option('--iterations <n>', "the last iteration evaluated (default: the model's ITER)", intFlag('--iterations', 0, 16))
+    .option('--batch-size <n>', 'images per batch (default: 16)', intFlag('--batch-size', 1))
+    .option('--json <file>', 'where the results are written (default: MODEL/eval.json)')
+    .option('--on-error <error|skip>', 'a bad image or annotation stops the evaluation (error, the default) or is left out and listed (skip)', onErrorFlag)
+    .option('--limit-input-pixels <n>', 'largest image accepted, in pixels (default: 100000000)', intFlag('--limit-input-pixels', 1))
+    .action(run(evalCommand));
+
+  program
+    .command('predict')
+    .summary('find every face of photos and run a model on them')
+    .description(
+      "Finds every face of each photo (BlazeFace, from the @ifan/detect package), frames each as the model's training framed faces " +
+        "(the box of its eyes and mouth, with the model's saved framing), analyses all faces of a photo in one batch and writes into " +
+        "--out <name>.json (one entry per face: box, score, framing box, keypoints, each task's output in the photo's coordinates) " +
+        'and ONE <name>.overlay.png of the whole photo with every face drawn. A photo without a face gives "0 faces". ' +
+        "A DIR's images are read, not its sub-folders.",
+    )
+    .argument('<IMAGE|DIR...>', 'photos, and folders of photos')
+    .option('--model <DIR|NAME>', 'a model folder or run directory, or a pretrained model of @ifan/models by name (default: its default model, said in one line)')
+    .option('--out <dir>', 'where the JSON and overlays are written', 'predictions')
+    .option('--iterations <n>', "interaction iterations run (default: the model's ITER)", intFlag('--iterations', 0, 16))
+    .option('--bn-key <key>', "the batch-norm statistics to use for every task, those of the data set the images resemble (default: each task's own)")
+    .option(
+      '--on-error <skip|error>',
+      'skip: an image that cannot be read is listed with the reason (and in OUT/skipped.json) and the others are predicted; error: stop at it',
+      onErrorFlag,
+      'skip',
+    )
+    .option('--limit-input-pixels <n>', 'largest image accepted, in pixels (default: 100000000)', intFlag('--limit-input-pixels', 1))
+    .optionsGroup('Faces:')
+    .option('--box <X,Y,W,H>', "a face's box in photo pixels (repeat per face; applies to every photo): no detection", (v: string, boxes: FaceBox[] = []) => [...boxes, boxFlag(v)])
+    .option('--boxes <FILE.json>', 'boxes instead of detection: [[x, y, w, h], ...] for every photo, or {"NAME": [[x, y, w, h], ...]} per photo (file name or path; others are searched)')
+    .option('--no-detect', 'each image is one face (its centred square): for images that are already face crops, e.g. 48 px FER faces, where detection may fail')
+    .option('--max-faces <n>', 'at most N faces per photo, best first (default: 20)', intFlag('--max-faces', 0))
+    .option('--min-score <x>', 'detector confidence from which a face counts, 0 to 1 (default: 0.5)', minScoreFlag)
+    .option('--align', "turn each face upright by the roll of its eyes before analysis (the paper's aligned-face setting; needs detection)")
+    .action(run(predict));
+
+  program
+    .command('info')
+    .summary('tasks, FLOPs and parameters of a model or preset')
+    .description('Tasks, configuration, FLOPs per iteration and parameter count of a model or of backbone presets.')
+    .argument('[MODEL]', 'a model folder or run directory')
+    .option('--preset <name|all>', `backbone presets: ${PRESETS} or all (default: all)`, (v: string) => (v === 'all' ? v : presetFlag(v)))
+    .option('--iterations <n>', 'ITER of the presets (default: 2)', intFlag('--iterations', 0, 16))
+    .action(run(info));
+
+  program
+    .command('demo')
+    .summary('the whole pipeline on synthetic faces')
+    .description(
+      'Synthetic data sets (one per task, different image statistics), the integrated network trained on all three with the ' +
+        'hybrid strategy, single-task baselines, tables that say by how much each model beats the trivial baselines ' +
+        '(chance, majority class, mean shape), demo.png and overlays.',
+    )
+    .option('--out <dir>', 'output folder', 'ifan-demo')
+    .option('--faces <n>', "every task's training faces (default: 240 parsing, 480 landmarks, 720 emotion)", intFlag('--faces', 10))
+    .option('--epochs <n>', 'stage-1 epochs per data set (default: 10)', intFlag('--epochs', 0))
+    .option('--rounds <n>', 'stage-2 rounds (default: 60)', intFlag('--rounds', 0))
+    .option('--preset <name>', `backbone preset: ${PRESETS}`, presetFlag)
+    .option('--quiet', 'no progress output')
+    .action(run(demo));
+  return program;
 }
 
-function intFlag(name: string, v: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!/^-?\d+$/.test(v.trim()) || n < min || n > max) throw new ConfigError(`--${name}`, `must be an integer from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ''}, got "${v}"`);
+// Flag values, parsed as commander reads them: a bad one is a ConfigError naming the flag.
+
+const collect = (v: string, previous: string[] = []): string[] => [...previous, v];
+
+function intFlag(flag: string, min: number, max = Number.MAX_SAFE_INTEGER): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!/^-?\d+$/.test(v.trim()) || n < min || n > max) throw new ConfigError(flag, `must be an integer from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ''}, got "${v}"`);
+    return n;
+  };
+}
+
+function numberFlag(flag: string): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n)) throw new ConfigError(flag, `must be a number, got "${v}"`);
+    return n;
+  };
+}
+
+function minScoreFlag(v: string): number {
+  const n = numberFlag('--min-score')(v);
+  if (!(n >= 0 && n <= 1)) throw new ConfigError('--min-score', `must be from 0 to 1, got "${v}"`);
   return n;
 }
 
-function numberFlag(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n)) throw new ConfigError(`--${name}`, `must be a number, got "${v}"`);
-  return n;
+function choiceFlag<T extends string>(flag: string, choices: readonly T[]): (v: string) => T {
+  return (v) => {
+    if (!choices.includes(v as T)) throw new ConfigError(flag, `must be ${choices.slice(0, -1).join(', ')} or ${choices[choices.length - 1]}, got "${v}"`);
+    return v as T;
+  };
 }
 
-function checkPreset(name: string | undefined): BackbonePresetName | undefined {
-  if (name !== undefined && !(name in BACKBONE_PRESETS)) {
-    throw new ConfigError('--preset', `unknown preset "${name}": use one of ${Object.keys(BACKBONE_PRESETS).join(', ')}`);
-  }
-  return name as BackbonePresetName | undefined;
+const onErrorFlag = choiceFlag('--on-error', ['error', 'skip']);
+
+function presetFlag(name: string): BackbonePresetName {
+  if (!(name in BACKBONE_PRESETS)) throw new ConfigError('--preset', `unknown preset "${name}": use one of ${PRESETS}`);
+  return name as BackbonePresetName;
 }
 
 /** `T=SPEC` pairs -> { T: SPEC }. */
@@ -212,35 +295,38 @@ function absolutize(config: RunConfigFile, baseDir: string): RunConfigFile {
   return { ...config, tasks, ...(config.out ? { out: resolve(baseDir, config.out) } : {}) };
 }
 
-async function train(args: string[], io: CliIO): Promise<number> {
-  const { values } = parse(args, {
-    config: { type: 'string' },
-    task: { type: 'string', multiple: true },
-    val: { type: 'string', multiple: true },
-    test: { type: 'string', multiple: true },
-    preset: { type: 'string' },
-    iterations: { type: 'string' },
-    epochs: { type: 'string' },
-    rounds: { type: 'string' },
-    'batch-size': { type: 'string', multiple: true },
-    reencoder: { type: 'string' },
-    'shared-bn': { type: 'boolean' },
-    'no-augment': { type: 'boolean' },
-    margin: { type: 'string' },
-    seed: { type: 'string' },
-    option: { type: 'string', multiple: true },
-    'on-error': { type: 'string' },
-    'limit-input-pixels': { type: 'string' },
-    out: { type: 'string' },
-    resume: { type: 'string' },
-    quiet: { type: 'boolean' },
-    threads: { type: 'string' },
-  });
+/** The options of `ifan train`, as commander parses them. */
+interface TrainFlags {
+  config?: string;
+  task?: string[];
+  val?: string[];
+  test?: string[];
+  option?: string[];
+  onError?: 'error' | 'skip';
+  limitInputPixels?: number;
+  preset?: BackbonePresetName;
+  iterations?: number;
+  reencoder?: 'learned' | 'resize';
+  sharedBn?: boolean;
+  epochs?: number;
+  rounds?: number;
+  batchSize?: string[];
+  /** `false` with --no-augment. */
+  augment: boolean;
+  margin?: number;
+  seed?: number;
+  threads?: string;
+  out?: string;
+  resume?: string;
+  quiet?: boolean;
+}
+
+async function train(io: CliIO, values: TrainFlags, command: Command): Promise<number> {
   let config: RunConfigFile;
   let resume = false;
   if (values.resume) {
-    const others = Object.keys(values).filter((k) => !['resume', 'quiet', 'threads'].includes(k));
-    if (others.length) throw new UsageError(`--resume continues a run with its own config.json; drop --${others.join(', --')}`);
+    const others = command.options.filter((o) => command.getOptionValueSource(o.attributeName()) === 'cli' && !['resume', 'quiet', 'threads'].includes(o.attributeName()));
+    if (others.length) throw new UsageError(`--resume continues a run with its own config.json; drop ${others.map((o) => o.long).join(', ')}`);
     const runDir = resolve(values.resume);
     const path = join(runDir, RUN_FILES.config);
     if (!existsSync(path)) throw new ConfigError('--resume', `${path} does not exist: ${runDir} is not a run directory`);
@@ -281,31 +367,28 @@ async function train(args: string[], io: CliIO): Promise<number> {
       if (!tasks[t]) throw new UsageError(`--option ${t}.${key}=...: task ${t} is not being trained`);
       tasks[t] = { ...tasks[t], options: { ...tasks[t].options, [key]: value } };
     }
-    for (const b of values['batch-size'] ?? []) {
+    for (const b of values.batchSize ?? []) {
       const i = b.indexOf('=');
       if (i > 0) {
         const t = b.slice(0, i);
         if (!tasks[t]) throw new UsageError(`--batch-size ${b}: task ${t} is not being trained`);
-        tasks[t] = { ...tasks[t], batchSize: intFlag('batch-size', b.slice(i + 1), 1) };
+        tasks[t] = { ...tasks[t], batchSize: intFlag('--batch-size', 1)(b.slice(i + 1)) };
       } else {
-        const n = intFlag('batch-size', b, 1);
+        const n = intFlag('--batch-size', 1)(b);
         for (const t of Object.keys(tasks)) tasks[t] = { ...tasks[t], batchSize: n };
       }
     }
-    const preset = checkPreset(values.preset ?? fileConfig?.preset);
-    if (values.reencoder !== undefined && values.reencoder !== 'learned' && values.reencoder !== 'resize') {
-      throw new ConfigError('--reencoder', `must be learned or resize, got "${values.reencoder}"`);
-    }
+    const preset = values.preset ?? fileConfig?.preset;
     const network = {
       ...fileConfig?.network,
-      ...(values.iterations !== undefined ? { iterations: intFlag('iterations', values.iterations, 0, 16) } : {}),
-      ...(values.reencoder ? { reencoder: values.reencoder as 'learned' | 'resize' } : {}),
-      ...(values['shared-bn'] ? { sharedBatchNorm: true } : {}),
+      ...(values.iterations !== undefined ? { iterations: values.iterations } : {}),
+      ...(values.reencoder ? { reencoder: values.reencoder } : {}),
+      ...(values.sharedBn ? { sharedBatchNorm: true } : {}),
     };
     const schedule = {
       ...fileConfig?.schedule,
-      ...(values.epochs !== undefined ? { pretrainEpochs: intFlag('epochs', values.epochs, 0) } : {}),
-      ...(values.rounds !== undefined ? { rounds: intFlag('rounds', values.rounds, 0) } : {}),
+      ...(values.epochs !== undefined ? { pretrainEpochs: values.epochs } : {}),
+      ...(values.rounds !== undefined ? { rounds: values.rounds } : {}),
     };
     const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
     config = checkRunConfig({
@@ -314,11 +397,11 @@ async function train(args: string[], io: CliIO): Promise<number> {
       ...(preset ? { preset } : {}),
       network,
       schedule,
-      ...(values['no-augment'] ? { augment: false } : {}),
-      ...(values.margin !== undefined ? { crop: { ...fileConfig?.crop, margin: numberFlag('margin', values.margin)! } } : {}),
-      ...(values.seed !== undefined ? { seed: intFlag('seed', values.seed, 0, 0xffffffff) } : {}),
-      ...(values['on-error'] !== undefined ? { onError: onErrorFlag(values['on-error']) } : {}),
-      ...(values['limit-input-pixels'] !== undefined ? { limitInputPixels: intFlag('limit-input-pixels', values['limit-input-pixels'], 1) } : {}),
+      ...(values.augment === false ? { augment: false } : {}),
+      ...(values.margin !== undefined ? { crop: { ...fileConfig?.crop, margin: values.margin } } : {}),
+      ...(values.seed !== undefined ? { seed: values.seed } : {}),
+      ...(values.onError !== undefined ? { onError: values.onError } : {}),
+      ...(values.limitInputPixels !== undefined ? { limitInputPixels: values.limitInputPixels } : {}),
       out: values.out ? resolve(values.out) : (fileConfig?.out ?? resolve('runs', stamp)),
     });
     config = absolutize(config, process.cwd());
@@ -405,11 +488,6 @@ function taskOptionFlags(values: string[] | undefined): [string, string, unknown
   });
 }
 
-function onErrorFlag(v: string): 'error' | 'skip' {
-  if (v !== 'error' && v !== 'skip') throw new ConfigError('--on-error', `must be error or skip, got "${v}"`);
-  return v;
-}
-
 /** Counts and lists skipped files on stderr; with `dir`, writes them all to `<dir>/skipped.json`. */
 async function reportSkipped(skipped: readonly { file: string; reason: string }[], dir: string | undefined, who: string, io: CliIO, sayNone = true): Promise<void> {
   let where = '';
@@ -431,22 +509,23 @@ async function reportSkipped(skipped: readonly { file: string; reason: string }[
 // ---------------------------------------------------------------------------------------------------
 // eval
 
-async function evalCommand(args: string[], io: CliIO): Promise<number> {
-  const { values } = parse(args, {
-    model: { type: 'string' },
-    task: { type: 'string', multiple: true },
-    iterations: { type: 'string' },
-    'batch-size': { type: 'string' },
-    json: { type: 'string' },
-    'on-error': { type: 'string' },
-    'limit-input-pixels': { type: 'string' },
-  });
+/** The options of `ifan eval`, as commander parses them. */
+interface EvalFlags {
+  model?: string;
+  task?: string[];
+  iterations?: number;
+  batchSize?: number;
+  json?: string;
+  onError?: 'error' | 'skip';
+  limitInputPixels?: number;
+}
+
+async function evalCommand(io: CliIO, values: EvalFlags): Promise<number> {
   const pairs = taskPairs('task', values.task);
-  const iterations = intFlag('iterations', values.iterations, 0, 16);
-  const batchSize = intFlag('batch-size', values['batch-size'], 1);
+  const { iterations, batchSize } = values;
   const load: DataLoadOptions = {
-    ...(values['on-error'] !== undefined ? { onError: onErrorFlag(values['on-error']) } : {}),
-    ...(values['limit-input-pixels'] !== undefined ? { limitInputPixels: intFlag('limit-input-pixels', values['limit-input-pixels'], 1) } : {}),
+    ...(values.onError !== undefined ? { onError: values.onError } : {}),
+    ...(values.limitInputPixels !== undefined ? { limitInputPixels: values.limitInputPixels } : {}),
   };
   await backend();
   const model = await resolveModel(values.model);
@@ -517,36 +596,30 @@ async function runTestSets(dir: string, load: DataLoadOptions): Promise<{ data: 
 // ---------------------------------------------------------------------------------------------------
 // predict
 
-async function predict(args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(
-    args,
-    {
-      model: { type: 'string' },
-      out: { type: 'string' },
-      iterations: { type: 'string' },
-      'bn-key': { type: 'string' },
-      'on-error': { type: 'string' },
-      'limit-input-pixels': { type: 'string' },
-      box: { type: 'string', multiple: true },
-      boxes: { type: 'string' },
-      'no-detect': { type: 'boolean' },
-      'max-faces': { type: 'string' },
-      'min-score': { type: 'string' },
-      align: { type: 'boolean' },
-    },
-    true,
-  );
-  if (positionals.length === 0) throw new UsageError('give an image file or a folder of images');
-  const onError = onErrorFlag(values['on-error'] ?? 'skip');
-  const limitInputPixels = intFlag('limit-input-pixels', values['limit-input-pixels'], 1);
-  const noDetect = values['no-detect'] === true;
+/** The options of `ifan predict`, as commander parses them. */
+interface PredictFlags {
+  model?: string;
+  out: string;
+  iterations?: number;
+  bnKey?: string;
+  onError: 'error' | 'skip';
+  limitInputPixels?: number;
+  box?: FaceBox[];
+  boxes?: string;
+  /** `false` with --no-detect. */
+  detect: boolean;
+  maxFaces?: number;
+  minScore?: number;
+  align?: boolean;
+}
+
+async function predict(io: CliIO, positionals: string[], values: PredictFlags): Promise<number> {
+  const { onError, limitInputPixels, maxFaces, minScore } = values;
+  const noDetect = !values.detect;
   const given = [values.box?.length ? '--box' : '', values.boxes ? '--boxes' : '', noDetect ? '--no-detect' : ''].filter(Boolean);
   if (given.length > 1) throw new UsageError(`${given.join(' and ')} exclude each other: give face boxes one way, or none with --no-detect`);
-  const maxFaces = intFlag('max-faces', values['max-faces'], 0);
-  const minScore = numberFlag('min-score', values['min-score']);
-  if (minScore !== undefined && !(minScore >= 0 && minScore <= 1)) throw new ConfigError('--min-score', `must be from 0 to 1, got "${values['min-score']}"`);
-  const boxes = values.box?.length ? values.box.map((b) => boxFlag(b)) : values.boxes ? await boxesFile(values.boxes) : undefined;
-  const detectFlags = [values['max-faces'] !== undefined ? '--max-faces' : '', values['min-score'] !== undefined ? '--min-score' : '', values.align ? '--align' : ''].filter(Boolean);
+  const boxes = values.box?.length ? values.box : values.boxes ? await boxesFile(values.boxes) : undefined;
+  const detectFlags = [maxFaces !== undefined ? '--max-faces' : '', minScore !== undefined ? '--min-score' : '', values.align ? '--align' : ''].filter(Boolean);
   if (detectFlags.length && (boxes || noDetect)) {
     throw new UsageError(`${detectFlags.join(', ')} set${detectFlags.length === 1 ? 's' : ''} up face detection, which ${noDetect ? '--no-detect' : given[0]} skips`);
   }
@@ -578,14 +651,14 @@ async function predict(args: string[], io: CliIO): Promise<number> {
     }
     files.push(...images);
   }
-  const iterations = intFlag('iterations', values.iterations, 0, 16);
+  const iterations = values.iterations;
   await backend();
   const model = await resolveModel(values.model);
   if (model.note) io.stderr(`ifan predict: ${model.note}\n`);
   let detector: (FaceDetectorLike & { dispose(): void }) | undefined;
   try {
-    const outDir = resolve(values.out ?? 'predictions');
-    const bnKey = values['bn-key'];
+    const outDir = resolve(values.out);
+    const bnKey = values.bnKey;
     if (bnKey !== undefined && !model.net.bnKeys.includes(bnKey)) {
       throw new ConfigError('--bn-key', `"${bnKey}" is not a batch-norm key of this model; it has ${model.net.bnKeys.join(', ')}`);
     }
@@ -691,13 +764,11 @@ function summarize(outputs: Record<string, unknown>): string {
 // ---------------------------------------------------------------------------------------------------
 // info
 
-async function info(args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(args, { preset: { type: 'string' }, iterations: { type: 'string' } }, true);
-  if (positionals.length > 1) throw new UsageError('give one model');
-  if (positionals.length && values.preset) throw new UsageError('give a model or --preset, not both');
+async function info(io: CliIO, modelDir: string | undefined, values: { preset?: string; iterations?: number }): Promise<number> {
+  if (modelDir !== undefined && values.preset) throw new UsageError('give a model or --preset, not both');
   await backend();
-  if (positionals.length) {
-    const model = await loadModel(positionals[0]);
+  if (modelDir !== undefined) {
+    const model = await loadModel(modelDir);
     try {
       const net = model.net;
       io.stdout(`model ${model.dir}\n`);
@@ -711,8 +782,7 @@ async function info(args: string[], io: CliIO): Promise<number> {
     }
   }
   const names = values.preset && values.preset !== 'all' ? [values.preset] : Object.keys(BACKBONE_PRESETS);
-  for (const n of names) checkPreset(n);
-  const iterations = intFlag('iterations', values.iterations, 0, 16) ?? 2;
+  const iterations = values.iterations ?? 2;
   const nets = names.map((name) => ({
     name,
     net: new IntegratedNetwork(
@@ -743,22 +813,17 @@ function costTable(nets: { name: string; net: IntegratedNetwork }[]): string {
 // ---------------------------------------------------------------------------------------------------
 // demo
 
-async function demo(args: string[], io: CliIO): Promise<number> {
-  const { values } = parse(args, {
-    out: { type: 'string' },
-    faces: { type: 'string' },
-    epochs: { type: 'string' },
-    rounds: { type: 'string' },
-    preset: { type: 'string' },
-    quiet: { type: 'boolean' },
-  });
+async function demo(
+  io: CliIO,
+  values: { out: string; faces?: number; epochs?: number; rounds?: number; preset?: BackbonePresetName; quiet?: boolean },
+): Promise<number> {
   await backend();
   const result = await runDemo({
-    outDir: resolve(values.out ?? 'ifan-demo'),
-    faces: intFlag('faces', values.faces, 10),
-    pretrainEpochs: intFlag('epochs', values.epochs, 0),
-    rounds: intFlag('rounds', values.rounds, 0),
-    preset: checkPreset(values.preset),
+    outDir: resolve(values.out),
+    faces: values.faces,
+    pretrainEpochs: values.epochs,
+    rounds: values.rounds,
+    preset: values.preset,
     progress: !values.quiet,
     log: (s) => io.stderr(`${s}\n`),
   });
@@ -766,7 +831,6 @@ async function demo(args: string[], io: CliIO): Promise<number> {
   io.stderr(`ifan demo: ${result.seconds.toFixed(0)} s wall, ${result.cpuSeconds.toFixed(0)} s CPU (all threads); tables, results, demo.png and overlays in ${result.outDir}\n`);
   return 0;
 }
-
 
 // Run when executed as the `ifan` binary (not when imported).
 const invoked = process.argv[1] ? safeRealpath(process.argv[1]) : '';

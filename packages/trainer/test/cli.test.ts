@@ -116,7 +116,7 @@ describe('bad input is refused before training, naming the field, exit code 2', 
     ['unknown format', ['train', '--task', 'landmarks=xyz:/tmp'], /tasks\.landmarks\.train\.format: task landmarks reads mtfl, pts, csv, synthetic, not "xyz"/],
     ['bad number', ['train', '--task', 'emotion=synthetic:10', '--rounds', 'many'], /--rounds: must be an integer from 0, got "many"/],
     ['bad preset', ['train', '--task', 'emotion=synthetic:10', '--preset', 'huge'], /--preset: unknown preset "huge"/],
-    ['unknown flag', ['train', '--task', 'emotion=synthetic:10', '--bogus'], /Unknown option '--bogus'[\s\S]*usage: ifan train/],
+    ['unknown flag', ['train', '--task', 'emotion=synthetic:10', '--bogus'], /unknown option '--bogus'[\s\S]*Usage: ifan train/],
     ['no data', ['train'], /give --config FILE or at least one --task/],
     ['unknown setting in a config file', ['train', '--config', configFile({ tasks: { emotion: { train: 'synthetic:10' } }, epochz: 3 })], /epochz: unknown setting/],
     ['bad number in a config file', ['train', '--config', configFile({ tasks: { emotion: { train: 'synthetic:10' } }, schedule: { rounds: -1 } })], /schedule\.rounds: must be an integer from 0/],
@@ -128,12 +128,18 @@ describe('bad input is refused before training, naming the field, exit code 2', 
     ['bad onError in a config file', ['train', '--config', configFile({ tasks: { emotion: { train: 'synthetic:10' } }, onError: 'maybe' })], /onError: must be "error" or "skip"/],
     ['bad --option', ['train', '--task', 'emotion=synthetic:10', '--option', 'dropout'], /--option dropout: expected TASK\.KEY=VALUE/],
     ['--option of a task not trained', ['train', '--task', 'emotion=synthetic:10', '--option', 'parsing.labelSet=fasseg-6'], /task parsing is not being trained/],
-    ['eval without a model', ['eval'], /--model DIR is required/],
+    ['eval of a model without test data', ['eval'], /is not a run directory, so it does not say where its test data is: give --task/],
     ['unknown command', ['fly'], /unknown command "fly"/],
   ];
   it.each(cases)('%s', async (_name, args, message) => {
     const r = await ifan(...args);
     expect(r.err).toMatch(message);
+    expect(r.code).toBe(2);
+  });
+
+  it('--resume takes no other settings', async () => {
+    const r = await ifan('train', '--resume', dir, '--rounds', '3', '--no-augment', '--quiet');
+    expect(r.err).toMatch(/--resume continues a run with its own config\.json; drop --rounds, --no-augment\n/);
     expect(r.code).toBe(2);
   });
 
@@ -143,6 +149,28 @@ describe('bad input is refused before training, naming the field, exit code 2', 
     const r = await ifan('predict', empty, '--model', dir);
     expect(r.err).toMatch(/holds no images/);
     expect(r.code).toBe(2);
+  });
+});
+
+describe('help', () => {
+  it('each command\'s help is written from its options; ifan alone lists the commands', async () => {
+    for (const [command, flags] of [
+      ['train', ['--config', '--task', '--val', '--test', '--option', '--on-error', '--limit-input-pixels', '--preset', '--iterations', '--reencoder', '--shared-bn', '--epochs', '--rounds', '--batch-size', '--no-augment', '--margin', '--seed', '--threads', '--out', '--resume', '--quiet']],
+      ['eval', ['--model', '--task', '--iterations', '--batch-size', '--json', '--on-error', '--limit-input-pixels']],
+      ['predict', ['--model', '--out', '--iterations', '--bn-key', '--on-error', '--limit-input-pixels', '--box', '--boxes', '--no-detect', '--max-faces', '--min-score', '--align']],
+      ['info', ['--preset', '--iterations']],
+      ['demo', ['--out', '--faces', '--epochs', '--rounds', '--preset', '--quiet']],
+    ] as const) {
+      const r = await ifan(command, '--help');
+      expect(r.code).toBe(0);
+      expect(r.out).toMatch(new RegExp(`^Usage: ifan ${command} `));
+      for (const flag of flags) expect(r.out, `${command} ${flag}`).toMatch(new RegExp(`^ {2}${flag}\\b`, 'm'));
+    }
+    const bare = await ifan();
+    expect(bare.code).toBe(2);
+    for (const command of ['train', 'eval', 'predict', 'info', 'demo']) expect(bare.out).toMatch(new RegExp(`^ {2}${command}\\b`, 'm'));
+    expect(bare.out).toMatch(/Tasks: parsing, landmarks, emotion/);
+    expect((await ifan('help')).code).toBe(0);
   });
 });
 
