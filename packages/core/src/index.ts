@@ -29,6 +29,8 @@ export { Backbone, BACKBONE_PRESETS, resolveBackboneConfig } from './backbone';
 export type { BackboneConfig, BackbonePresetName, Site } from './backbone';
 export { IntegratedNetwork, DEFAULT_NETWORK_CONFIG } from './network';
 export type { ForwardOptions, ForwardResult, NetworkConfig, VariableSelection } from './network';
+export { checkLossWeights, fixedLossWeighting } from './loss-weighting';
+export type { FixedLossWeightingOptions, LossWeighting, LossWeightingContext, LossWeights } from './loss-weighting';
 export { saveNetwork, loadNetwork, NETWORK_FORMAT, NETWORK_FORMAT_VERSION } from './io';
 export type { LoadNetworkOptions, SavedPlugin, SavedTopology } from './io';
 export { selectBackend, currentBackend, resetBackendSelection, BACKENDS } from './backend';

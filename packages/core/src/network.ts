@@ -5,6 +5,7 @@ import type { BatchSlice, ForwardContext } from './nn/context';
 import { applyMovingStatUpdates, BatchNorm, Conv2D, discardMovingStatUpdates, SHARED_BN_KEY } from './nn/layers';
 import { ParamStore, Rng } from './nn/params';
 import type { HeadCost, TaskHead, TaskPlugin } from './plugin';
+import { checkLossWeights, type LossWeights } from './loss-weighting';
 import { DEFAULT_FRAMING, type Framing } from './data/geometry';
 
 export interface NetworkConfig {
@@ -284,7 +285,11 @@ export class IntegratedNetwork {
   /**
    * One gradient step's worth of work without the optimiser: the loss summed over iterations 0..I for
    * every task with a target (eqns 5 and 6), its gradients for the selected variables, and the moving
-   * statistics updated. Returns per-task, per-iteration losses as numbers.
+   * statistics updated. Returns per-task, per-iteration losses as numbers, and the total.
+   *
+   * `lossWeights` multiplies each task's loss at each iteration before the sum (see
+   * ./loss-weighting.ts; default 1, the paper's plain sum): `total` is the weighted sum, what the
+   * gradients are of, while `losses` stay unweighted.
    *
    * `lossScale` multiplies each task's loss (default 1): a part of a batch split between threads
    * passes its share of the task's masked samples, so that the parts' losses and gradients add up to
@@ -293,10 +298,12 @@ export class IntegratedNetwork {
   computeGradients(
     images: tf.Tensor4D,
     targets: Record<string, { target: tf.Tensor; mask: tf.Tensor1D }>,
-    opts: ForwardOptions & { variables: tf.Variable[]; lossScale?: Record<string, number> },
+    opts: ForwardOptions & { variables: tf.Variable[]; lossWeights?: LossWeights; lossScale?: Record<string, number> },
   ): { grads: tf.NamedTensorMap; total: number; losses: Record<string, number[]> } {
     const ctx = this.context({ ...opts, training: opts.training ?? true });
     const iterations = opts.iterations ?? this.config.iterations;
+    const weights = opts.lossWeights ?? {};
+    checkLossWeights(weights, this.plugins.map((p) => p.name), iterations);
     let lossTensors: Record<string, tf.Scalar[]> = {};
     const { value, grads } = tf.variableGrads(() => {
       const r = this.forward(images, ctx, iterations);
@@ -305,11 +312,16 @@ export class IntegratedNetwork {
       for (const [task, t] of Object.entries(targets)) {
         const plugin = this.plugin(task);
         const scale = opts.lossScale?.[task];
+        const w = weights[task] ?? 1;
         lossTensors[task] = r.raw.map((raw) => {
           const l = plugin.loss(raw[task], t.target, t.mask);
           return tf.keep(scale === undefined ? l : tf.mul(l, scale));
         });
-        for (const l of lossTensors[task]) total = tf.add(total, l);
+        lossTensors[task].forEach((l, i) => {
+          // (a weight of 1 adds the loss itself: the paper's sum, bit for bit)
+          const wi = typeof w === 'number' ? w : w[i];
+          total = tf.add(total, wi === 1 ? l : tf.mul(l, wi));
+        });
       }
       return total;
     }, opts.variables);
