@@ -10,6 +10,8 @@
  * - each half's loss of a task is scaled by its share of the task's masked samples, so the halves'
  *   losses and gradients add up to the masked mean over the whole batch (`TaskPlugin.loss` is a
  *   masked mean);
+ * - the step's loss weights are numbers the training thread decided (its loss weighting, whatever it
+ *   is, runs there alone), and both halves weigh their losses by them;
  * - dropout draws the whole batch's mask from the same seed and each half keeps its rows;
  * - the training thread's network alone is updated (optimiser, moving statistics from the whole
  *   batch's statistics, dropout generator); the worker's copy receives every weight with each step.
@@ -26,6 +28,7 @@ import {
   createSharedStatsBuffer,
   setBatchStatsReducer,
   type IntegratedNetwork,
+  type LossWeights,
   type TaskPlugin,
 } from '@ifan/core';
 import { deserializeError } from './batch-worker-client';
@@ -83,6 +86,8 @@ export interface StepOptions {
   bnKey: string;
   iterations: number;
   variables: tf.Variable[];
+  /** Weights of the step's losses (core's `computeGradients`); default 1 each. */
+  lossWeights?: LossWeights;
 }
 
 /** The gradient worker and the training thread's side of the two-thread step. */
@@ -192,6 +197,7 @@ export class GradientThreads {
       iterations: opts.iterations,
       variables: opts.variables.map((v) => net.params.nameOf(v)),
       lossScale: scaleB,
+      ...(opts.lossWeights ? { lossWeights: opts.lossWeights } : {}),
       batchSlice: { offset: h, total: b },
     };
     this.reducer.reset();

@@ -4,7 +4,7 @@
  * generator); the worker holds a copy that receives every weight and the generator's state with each
  * step, computes the gradients of its part of the batch and sends them back.
  */
-import type { NetworkConfig, Recipe } from '@ifan/core';
+import type { LossWeights, NetworkConfig, Recipe } from '@ifan/core';
 import type { SerializedError } from './batch-worker-protocol';
 
 /** The worker's `workerData`. */
@@ -35,6 +35,8 @@ export interface GradientRequest {
   /** Names of the variables to differentiate, in the order the gradients come back. */
   variables: string[];
   lossScale: Record<string, number>;
+  /** Weights of the step's losses, decided on the training thread (default 1 each). */
+  lossWeights?: LossWeights;
   batchSlice: { offset: number; total: number };
 }
 

@@ -61,6 +61,7 @@ function step(r: GradientRequest): void {
         variables: r.variables.map((n) => byName.get(n)!),
         training: true,
         lossScale: r.lossScale,
+        lossWeights: r.lossWeights,
         batchSlice: r.batchSlice,
       });
     } finally {
