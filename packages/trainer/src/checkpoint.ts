@@ -32,6 +32,11 @@ export interface LoopState {
   elapsed: number;
   /** CPU seconds of the training process before this checkpoint, over all sessions (absent in older checkpoints). */
   cpuSeconds?: number;
+  /**
+   * What the loss weighting is told or remembers: each task's latest losses (its context's `losses`)
+   * and the state of a method with `getState` (absent in older checkpoints: the losses start empty).
+   */
+  lossWeighting?: { losses: Record<string, number[]>; state?: unknown };
 }
 
 export interface CheckpointInfo {

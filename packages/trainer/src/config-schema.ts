@@ -10,7 +10,7 @@ import { BACKBONE_PRESETS, type BackbonePresetName, type NetworkConfig } from '@
 import { z } from 'zod';
 import { ConfigError } from './errors';
 import { taskEntry, taskNames } from './tasks';
-import type { AugmentConfig, CheckpointConfig, CropConfig, LrSchedule, OptimizerConfig, ScheduleConfig } from './types';
+import type { AugmentConfig, CheckpointConfig, CropConfig, LossWeightingConfig, LrSchedule, OptimizerConfig, ScheduleConfig } from './types';
 
 // ---------------------------------------------------------------------------------------------------
 // Messages: "must be <what>, got <value>", or "is missing"
@@ -215,6 +215,24 @@ const checkpoint = z.strictObject({
   validateEpochs: bool().optional().describe('Validate after every stage-1 epoch too. Default false.'),
 }) satisfies z.ZodType<CheckpointConfig>;
 
+/**
+ * A built-in loss weighting by name (core's loss-weighting.ts). The task names and the number of
+ * iteration weights are checked against the run's tasks and network (trainer-config.ts).
+ */
+export const lossWeightingSchema = z
+  .strictObject(
+    {
+      type: oneOf(['fixed']).describe('"fixed": constant weights per task and, in fine-tuning, per iteration. Every weight 1 (the default) is the paper\'s plain sum (eqns 5 and 6).'),
+      tasks: z.record(z.string(), num({ min: 0 })).optional().describe('Weight of each task\'s losses, by task name. Default 1.'),
+      iterations: z
+        .array(num({ min: 0 }), { error: expecting('a list of weights, one per iteration 0..ITER') })
+        .optional()
+        .describe('Weight of the losses at each interaction iteration 0..ITER in fine-tuning (network.iterations + 1 of them), times the task weight; pre-training runs iteration 0 alone at the task weight. Default 1 each.'),
+    },
+    { error: objectError('{ type, tasks?, iterations? }') },
+  )
+  .meta({ id: 'LossWeighting' }) satisfies z.ZodType<LossWeightingConfig>;
+
 /** The settings of {@link TrainerOptions} with the defaults filled in: what `config.json` records. */
 export const trainerSettingsSchema = z.object({
   network,
@@ -350,6 +368,9 @@ export const runConfigFileSchema = z.strictObject(
       .describe('Random augmentation of training batches; false for none. Default: geometry scale [0.9, 1.1], shift 0.05, rotation 10 deg, flip 0.5, colour jitter 0.2.'),
     crop: partial(crop, 'The face crop, the same in training, evaluation and prediction.'),
     checkpoint: partial(checkpoint, 'When checkpoints are written and kept.'),
+    lossWeighting: lossWeightingSchema
+      .optional()
+      .describe('How each step weighs its loss terms (one per task and interaction iteration) before summing them. Default { "type": "fixed" }: every weight 1, the paper\'s plain sum.'),
     seed: seed().optional().describe('Seed of data order, splits and augmentation. Default 1.'),
     evalBatchSize: batchSizeSchema.optional().describe('Batch size of validation and testing. Default 16.'),
     valFraction: fraction().optional().describe('Share of train carved out for validation when val is not given; 0 for none. Default 0.1.'),

@@ -146,6 +146,7 @@ export async function buildRun(config: RunConfigFile, baseDir = process.cwd()): 
     augment: config.augment,
     crop: config.crop,
     checkpoint: config.checkpoint,
+    lossWeighting: config.lossWeighting,
     seed,
     evalBatchSize: config.evalBatchSize,
     runDir: config.out,

@@ -2,8 +2,8 @@
  * Checks a user's trainer options and fills in the defaults (the settings' schema: config-schema.ts).
  * Every refusal is a {@link ConfigError} naming the field, raised before any training.
  */
-import { DEFAULT_NETWORK_CONFIG, type Dataset } from '@ifan/core';
-import { batchSizeSchema, parseConfig, trainerSettingsSchema } from './config-schema';
+import { DEFAULT_NETWORK_CONFIG, fixedLossWeighting, type Dataset, type LossWeighting } from '@ifan/core';
+import { batchSizeSchema, lossWeightingSchema, parseConfig, trainerSettingsSchema } from './config-schema';
 import {
   DEFAULT_AUGMENT_CONFIG,
   DEFAULT_BATCH_SIZE,
@@ -13,7 +13,7 @@ import {
   DEFAULT_SCHEDULE,
 } from './defaults';
 import { ConfigError } from './errors';
-import type { ResolvedTrainConfig, TaskData, TrainerOptions } from './types';
+import type { ResolvedLossWeighting, ResolvedTrainConfig, TaskData, TrainerOptions } from './types';
 
 /** One training data source: a data set and the tasks its batches train. */
 export interface DataSource {
@@ -29,8 +29,11 @@ export function isTaskData(d: Dataset | TaskData): d is TaskData {
   return (d as TaskData).train !== undefined && (d as Dataset).samples === undefined;
 }
 
-/** Validates `options` and returns the resolved configuration and the data sources in training order. */
-export function resolveTrainerOptions(options: TrainerOptions): { config: ResolvedTrainConfig; sources: DataSource[]; val: Record<string, Dataset> } {
+/**
+ * Validates `options` and returns the resolved configuration, the data sources in training order and
+ * the loss weighting.
+ */
+export function resolveTrainerOptions(options: TrainerOptions): { config: ResolvedTrainConfig; sources: DataSource[]; val: Record<string, Dataset>; weighting: LossWeighting } {
   const plugins = options.plugins;
   if (!Array.isArray(plugins) || plugins.length === 0) throw new ConfigError('plugins', 'give at least one task plugin');
   const names = plugins.map((p) => p.name);
@@ -88,6 +91,7 @@ export function resolveTrainerOptions(options: TrainerOptions): { config: Resolv
     seed: options.seed ?? 1,
     evalBatchSize: options.evalBatchSize,
   });
+  const lossWeighting = resolveLossWeighting(options.lossWeighting, names, settings.network.iterations);
 
   const config: ResolvedTrainConfig = {
     tasks: plugins.map((p) => ({ name: p.name, bnKey: p.bnKey, config: p.config })),
@@ -105,9 +109,44 @@ export function resolveTrainerOptions(options: TrainerOptions): { config: Resolv
     crop: settings.crop,
     checkpoint: settings.checkpoint,
     seed: settings.seed,
+    lossWeighting: lossWeighting.config,
     ...(options.meta ? { meta: options.meta } : {}),
   };
-  return { config, sources, val };
+  return { config, sources, val, weighting: lossWeighting.weighting };
+}
+
+function isLossWeighting(w: unknown): w is LossWeighting {
+  return typeof w === 'object' && w !== null && typeof (w as LossWeighting).weights === 'function';
+}
+
+/**
+ * The `lossWeighting` option: your method as it is (recorded by name), or a built-in's settings checked
+ * against the run's tasks and iterations and filled in (the default is every weight 1, the paper's sum).
+ */
+export function resolveLossWeighting(
+  option: TrainerOptions['lossWeighting'],
+  tasks: readonly string[],
+  iterations: number,
+): { config: ResolvedLossWeighting; weighting: LossWeighting } {
+  if (isLossWeighting(option)) {
+    if (typeof option.name !== 'string' || option.name === '') {
+      throw new ConfigError('lossWeighting.name', `must name your method (a non-empty string; config.json records it, and a resumed run must use the same), got ${JSON.stringify(option.name) ?? String(option.name)}`);
+    }
+    return { config: { type: 'custom', name: option.name }, weighting: option };
+  }
+  const c = parseConfig(lossWeightingSchema, option ?? { type: 'fixed' }, 'lossWeighting');
+  for (const task of Object.keys(c.tasks ?? {})) {
+    if (!tasks.includes(task)) throw new ConfigError(`lossWeighting.tasks.${task}`, `unknown task "${task}": the tasks are ${tasks.join(', ')}`);
+  }
+  if (c.iterations && c.iterations.length !== iterations + 1) {
+    throw new ConfigError('lossWeighting.iterations', `has ${c.iterations.length} weights, but network.iterations is ${iterations}: give ${iterations + 1}, one per iteration 0..${iterations}`);
+  }
+  const config = {
+    type: c.type,
+    tasks: Object.fromEntries(tasks.map((t) => [t, c.tasks?.[t] ?? 1])),
+    iterations: c.iterations ?? Array.from({ length: iterations + 1 }, () => 1),
+  };
+  return { config, weighting: fixedLossWeighting(config) };
 }
 
 /** The first path at which two JSON values differ (`schedule.rounds`), or null; the order of an object's keys does not count. */

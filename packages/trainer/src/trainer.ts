@@ -5,7 +5,9 @@
  * interaction iteration 0, updating the backbone (convolutions + its batch-norm key) and the decoders
  * of the tasks it labels. Stage 2, batch-wise alternating fine-tuning: in every round each source in
  * turn trains one batch, with the loss summed over iterations 0..ITER (eqn 6), updating the backbone,
- * its decoders, every re-encoder and the integrator. A source that runs out is reshuffled.
+ * its decoders, every re-encoder and the integrator. A source that runs out is reshuffled. Each loss
+ * term (task, iteration) is weighted by the run's loss weighting first: every weight 1, the paper's
+ * sum, by default (core's loss-weighting.ts).
  *
  * The loop itself only trains and calls the hooks. What a run does besides (Ctrl-C, `log.jsonl`, the
  * divergence check, the progress display, validation and checkpoints) are built-in hooks in ./hooks,
@@ -15,7 +17,19 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { DEFAULT_FRAMING, IntegratedNetwork, Rng, mixSeed, saveNetwork, selectBackend, type Dataset, type TaskPlugin } from '@ifan/core';
+import {
+  DEFAULT_FRAMING,
+  IntegratedNetwork,
+  Rng,
+  checkLossWeights,
+  mixSeed,
+  saveNetwork,
+  selectBackend,
+  type Dataset,
+  type LossWeighting,
+  type LossWeights,
+  type TaskPlugin,
+} from '@ifan/core';
 import { fileSystemHandler } from '@ifan/core/node';
 import { disposeTargets, imageTensor, loadBatch, targetTensors, type Batch } from './batches';
 import { BatchWorker, checkWorkersOption, cores, workerObstacle, type WorkerSetupError, type WorkersOption } from './batch-worker-client';
@@ -26,7 +40,7 @@ import { checkThreadsOption, GradientThreads, threadsObstacle, type ThreadsOptio
 import { RmspropState } from './optimizer';
 import { ProgressReporter } from './progress';
 import { learningRate, planLength, planSchedule, Sampler, type PlanUnit, type SamplerState } from './schedule';
-import { firstDifference, resolveTrainerOptions, type DataSource } from './trainer-config';
+import { firstDifference, resolveLossWeighting, resolveTrainerOptions, type DataSource } from './trainer-config';
 import { Checkpoints, type BestCheckpoint } from './hooks/checkpoint-validation';
 import { divergenceGuard } from './hooks/divergence';
 import { StepLog } from './hooks/log';
@@ -88,6 +102,10 @@ export class Trainer implements TrainerView {
   readonly runDir?: string;
   private readonly plugins: readonly TaskPlugin[];
   private readonly optimizer: RmspropState;
+  /** How each step weighs its losses (`lossWeighting`), asked on this thread before every step. */
+  private readonly weighting: LossWeighting;
+  /** Each task's unweighted losses at the last step that trained it: what the weighting is told. */
+  private lastLosses: Record<string, number[]> = {};
   private readonly samplers: Sampler[];
   private readonly val: Record<string, Dataset>;
   private readonly store?: CheckpointStore;
@@ -121,8 +139,9 @@ export class Trainer implements TrainerView {
   private stepThreading: { threads: 1 | 2; reason?: string } = { threads: 1 };
 
   constructor(private readonly options: TrainerOptions) {
-    const { config, sources, val } = resolveTrainerOptions(options);
+    const { config, sources, val, weighting } = resolveTrainerOptions(options);
     this.config = config;
+    this.weighting = weighting;
     this.sources = sources;
     this.val = val;
     this.plugins = options.plugins;
@@ -310,7 +329,8 @@ export class Trainer implements TrainerView {
     let targets: ReturnType<typeof targetTensors> = {};
     try {
       targets = targetTensors(batch, plugins, S);
-      const step = { bnKey: source.bnKey, iterations, variables: this.variablesFor(stage, d.source) };
+      const lossWeights = this.stepWeights(d, iterations);
+      const step = { bnKey: source.bnKey, iterations, variables: this.variablesFor(stage, d.source), lossWeights };
       const { grads, total, losses } = this.gradientThreads
         ? await this.gradientThreads.computeGradients(x, targets, step)
         : this.net.computeGradients(x, targets, { ...step, training: true });
@@ -319,10 +339,31 @@ export class Trainer implements TrainerView {
       } finally {
         tf.dispose(Object.values(grads));
       }
-      return { stage, step: d.step, epoch: d.unit.epoch, source: source.name, tasks: source.tasks, losses, total, lr, batchSize: batch.size, imagesPerSec: 0, ms: 0 };
+      for (const task of source.tasks) this.lastLosses[task] = losses[task];
+      const weights = allOnes(lossWeights) ? {} : { weights: lossWeights };
+      return { stage, step: d.step, epoch: d.unit.epoch, source: source.name, tasks: source.tasks, losses, total, ...weights, lr, batchSize: batch.size, imagesPerSec: 0, ms: 0 };
     } finally {
       x.dispose();
       disposeTargets(targets);
+    }
+  }
+
+  /** Step `d`'s loss weights from the run's loss weighting, checked; an error names the method and the step. */
+  private stepWeights(d: Draw, iterations: number): LossWeights {
+    const source = this.sources[d.source];
+    try {
+      const weights = this.weighting.weights({
+        step: d.step,
+        stage: d.unit.stage,
+        source: source.name,
+        tasks: [...source.tasks],
+        iterations,
+        losses: structuredClone(this.lastLosses),
+      });
+      checkLossWeights(weights, this.plugins.map((p) => p.name), iterations, 'weights');
+      return weights;
+    } catch (e) {
+      throw new Error(`loss weighting "${this.weighting.name}" at step ${d.step}: ${(e as Error).message}`, { cause: e });
     }
   }
 
@@ -573,6 +614,7 @@ export class Trainer implements TrainerView {
       ...(validation ? { validation } : {}),
       elapsed: this.elapsedSeconds(),
       cpuSeconds: this.cpuSeconds(),
+      lossWeighting: { losses: structuredClone(this.lastLosses), ...(this.weighting.getState ? { state: this.weighting.getState() } : {}) },
     };
     await this.store!.write(this.net, this.optimizer, state, isBest);
   }
@@ -598,6 +640,8 @@ export class Trainer implements TrainerView {
     } catch {
       throw new ConfigError('resume', `${configPath} is missing or unreadable: ${dir} is not a run directory`);
     }
+    // a run from before loss weighting summed its losses: the default weighting
+    saved.lossWeighting ??= resolveLossWeighting(undefined, this.config.tasks.map((t) => t.name), this.config.network.iterations).config;
     const strip = (c: ResolvedTrainConfig) => ({ ...c, checkpoint: undefined, meta: undefined });
     const diff = firstDifference(strip(saved), strip(JSON.parse(JSON.stringify(this.config)) as ResolvedTrainConfig));
     if (diff) throw new ConfigError(diff, `differs from the run being resumed in ${dir}: resume with the same configuration`);
@@ -612,11 +656,18 @@ export class Trainer implements TrainerView {
     await restoreOptimizer(this.optimizer);
     state.samplers.forEach((s, i) => this.samplers[i].setState(s));
     if (state.networkRng !== null) networkRng(this.net)?.setState(state.networkRng);
+    this.lastLosses = state.lossWeighting?.losses ?? {};
+    if (state.lossWeighting && 'state' in state.lossWeighting) this.weighting.setState?.(state.lossWeighting.state);
     this.stepsDone = state.step;
     this.checkpoints.resume(state);
     this.elapsedBefore = state.elapsed;
     this.cpuBefore = state.cpuSeconds ?? 0;
   }
+}
+
+/** Whether every weight is 1 (the paper's sum, logged without weights). */
+function allOnes(weights: LossWeights): boolean {
+  return Object.values(weights).every((w) => (typeof w === 'number' ? w === 1 : w.every((x) => x === 1)));
 }
 
 /** The network's dropout generator (its state is part of an exact resume). */

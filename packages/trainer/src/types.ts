@@ -1,4 +1,4 @@
-import type { AugmentOptions, ColorJitterOptions, Dataset, MetricReport, NetworkConfig, TaskPlugin } from '@ifan/core';
+import type { AugmentOptions, ColorJitterOptions, Dataset, LossWeighting, LossWeights, MetricReport, NetworkConfig, TaskPlugin } from '@ifan/core';
 
 /** A task's data: the training set and, optionally, the validation and test sets. */
 export interface TaskData {
@@ -72,6 +72,26 @@ export interface CheckpointConfig {
   validateEpochs?: boolean;
 }
 
+/**
+ * A built-in loss weighting by name and settings (what a run-configuration file can hold): `fixed`
+ * weighs each task's loss and, in fine-tuning, each iteration's by a constant (core's
+ * `fixedLossWeighting`). Its defaults, every weight 1, are the paper's plain sum (eqns 5 and 6).
+ */
+export interface LossWeightingConfig {
+  type: 'fixed';
+  /** Weight of each task's losses, by task name. Default 1. */
+  tasks?: Record<string, number>;
+  /**
+   * Weight of the losses at each interaction iteration 0..ITER in fine-tuning (`network.iterations` + 1
+   * of them), multiplied by the task weight; pre-training runs iteration 0 alone at the task weight.
+   * Default 1 for every iteration.
+   */
+  iterations?: number[];
+}
+
+/** The loss weighting of a run as `config.json` records it: a built-in's settings in full, or your method's name. */
+export type ResolvedLossWeighting = Required<LossWeightingConfig> | { type: 'custom'; name: string };
+
 /** Everything that decides what a run computes, as resolved by the trainer (written to `config.json`). */
 export interface ResolvedTrainConfig {
   tasks: { name: string; bnKey: string; config: Record<string, unknown> }[];
@@ -84,6 +104,8 @@ export interface ResolvedTrainConfig {
   crop: CropConfig;
   checkpoint: CheckpointConfig;
   seed: number;
+  /** How each step weighs its losses (absent in runs written before it existed: the paper's sum). */
+  lossWeighting: ResolvedLossWeighting;
   /** Free-form data stored with the run (the CLI keeps its data-set specs here, for `--resume`). */
   meta?: Record<string, unknown>;
 }
@@ -102,8 +124,10 @@ export interface StepRecord {
   tasks: string[];
   /** Loss of each task at each interaction iteration 0..I. */
   losses: Record<string, number[]>;
-  /** Sum of all losses (the optimised objective). */
+  /** The optimised objective: the sum of the losses, each weighted as `weights` says. */
   total: number;
+  /** The step's loss weights by task (a number, or one per iteration), when any is not 1. */
+  weights?: LossWeights;
   lr: number;
   batchSize: number;
   imagesPerSec: number;
@@ -188,6 +212,14 @@ export interface TrainerOptions {
   augment?: Partial<AugmentConfig> | false;
   crop?: Partial<CropConfig>;
   checkpoint?: Partial<CheckpointConfig>;
+  /**
+   * How each step weighs its loss terms (one per task and interaction iteration) before summing them.
+   * Default `{ type: 'fixed' }`, every weight 1: the paper's plain sum. Your own method is an object
+   * implementing core's `LossWeighting` (`name`, `weights(context)`, optionally `getState`/`setState`
+   * for an exact resume): the trainer asks it for each step's weights on the training thread, so it
+   * works with two gradient threads as well. `config.json` records it by name.
+   */
+  lossWeighting?: LossWeightingConfig | LossWeighting;
   /** Seed of data order and augmentation; the network's own seed is `network.seed`. Default 1. */
   seed?: number;
   /**

@@ -34,6 +34,11 @@ describe('the run-configuration schema', () => {
     ['backbone layout', { tasks: t, network: { backbone: { inputSize: 100, blocks: 3, layersPerBlock: 2, growthRate: 4, stemChannels: 8 } } }, /^network\.backbone\.inputSize: 100 is not divisible by 2\^blocks = 8/],
     ['augmentation', { tasks: t, augment: true }, /^augment: must be false or \{ geometry\?, color\? \}, got true/],
     ['not a finite number', { tasks: t, seed: Infinity }, /^seed: must be an integer from 0 to 4294967295, got Infinity/],
+    ['loss weighting by an unknown name', { tasks: t, lossWeighting: { type: 'equal' } }, /^lossWeighting\.type: must be "fixed", got "equal"/],
+    ['loss weighting not an object', { tasks: t, lossWeighting: 'sum' }, /^lossWeighting: must be \{ type, tasks\?, iterations\? \}, got "sum"/],
+    ['a negative task weight', { tasks: t, lossWeighting: { type: 'fixed', tasks: { emotion: -1 } } }, /^lossWeighting\.tasks\.emotion: must be a finite number >= 0, got -1/],
+    ['iteration weights not a list', { tasks: t, lossWeighting: { type: 'fixed', iterations: 2 } }, /^lossWeighting\.iterations: must be a list of weights, one per iteration 0\.\.ITER, got 2/],
+    ['an unknown loss-weighting setting', { tasks: t, lossWeighting: { type: 'fixed', weights: {} } }, /^lossWeighting\.weights: unknown setting; known settings are type, tasks, iterations/],
   ];
   it.each(cases)('names the field: %s', (_name, config, message) => {
     let error: unknown;
