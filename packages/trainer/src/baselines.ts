@@ -133,3 +133,11 @@ export function inverseSqrtWeights(f: readonly number[]): number[] {
   return f.map((v) => (v > 0 ? Math.min(MAX_CLASS_WEIGHT, 1 / (Math.sqrt(v) * norm)) : 1));
 }
 export const MAX_CLASS_WEIGHT = 25;
+
+/**
+ * Parsing's class weights for a training set: {@link inverseSqrtWeights} of its class shares at network
+ * resolution, rounded to 3 decimals (what a run config's `"classWeights": "inverse-sqrt"` and the demo use).
+ */
+export async function inverseSqrtClassWeights(plugin: TaskPlugin, train: Dataset, opts: BaselineOptions): Promise<number[]> {
+  return inverseSqrtWeights(await classFrequencies(plugin, train, opts)).map((w) => Math.round(w * 1000) / 1000);
+}

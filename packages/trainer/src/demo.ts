@@ -11,7 +11,7 @@ import { encodePng } from '@ifan/core/node';
 import { BACKBONE_PRESETS, type BackbonePresetName, type Dataset, type LabelledImage, type Sample, type TaskPlugin } from '@ifan/core';
 import type { DomainName } from '@ifan/synthetic';
 import { HELEN_11 } from '@ifan/task-parsing';
-import { baseline, classFrequencies, inverseSqrtWeights, type BaselineOptions } from './baselines';
+import { baseline, inverseSqrtClassWeights, type BaselineOptions } from './baselines';
 import { demoFigure, type FigureFace } from './demo-figure';
 import { evaluate, type EvaluationResult } from './evaluate';
 import { predictSamples } from './predict';
@@ -128,8 +128,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const at: BaselineOptions = { inputSize, crop };
   const taskOptions: Record<string, Record<string, unknown>> = { parsing: {}, landmarks: {}, emotion: {} };
   if (options.classWeights !== false && TASKS.includes('parsing')) {
-    const f = await classFrequencies(taskEntry('parsing').create(), data.parsing.train, at);
-    const w = inverseSqrtWeights(f).map((v) => Math.round(v * 1000) / 1000);
+    const w = await inverseSqrtClassWeights(taskEntry('parsing').create(), data.parsing.train, at);
     taskOptions.parsing = { classWeights: w };
     specs.parsing.options = taskOptions.parsing;
     log(`demo: parsing class weights (inverse square root of each class's share of the ${inputSize} px training pixels): ${HELEN_11.classes.map((c, i) => `${c} ${w[i]}`).join(', ')}`);

@@ -8,7 +8,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { DEFAULT_NETWORK_CONFIG, Rng, resolveBackboneConfig, subsetDataset, type BackboneConfig, type BackbonePresetName, type Dataset, type DatasetLoading, type TaskPlugin } from '@ifan/core';
 import { scanDataset, shuffle, splitDataset, type SkippedFile } from '@ifan/core/node';
 import { syntheticDataset } from '@ifan/synthetic';
-import { classFrequencies, inverseSqrtWeights } from './baselines';
+import { inverseSqrtClassWeights } from './baselines';
 import { DEFAULT_CROP } from './defaults';
 import { dataSpecSchema, parseConfig, parseDataSpec, runConfigFileSchema, type DataSpec, type RunConfigFile } from './config-schema';
 import { ConfigError } from './errors';
@@ -129,8 +129,8 @@ export async function buildRun(config: RunConfigFile, baseDir = process.cwd()): 
     }
     data[name] = { train, ...(val ? { val } : {}), ...(test ? { test } : {}) };
     if (weighClasses) {
-      const shares = await classFrequencies(plugin, train, { inputSize: networkOf(config).inputSize, crop: { ...DEFAULT_CROP, ...config.crop } });
-      options = { ...options, classWeights: inverseSqrtWeights(shares).map((w) => Math.round(w * 1000) / 1000) };
+      const classWeights = await inverseSqrtClassWeights(plugin, train, { inputSize: networkOf(config).inputSize, crop: { ...DEFAULT_CROP, ...config.crop } });
+      options = { ...options, classWeights };
       plugin = create(options);
     }
     plugins.push(plugin);
