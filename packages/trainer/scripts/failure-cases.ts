@@ -1,0 +1,82 @@
+/**
+ * The model card's failure cases: a shipped model scored face by face on the validation split of the
+ * run that trained it, and the worst faces drawn, prediction above, truth below, with each face's figure.
+ *
+ *   node --conditions=@ifan/source --import tsx packages/trainer/scripts/failure-cases.ts \
+ *     --model landmarks --run reports/training-runs/e2 [--count 8] [--out docs/failure-cases-landmarks.jpg]
+ *
+ * Needs the run's data (../shared/data); a fresh clone has the committed pictures in docs/.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import sharp from 'sharp';
+import { selectBackend, type RawImage, type Sample } from '@ifan/core';
+import { loadPretrained } from '@ifan/models/node';
+import { drawText } from '../src/draw';
+import { evaluate } from '../src/evaluate';
+import { predictSamples } from '../src/predict';
+import { buildRun, type RunConfigFile } from '../src/run-config';
+import { RUN_FILES } from '../src/trainer';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const { values } = parseArgs({
+  options: { model: { type: 'string' }, run: { type: 'string' }, count: { type: 'string', default: '8' }, out: { type: 'string' } },
+});
+if (!values.model || !values.run) throw new Error('failure-cases: give --model NAME (a shipped model) and --run RUN_DIR (the run that trained it)');
+const runDir = resolve(values.run);
+const count = Number(values.count);
+const out = values.out ?? join(here, '..', '..', '..', 'docs', `failure-cases-${values.model}.jpg`);
+
+await selectBackend({ log: false });
+const saved = JSON.parse(readFileSync(join(runDir, RUN_FILES.config), 'utf8')) as { meta?: { run?: RunConfigFile & { baseDir?: string } } };
+const runConfig = saved.meta?.run;
+if (!runConfig) throw new Error(`${runDir}/config.json does not say where the run's data is`);
+const built = await buildRun(runConfig, runConfig.baseDir ?? process.cwd());
+const model = await loadPretrained(values.model);
+const [plugin] = model.plugins;
+const val = built.data[plugin.name]?.val;
+if (!val) throw new Error(`the run has no validation split for ${plugin.name}`);
+
+// each face's own figure: the task's metric over a data set of that one face
+const scored: { sample: Sample; value: number; label: string }[] = [];
+let higherIsBetter = true;
+for (const sample of val.samples) {
+  const result = await evaluate(model.net, { [plugin.name]: { ...val, samples: [sample] } });
+  const { primary } = result.tasks[plugin.name].reports.at(-1)!;
+  higherIsBetter = primary.higherIsBetter;
+  scored.push({ sample, value: primary.value, label: `${primary.name} ${primary.value.toFixed(3)}` });
+}
+scored.sort((a, b) => (higherIsBetter ? a.value - b.value : b.value - a.value));
+const worst = scored.slice(0, count);
+const predictions = await predictSamples(model, worst.map((w) => w.sample));
+
+// a tile per face: the prediction over the truth, the face's figure written on the prediction
+const TILE = 220;
+const tile = async (image: RawImage) =>
+  sharp(Buffer.from(image.data), { raw: { width: image.width, height: image.height, channels: 3 } })
+    .resize(TILE, TILE, { fit: 'contain', background: { r: 255, g: 255, b: 255 } })
+    .png()
+    .toBuffer();
+const tiles: Buffer[][] = [];
+for (const [i, w] of worst.entries()) {
+  const { image, labels } = await w.sample.load();
+  const predicted = predictions[i].overlay;
+  drawText(predicted, w.label, 4, 4, { scale: Math.max(1, Math.round(predicted.width / 160)) });
+  const truth = plugin.visualize!(image, labels[plugin.name]);
+  drawText(truth, 'truth', 4, 4, { scale: Math.max(1, Math.round(truth.width / 160)) });
+  tiles.push([await tile(predicted), await tile(truth)]);
+}
+await sharp({ create: { width: TILE * tiles.length, height: 2 * TILE, channels: 3, background: [255, 255, 255] } })
+  .composite(tiles.flatMap(([p, t], i) => [{ input: p, left: i * TILE, top: 0 }, { input: t, left: i * TILE, top: TILE }]))
+  .jpeg({ quality: 85 })
+  .toFile(out);
+const values_ = scored.map((s) => s.value);
+const failing = plugin.name === 'landmarks' ? values_.filter((v) => v > 0.1).length : undefined;
+console.log(
+  `${values.model}: ${scored.length} validation faces, worst ${worst.map((w) => w.value.toFixed(3)).join(', ')}` +
+    (failing !== undefined ? `; ${failing} over NME 0.1` : '') +
+    ` -> ${out}`,
+);
+model.net.dispose();
