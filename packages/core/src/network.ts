@@ -5,6 +5,7 @@ import type { BatchSlice, ForwardContext } from './nn/context';
 import { applyMovingStatUpdates, BatchNorm, Conv2D, discardMovingStatUpdates, SHARED_BN_KEY } from './nn/layers';
 import { ParamStore, Rng } from './nn/params';
 import type { HeadCost, TaskHead, TaskPlugin } from './plugin';
+import type { LabelTransform } from './data/types';
 import { checkLossWeights, type LossWeights } from './loss-weighting';
 import { DEFAULT_FRAMING, type Framing } from './data/geometry';
 
@@ -49,6 +50,17 @@ export interface ForwardOptions {
   iterations?: number;
   /** This batch is part of a larger one split between threads (dropout draws the whole batch's mask; see nn/batch-sync.ts). */
   batchSlice?: BatchSlice;
+}
+
+/** Options of inference ({@link IntegratedNetwork.predict} and its kin): always in inference mode. */
+export interface InferenceOptions extends Omit<ForwardOptions, 'training'> {
+  /** Only these tasks (by name). Default every task. */
+  tasks?: readonly string[];
+  /**
+   * Each image's transform from its original to the network input (the crop's): decoded outputs are
+   * mapped back to the original images (`TaskPlugin.decodeOutput`). Default network-input coordinates.
+   */
+  transforms?: LabelTransform[];
 }
 
 /** Outputs of one forward pass: for each iteration 0..ITER, each task's raw output and prediction. */
@@ -249,37 +261,75 @@ export class IntegratedNetwork {
   }
 
   /**
-   * Each task's prediction tensor for a batch `[b, S, S, 3]` in [0, 1] after `iterations` interaction
-   * iterations, in inference mode: each task read through its own batch-norm key, as it was trained
-   * (one forward pass per key), or every task through `opts.bnKey`. The caller disposes the tensors.
+   * Every task's prediction tensors for a batch `[b, S, S, 3]` in [0, 1] after each interaction
+   * iteration 0..`iterations` (`[I][task]`), in inference mode: each task read through its own
+   * batch-norm key, as it was trained (one forward pass per key), or every task through `opts.bnKey`;
+   * only `opts.tasks` when given (and only their keys' passes). The one forward loop of inference:
+   * {@link taskPredictions}, {@link predict} and {@link predictIterations} read it. The caller disposes
+   * the tensors.
    */
-  taskPredictions(images: tf.Tensor4D, opts: Omit<ForwardOptions, 'training'> = {}): Record<string, tf.Tensor> {
+  iterationPredictions(images: tf.Tensor4D, opts: Omit<InferenceOptions, 'transforms'> = {}): Record<string, tf.Tensor>[] {
     const iterations = opts.iterations ?? this.config.iterations;
-    const keys = opts.bnKey ? [opts.bnKey] : [...new Set(this.plugins.map((p) => p.bnKey))];
-    const out: Record<string, tf.Tensor> = {};
+    const plugins = this.selectPlugins(opts.tasks);
+    const keyOf = (p: TaskPlugin) => opts.bnKey ?? p.bnKey;
+    const out: Record<string, tf.Tensor>[] = Array.from({ length: iterations + 1 }, () => ({}));
     tf.tidy(() => {
-      for (const key of keys) {
-        const r = this.forward(images, this.context({ ...opts, training: false, bnKey: key }), iterations).predictions[iterations];
-        for (const p of this.plugins) if ((opts.bnKey ?? p.bnKey) === key) out[p.name] = tf.keep(r[p.name]);
+      for (const key of new Set(plugins.map(keyOf))) {
+        const r = this.forward(images, this.context({ ...opts, training: false, bnKey: key }), iterations);
+        for (const p of plugins) if (keyOf(p) === key) r.predictions.forEach((pred, it) => (out[it][p.name] = tf.keep(pred[p.name])));
       }
     });
     return out;
   }
 
   /**
-   * Predictions for a batch `[b, S, S, 3]` in [0, 1]: each task's decoded results (in network-input
-   * coordinates) after `iterations` interaction iterations, each task read through its own batch-norm
-   * key unless `opts.bnKey` is given ({@link taskPredictions}). Leaves no tensor behind.
+   * Each task's prediction tensor after the last interaction iteration: {@link iterationPredictions}'
+   * last entry. The caller disposes the tensors.
    */
-  async predict(images: tf.Tensor4D, opts: Omit<ForwardOptions, 'training'> = {}): Promise<Record<string, unknown[]>> {
+  taskPredictions(images: tf.Tensor4D, opts: Omit<InferenceOptions, 'transforms'> = {}): Record<string, tf.Tensor> {
+    const all = this.iterationPredictions(images, opts);
+    tf.dispose(all.slice(0, -1).flatMap((r) => Object.values(r)));
+    return all[all.length - 1];
+  }
+
+  /**
+   * Predictions for a batch `[b, S, S, 3]` in [0, 1]: each task's decoded results after `iterations`
+   * interaction iterations, in network-input coordinates or, given `opts.transforms`, mapped back to the
+   * original images; each task read through its own batch-norm key unless `opts.bnKey` is given
+   * ({@link iterationPredictions}). Leaves no tensor behind.
+   */
+  async predict(images: tf.Tensor4D, opts: InferenceOptions = {}): Promise<Record<string, unknown[]>> {
     const preds = this.taskPredictions(images, opts);
-    const out: Record<string, unknown[]> = {};
     try {
-      for (const p of this.plugins) out[p.name] = await p.decodeOutput(preds[p.name], this.inputSize);
+      return await this.decodePredictions(preds, opts);
     } finally {
       tf.dispose(Object.values(preds));
     }
+  }
+
+  /**
+   * {@link predict} after every interaction iteration 0..`iterations` (`[I][task][image]`), from one
+   * forward pass per batch-norm key: what evaluation scores. Leaves no tensor behind.
+   */
+  async predictIterations(images: tf.Tensor4D, opts: InferenceOptions = {}): Promise<Record<string, unknown[]>[]> {
+    const preds = this.iterationPredictions(images, opts);
+    try {
+      const out: Record<string, unknown[]>[] = [];
+      for (const it of preds) out.push(await this.decodePredictions(it, opts));
+      return out;
+    } finally {
+      tf.dispose(preds.flatMap((r) => Object.values(r)));
+    }
+  }
+
+  private async decodePredictions(preds: Record<string, tf.Tensor>, opts: InferenceOptions): Promise<Record<string, unknown[]>> {
+    const out: Record<string, unknown[]> = {};
+    for (const p of this.selectPlugins(opts.tasks)) out[p.name] = await p.decodeOutput(preds[p.name], this.inputSize, opts.transforms);
     return out;
+  }
+
+  private selectPlugins(tasks: readonly string[] | undefined): readonly TaskPlugin[] {
+    return tasks ? tasks.map((t) => this.plugin(t)) : this.plugins;
   }
 
   /**

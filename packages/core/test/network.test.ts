@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { discardMovingStatUpdates, IntegratedNetwork, selectBackend, type NetworkConfig } from '../src/index';
+import { discardMovingStatUpdates, IntegratedNetwork, selectBackend, type LabelTransform, type NetworkConfig } from '../src/index';
 import { mapTask, vectorTask } from './dummy-plugins';
 import { expectFiniteDifferences } from './numeric';
 
@@ -175,6 +175,66 @@ describe('taskPredictions', () => {
     expect(Array.from(forced.vector.dataSync())).toEqual(byKey('map', 'vector'));
     tf.dispose([...Object.values(own), ...Object.values(forced)]);
     expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+    net.dispose();
+  });
+});
+
+describe('iterationPredictions, predictIterations', () => {
+  /** The network of the taskPredictions test, its vector key with statistics of its own. */
+  function twoKeyNet(seen: LabelTransform[][]) {
+    const vector = vectorTask();
+    const spied = { ...vector, decodeOutput: async (p: tf.Tensor, size: number, transforms?: LabelTransform[]) => (seen.push(transforms ?? []), vector.decodeOutput(p, size)) };
+    const net = new IntegratedNetwork([mapTask(), spied], { backbone: 'tiny', iterations: 2, seed: 4 });
+    for (const [name, v] of net.params.variables) if (name.includes('vector') && name.endsWith('moving_mean')) v.assign(tf.fill(v.shape, 0.25));
+    return net;
+  }
+
+  it('every iteration of every task from one pass per key, as forward computes them; taskPredictions is the last', () => {
+    const net = twoKeyNet([]);
+    const x = images(2, 32, 5);
+    const before = tf.memory().numTensors;
+    const all = net.iterationPredictions(x);
+    expect(all).toHaveLength(3);
+    const byKey = (key: string, it: number, task: string) => tf.tidy(() => Array.from(net.forward(x, net.context({ bnKey: key }), 2).predictions[it][task].dataSync()));
+    for (let it = 0; it <= 2; it++) {
+      expect(Array.from(all[it].map.dataSync())).toEqual(byKey('map', it, 'map'));
+      expect(Array.from(all[it].vector.dataSync())).toEqual(byKey('vector', it, 'vector'));
+    }
+    const last = net.taskPredictions(x);
+    expect(Array.from(last.vector.dataSync())).toEqual(Array.from(all[2].vector.dataSync()));
+    // one task: only its key's pass, only its tensors
+    const vectorAt1 = tf.tidy(() => Array.from(net.forward(x, net.context({ bnKey: 'vector' }), 1).predictions[1].vector.dataSync()));
+    let passes = 0;
+    const forward = net.forward.bind(net);
+    net.forward = (...args) => (passes++, forward(...args));
+    const one = net.iterationPredictions(x, { tasks: ['vector'], iterations: 1 });
+    expect(passes).toBe(1);
+    expect(one.map((r) => Object.keys(r))).toEqual([['vector'], ['vector']]);
+    expect(Array.from(one[1].vector.dataSync())).toEqual(vectorAt1);
+    tf.dispose([...all.flatMap((r) => Object.values(r)), ...Object.values(last), ...one.flatMap((r) => Object.values(r))]);
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+    net.dispose();
+  });
+
+  it('predictIterations decodes each iteration with the given transforms, predict the last, and neither leaves a tensor', async () => {
+    const seen: LabelTransform[][] = [];
+    const net = twoKeyNet(seen);
+    const x = images(2, 32, 5);
+    const before = tf.memory().numTensors;
+    const transforms: LabelTransform[] = [0.5, 0.25].map((k) => ({ affine: [k, 0, 0, 0, k, 0], outSize: [32, 32], flipped: false }));
+    const decoded = await net.predictIterations(x, { tasks: ['vector'], transforms });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(decoded.map((r) => Object.keys(r))).toEqual([['vector'], ['vector'], ['vector']]);
+    expect(seen).toEqual([transforms, transforms, transforms]);
+    const tensors = net.iterationPredictions(x, { tasks: ['vector'] });
+    for (let it = 0; it <= 2; it++) expect(decoded[it].vector).toEqual(await vectorTask().decodeOutput(tensors[it].vector, 32));
+    tf.dispose(tensors.flatMap((r) => Object.values(r)));
+    const last = await net.predict(x);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(Object.keys(last)).toEqual(['map', 'vector']);
+    expect(last.vector).toEqual(decoded[2].vector);
     x.dispose();
     net.dispose();
   });

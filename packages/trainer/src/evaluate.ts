@@ -1,7 +1,8 @@
 /**
  * Evaluation as in the paper: every task on its own test set, under its own batch-norm key, at every
- * interaction iteration 0..ITER (one forward pass yields all of them), with outputs mapped back to
- * the original images (`decodeOutput` with the crop transforms) and scored by the task's own metric.
+ * interaction iteration 0..ITER (one forward pass yields all of them: `net.predictIterations`, the
+ * inference path of `net.predict` and `ifan predict`), with outputs mapped back to the original images
+ * (the crop transforms) and scored by the task's own metric.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Dataset, IntegratedNetwork, MetricReport, TaskPlugin } from '@ifan/core';
@@ -105,19 +106,16 @@ async function evaluateTask(
       opts.progress(batch.size);
       continue;
     }
-    const preds = tf.tidy(() => {
-      const x = imageTensor(batch, S);
-      const idx = tf.tensor1d(keep, 'int32');
-      const r = net.forward(tf.gather(x, idx), net.context({ bnKey: plugin.bnKey, training: false }), opts.iterations);
-      return r.predictions.map((p) => p[plugin.name]);
-    });
+    const x = tf.tidy(() => tf.gather(imageTensor(batch, S), tf.tensor1d(keep, 'int32')) as tf.Tensor4D);
+    const transforms = keep.map((i) => batch.transforms[i]);
+    let outputs: Record<string, unknown[]>[];
     try {
-      const transforms = keep.map((i) => batch.transforms[i]);
-      const labels = keep.map((i) => batch.originals![i].labels[plugin.name]);
-      for (let it = 0; it <= opts.iterations; it++) metrics[it].update(await plugin.decodeOutput(preds[it], S, transforms), labels);
+      outputs = await net.predictIterations(x, { iterations: opts.iterations, tasks: [plugin.name], bnKey: plugin.bnKey, transforms });
     } finally {
-      tf.dispose(preds);
+      x.dispose();
     }
+    const labels = keep.map((i) => batch.originals![i].labels[plugin.name]);
+    outputs.forEach((o, it) => metrics[it].update(o[plugin.name], labels));
     images += keep.length;
     opts.progress(batch.size);
   }

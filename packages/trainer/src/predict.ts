@@ -6,7 +6,6 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
 import type { RawImage, Sample } from '@ifan/core';
 import { decodeImage, encodePng, SkipCollector, type SkippedFile } from '@ifan/core/node';
 import { imageTensor, loadBatch } from './batches';
@@ -79,14 +78,13 @@ export async function predictSamples(model: LoadedModel, samples: readonly Sampl
       );
     }
     const x = imageTensor(batch, S);
-    const preds = net.taskPredictions(x, { iterations, bnKey: options.bnKey });
-    x.dispose();
-    const outputs: Record<string, unknown> = {};
+    let decoded: Record<string, unknown[]>;
     try {
-      for (const p of plugins) outputs[p.name] = (await p.decodeOutput(preds[p.name], S, batch.transforms))[0];
+      decoded = await net.predict(x, { iterations, bnKey: options.bnKey, transforms: batch.transforms });
     } finally {
-      tf.dispose(Object.values(preds));
+      x.dispose();
     }
+    const outputs = Object.fromEntries(plugins.map((p) => [p.name, decoded[p.name][0]]));
     let overlay = image;
     for (const p of plugins) if (p.visualize) overlay = p.visualize(overlay, outputs[p.name]);
     const result: Prediction = { file: sample.id, width: image.width, height: image.height, outputs, overlay, ...(warnings.length ? { warnings } : {}) };

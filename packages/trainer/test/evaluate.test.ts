@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { IntegratedNetwork, type LabelTransform, type MetricReport, type TaskPlugin } from '@ifan/core';
+import { IntegratedNetwork, type InferenceOptions, type LabelTransform, type MetricReport, type TaskPlugin } from '@ifan/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli';
 import { runDemo } from '../src/demo';
@@ -51,6 +51,21 @@ describe('evaluate', () => {
     // 3 batches x 3 iterations; each gets the batch's transforms (48 px images -> 32 px input)
     expect(seen.map((t) => t.length)).toEqual([4, 4, 4, 4, 4, 4, 2, 2, 2]);
     expect(seen[0][0].affine[0]).toBeCloseTo(32 / 48);
+    net.dispose();
+  });
+
+  it("goes through the network's inference path (net.predictIterations, that of net.predict and ifan predict), one task and its key at a time", async () => {
+    const net = new IntegratedNetwork([mapTask('map', 3), vectorTask('vector', 4)], { backbone: 'tiny', iterations: 1 });
+    const calls: InferenceOptions[] = [];
+    const predictIterations = net.predictIterations.bind(net);
+    net.predictIterations = (x, opts = {}) => (calls.push(opts), predictIterations(x, opts));
+    const result = await evaluate(net, { vector: toyDataset('v', 'vector', 6, 4, 3), map: toyDataset('m', 'map', 3, 3, 4) }, { batchSize: 4 });
+    expect(calls.map((c) => [c.tasks, c.bnKey, c.iterations, c.transforms?.length])).toEqual([
+      [['vector'], 'vector', 1, 4],
+      [['vector'], 'vector', 1, 2],
+      [['map'], 'map', 1, 3],
+    ]);
+    expect(result.tasks.map.reports).toHaveLength(2);
     net.dispose();
   });
 });

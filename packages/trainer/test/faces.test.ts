@@ -8,13 +8,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
-import { applyAffine, DEFAULT_FRAMING, faceBoxFromKeypoints, IntegratedNetwork, saveNetwork, scaling, translation, composeAffine, warpImage, type RawImage } from '@ifan/core';
+import { applyAffine, DEFAULT_FRAMING, faceBoxFromKeypoints, IntegratedNetwork, saveNetwork, scaling, translation, composeAffine, warpImage, type InferenceOptions, type RawImage } from '@ifan/core';
 import { decodeImage, fileSystemHandler } from '@ifan/core/node';
 import { createDetector } from '@ifan/detect/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli';
 import { analyzeFaces, faceInputTransform, importDetectPackage, type FaceBox } from '../src/faces';
 import { loadModel, type LoadedModel } from '../src/model';
+import { predictImages } from '../src/predict';
 import { taskEntry } from '../src/tasks';
 import { DEFAULT_PRETRAINED, pretrainedInfo } from '@ifan/models';
 import { tempDir, useBackend } from './helpers';
@@ -166,6 +167,22 @@ describe('ifan predict on whole photos', () => {
     expect(r.code).toBe(0);
     expect(r.err).toMatch(/1 image\(s\), each taken as one face \(--no-detect\)/);
     expect(JSON.parse(readFileSync(join(out, 'one-face.json'), 'utf8')).outputs.landmarks.points).toHaveLength(5);
+  });
+
+  it("predictImages decodes through the network's inference path (net.predict, with the crop's transform: the way back)", async () => {
+    const calls: InferenceOptions[] = [];
+    const predict = model.net.predict;
+    model.net.predict = (x, opts = {}) => (calls.push(opts), predict.call(model.net, x, opts));
+    try {
+      const [r] = await predictImages(model, [join(fixtures, 'one-face.jpg')], { iterations: 0 });
+      expect(calls).toHaveLength(1);
+      expect(calls[0].iterations).toBe(0);
+      expect(calls[0].transforms).toHaveLength(1);
+      expect(calls[0].transforms![0].sourceSize).toEqual([r.width, r.height]);
+      expect((r.outputs.landmarks as { points: unknown[] }).points).toHaveLength(5);
+    } finally {
+      model.net.predict = predict;
+    }
   });
 
   it.each([
