@@ -13,19 +13,12 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, r
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { checkFraming, loadNetwork, resolveBackboneConfig, saveNetwork, selectBackend, type TaskPlugin } from '@ifan/core';
+import { checkFraming, loadNetwork, resolveBackboneConfig, saveNetwork, selectBackend } from '@ifan/core';
 import { fileSystemHandler } from '@ifan/core/node';
-import { emotionTask } from '@ifan/task-emotion';
-import { landmarkTask } from '@ifan/task-landmarks';
-import { parsingTask } from '@ifan/task-parsing';
 import { recordOutputs } from '../test/expected';
 import type { PretrainedInfo } from '../src/index';
+import { BUILT_IN_TASKS } from '../src/load';
 
-const FACTORIES: Record<string, (o: Record<string, unknown>) => TaskPlugin> = {
-  parsing: (o) => parsingTask(o) as TaskPlugin,
-  landmarks: (o) => landmarkTask(o) as TaskPlugin,
-  emotion: (o) => emotionTask(o) as TaskPlugin,
-};
 const DATA: Record<string, string> = {
   parsing: 'CelebAMask-HQ (900-face subset celebamask-1k): non-commercial research and educational use only',
   landmarks: 'MTFL (CUHK): research use only',
@@ -58,9 +51,9 @@ const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')) as {
 // each plugin with the run's options, less those that only shape training (class weights)
 const plugins = config.tasks.map((t) => {
   const { classWeights: _, ...options } = config.meta?.run?.tasks?.[t.name]?.options ?? {};
-  const make = FACTORIES[t.name];
-  if (!make) throw new Error(`add-model: no built-in task "${t.name}"`);
-  return make(options);
+  const task = BUILT_IN_TASKS[t.name];
+  if (!task) throw new Error(`add-model: no built-in task "${t.name}"`);
+  return task.create(options);
 });
 const net = await loadNetwork(fileSystemHandler(src), plugins);
 net.framing = checkFraming({ margin: config.crop.margin });

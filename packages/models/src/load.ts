@@ -9,11 +9,21 @@ import { emotionTask } from '@ifan/task-emotion';
 import { landmarkTask } from '@ifan/task-landmarks';
 import { parsingTask } from '@ifan/task-parsing';
 
-/** The task factories a shipped model's recipes may name (by export name: the `/node` factories make the same model side). */
-const FACTORIES: Record<string, (options?: never) => TaskPlugin> = {
-  parsingTask: parsingTask as never,
-  landmarkTask: landmarkTask as never,
-  emotionTask: emotionTask as never,
+/** A built-in task: its package's main (browser-safe) factory and that factory's export name. */
+export interface BuiltInTask {
+  /** What a saved recipe names (`recipe.export`; the `/node` factory of that name makes the same model side). */
+  export: string;
+  create(options?: Record<string, unknown>): TaskPlugin;
+}
+
+/**
+ * The tasks a shipped model may hold, by task name: loading finds a saved recipe's factory here, and
+ * scripts/add-model.ts makes a training run's plugins from it.
+ */
+export const BUILT_IN_TASKS: Readonly<Record<string, BuiltInTask>> = {
+  parsing: { export: 'parsingTask', create: (o) => parsingTask(o) as TaskPlugin },
+  landmarks: { export: 'landmarkTask', create: (o) => landmarkTask(o) as TaskPlugin },
+  emotion: { export: 'emotionTask', create: (o) => emotionTask(o) as TaskPlugin },
 };
 
 export interface PretrainedModel {
@@ -32,11 +42,11 @@ export async function loadPretrainedFrom(handler: tf.io.IOHandler, where: string
   const topo = artifacts.modelTopology as unknown as SavedTopology | undefined;
   if (!topo?.plugins) throw new Error(`${where} is not a saved iFAN network`);
   const plugins = topo.plugins.map((p) => {
-    const make = p.recipe && FACTORIES[p.recipe.export];
-    if (!make) {
+    const task = p.recipe && Object.values(BUILT_IN_TASKS).find((t) => t.export === p.recipe!.export);
+    if (!task) {
       throw new Error(`${where}: task "${p.name}" names no known factory (${p.recipe ? p.recipe.export : 'no recipe'}); @ifan/models loads the built-in tasks only: use @ifan/core's loadNetwork with your plugins`);
     }
-    return make(...((p.recipe!.args ?? []) as [never]));
+    return task.create(...((p.recipe!.args ?? []) as [Record<string, unknown>?]));
   });
   const net = await loadNetwork(tf.io.fromMemory(artifacts), plugins);
   return { net, plugins, framing: net.framing };

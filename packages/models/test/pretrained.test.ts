@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '@ifan/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_PRETRAINED, loadPretrained as loadInBrowser, PRETRAINED, pretrainedInfo } from '../src/index';
+import { BUILT_IN_TASKS } from '../src/load';
 import { loadPretrained, pretrainedDir } from '../src/node';
 import { recordOutputs, type RecordedOutputs } from './expected';
 
@@ -78,6 +79,17 @@ describe('@ifan/models', () => {
       model.net.dispose();
     });
   }
+
+  it('one table of built-in tasks, which loading and scripts/add-model.ts both use: each factory makes the task of its name, whose saved recipe names that export', () => {
+    for (const [name, task] of Object.entries(BUILT_IN_TASKS)) {
+      const plugin = task.create({});
+      expect(plugin.name).toBe(name);
+      expect(plugin.recipe?.export).toBe(task.export);
+    }
+    const script = readFileSync(join(MODELS, '..', 'scripts', 'add-model.ts'), 'utf8');
+    expect(script).toContain('BUILT_IN_TASKS[');
+    expect(script).not.toMatch(/from '@ifan\/task-/);
+  });
 
   it('says what is shipped for an unknown name, and what a browser must pass', async () => {
     expect(() => pretrainedInfo('nope')).toThrow(/no pretrained model "nope"; shipped: .*landmarks/);
