@@ -74,14 +74,18 @@ export const SPAN_U = new Float64Array(SPAN_CAPACITY);
 export const SPAN_V = new Float64Array(SPAN_CAPACITY);
 /** Batched distances written by {@link Shape.distSpan} (local units). */
 export const SPAN_D = new Float64Array(SPAN_CAPACITY);
+/**
+ * Batched colours written by {@link Shape.colourSpan}: `r, g, b` (0..255) of point `k` at `3 k`, rounded
+ * to float32 as the image stores them.
+ */
+export const SPAN_RGB = new Float32Array(3 * SPAN_CAPACITY);
 
 /**
- * The run of pixels a shape's {@link Shape.span} draws: `n` consecutive pixels of one row from pixel
- * index `i`, the first at local coordinates `(u, v)`, each next one `(du, dv)` further. When
- * `inside`, every pixel is known to be covered (pixel distance -1); otherwise `SPAN_D[k]` holds the
- * distance of pixel `k` of the run, and a pixel is drawn where `SPAN_D[k] * scale` is below 0.5.
+ * The run of pixels being drawn: `n` consecutive pixels of one row from pixel index `i`, the first at
+ * local coordinates `(u, v)`, each next one `(du, dv)` further. When `inside`, every pixel is known to
+ * be covered (pixel distance -1); otherwise a pixel is drawn where its distance times `scale` is below 0.5.
  */
-export class Run {
+class Run {
   rgb: Float32Array = new Float32Array(0);
   mask: Uint8Array = new Uint8Array(0);
   i = 0;
@@ -95,7 +99,7 @@ export class Run {
 }
 
 /** The run being drawn (one at a time: drawing is synchronous). */
-export const RUN = new Run();
+const RUN = new Run();
 
 /**
  * A shape to draw. `toPixel` maps the shape's frame to pixels; distances are in local units (negative
@@ -103,10 +107,9 @@ export const RUN = new Run();
  *
  * - one point at a time: `dist()` writes the distance at `AT[0], AT[1]` into `AT[2]`; `paint(out)`
  *   writes the colour 0..255 into `out[0..2]` and an opacity into `out[3]` (preset to 1);
- * - its own loops: `distSpan(n)` for batches of points and `span()` for runs of pixels, which
- *   computes distance and colour and calls {@link blend} per pixel (colours and opacity rounded with
- *   `Math.fround`, as the float32 `out` of `paint` rounds them). V8 compiles such a loop with the
- *   shape's code inlined, without a call per pixel; the large shapes use this form.
+ * - its own loops over batches of points: `distSpan(n)` their distances, `colourSpan(n)` the colours
+ *   of the pixels of a run that the shape covers (opacity `opacity`). V8 compiles such a loop with
+ *   the shape's code inlined, without a call per point; the large shapes use this form.
  *
  * The methods are called as plain functions (without `this`): shapes are closures.
  */
@@ -121,8 +124,13 @@ export interface Shape {
   paint?(out: Float32Array): void;
   /** `SPAN_D[k]` = distance at `SPAN_U[k], SPAN_V[k]` for `k < n`. */
   distSpan?(n: number): void;
-  /** Draws the pixels of {@link RUN}. */
-  span?(): void;
+  /**
+   * `SPAN_RGB[3k..3k+2]` = colour at `SPAN_U[k], SPAN_V[k]` for `k < n`: the pixel centres of a run
+   * that the shape covers (in the run's order), which {@link draw} then blends.
+   */
+  colourSpan?(n: number): void;
+  /** Opacity of the colours of `colourSpan`, rounded to float32 (`Math.fround`) as `paint`'s `out[3]` is. Default 1. */
+  opacity?: number;
   /** Mask class written where the pixel centre is inside; -1 leaves the mask untouched. */
   cls: number;
   /** Class per point for one-point shapes made of several parts; overrides `cls` when present. */
@@ -208,12 +216,13 @@ export const drawSettings = { blocks: true };
  * (megamorphic) way on every run of pixels and every batch of points.
  */
 class Methods {
-  span: (() => void) | undefined = undefined;
+  colourSpan: ((n: number) => void) | undefined = undefined;
   distSpan: ((n: number) => void) | undefined = undefined;
   dist: (() => void) | undefined = undefined;
   paint: ((out: Float32Array) => void) | undefined = undefined;
   classAt: (() => number) | undefined = undefined;
   cls = -1;
+  opacity = 1;
 }
 
 const METHODS = new Methods();
@@ -221,12 +230,13 @@ const METHODS = new Methods();
 /** Makes `shape` the one whose methods {@link evalDist}, {@link emit} and {@link spanOnePoint} call. */
 function select(shape: Shape): void {
   const m = METHODS;
-  m.span = shape.span;
+  m.colourSpan = shape.colourSpan;
   m.distSpan = shape.distSpan;
   m.dist = shape.dist;
   m.paint = shape.paint;
   m.classAt = shape.classAt;
   m.cls = shape.cls;
+  m.opacity = shape.opacity ?? 1;
 }
 
 /** Distances at `SPAN_U/V[0..n)` into `SPAN_D` for the {@link select}ed shape, batched or one point at a time. */
@@ -245,7 +255,7 @@ function evalDist(n: number): void {
   }
 }
 
-/** {@link Shape.span} for the {@link select}ed one-point shape (computes the distances of an edge run itself). */
+/** Draws {@link RUN} for the {@link select}ed one-point shape (computes the distances of an edge run itself). */
 function spanOnePoint(): void {
   const { cls, classAt } = METHODS;
   const dist = METHODS.dist!;
@@ -458,8 +468,9 @@ function addRun(k: number, xe: number, state: number): number {
 }
 
 /**
- * Draws the run `[xs, xe)` of row `y` (pixel index `row + x`) in `state` (`EDGE` or `INSIDE`); for an
- * edge run of a shape with its own loops, the distances of its pixels go into `SPAN_D` first.
+ * Draws the run `[xs, xe)` of row `y` (pixel index `row + x`) in `state` (`EDGE` or `INSIDE`). A shape
+ * with its own loops gets the local coordinates of the run's pixels in `SPAN_U/V`, and of an edge run
+ * their distances, then only the covered pixels' coordinates for its colours.
  */
 function emit(inv: Mat, row: number, y: number, xs: number, xe: number, state: number): void {
   const run = RUN;
@@ -472,23 +483,55 @@ function emit(inv: Mat, row: number, y: number, xs: number, xe: number, state: n
   run.u = u;
   run.v = v;
   run.inside = state === INSIDE;
-  const span = METHODS.span;
-  if (!span) {
+  const colourSpan = METHODS.colourSpan;
+  if (!colourSpan) {
     spanOnePoint();
     return;
   }
-  if (state !== INSIDE) {
-    const du = inv[0];
-    const dv = inv[3];
-    let uk = u;
-    let vk = v;
-    for (let k = 0; k < n; k++, uk += du, vk += dv) {
-      SPAN_U[k] = uk;
-      SPAN_V[k] = vk;
-    }
-    evalDist(n);
+  const du = inv[0];
+  const dv = inv[3];
+  let uk = u;
+  let vk = v;
+  for (let k = 0; k < n; k++, uk += du, vk += dv) {
+    SPAN_U[k] = uk;
+    SPAN_V[k] = vk;
   }
-  span();
+  if (state === INSIDE) {
+    colourSpan(n);
+    blendRun(n, true);
+    return;
+  }
+  evalDist(n);
+  const scale = run.scale;
+  let m = 0;
+  for (let k = 0; k < n; k++) {
+    const dp = SPAN_D[k] * scale;
+    if (dp >= 0.5) continue;
+    SPAN_U[m] = SPAN_U[k];
+    SPAN_V[m] = SPAN_V[k];
+    PIXEL_DIST[m] = dp;
+    PIXEL_AT[m++] = k;
+  }
+  colourSpan(m);
+  blendRun(m, false);
+}
+
+/** The covered pixels of an edge run: the `k`-th is pixel `PIXEL_AT[k]` of the run, at pixel distance `PIXEL_DIST[k]`. */
+const PIXEL_AT = new Int32Array(SPAN_CAPACITY);
+const PIXEL_DIST = new Float64Array(SPAN_CAPACITY);
+
+/**
+ * Blends the colours `SPAN_RGB` of the {@link select}ed shape into {@link RUN}'s pixels: all `n` of an
+ * `inside` run, else the `n` covered ones of {@link PIXEL_AT}.
+ */
+function blendRun(n: number, inside: boolean): void {
+  const { rgb, mask, i } = RUN;
+  const { cls, opacity } = METHODS;
+  for (let k = 0; k < n; k++) {
+    const j = 3 * k;
+    if (inside) blend(rgb, mask, i + k, -1, SPAN_RGB[j], SPAN_RGB[j + 1], SPAN_RGB[j + 2], opacity, cls);
+    else blend(rgb, mask, i + PIXEL_AT[k], PIXEL_DIST[k], SPAN_RGB[j], SPAN_RGB[j + 1], SPAN_RGB[j + 2], opacity, cls);
+  }
 }
 
 /** Bounds and block states of a shape on a canvas. */

@@ -4,11 +4,11 @@
  * upsampled onto the image but for what the head and the hair over it will cover.
  */
 import type { Rng } from '@ifan/core/rng';
-import { Canvas, RUN, SPAN_D, SPAN_U, SPAN_V, type Mat, blend, boxDist, compose, draw, ellipseDist, frame, mix, sinOfMultiple } from '../raster';
+import { Canvas, SPAN_D, SPAN_RGB, SPAN_U, SPAN_V, type Mat, boxDist, compose, draw, ellipseDist, frame, mix, sinOfMultiple } from '../raster';
 import { valueNoise } from '../rng';
 import { drawBody } from './body';
 import type { FaceFrame } from './frame';
-import { PATTERN_T, patternRun, randomColour, randomPattern } from './pattern';
+import { PATTERN_T, patternSpan, randomColour, randomPattern } from './pattern';
 import { backdropCover, upsample } from './upsample';
 
 /**
@@ -113,22 +113,17 @@ function drawClutter(canvas: Canvas, view: Mat, viewScale: number, face: FaceFra
           }
       }
     },
-    span() {
+    colourSpan(n) {
       const { r0, g0, b0 } = pattern;
       const dr = pattern.r1 - r0;
       const dg = pattern.g1 - g0;
       const db = pattern.b1 - b0;
-      const { rgb, mask, n, scale, inside } = RUN;
-      let i = RUN.i;
-      patternRun(pattern, n, RUN.u, RUN.v, RUN.du, RUN.dv, 1);
-      for (let p = 0; p < n; p++, i++) {
-        let dp = -1;
-        if (!inside) {
-          dp = SPAN_D[p] * scale;
-          if (dp >= 0.5) continue;
-        }
-        const t = PATTERN_T[p];
-        blend(rgb, mask, i, dp, Math.fround(r0 + dr * t), Math.fround(g0 + dg * t), Math.fround(b0 + db * t), 1, -1);
+      patternSpan(pattern, n, 1);
+      for (let k = 0; k < n; k++) {
+        const t = PATTERN_T[k];
+        SPAN_RGB[3 * k] = r0 + dr * t;
+        SPAN_RGB[3 * k + 1] = g0 + dg * t;
+        SPAN_RGB[3 * k + 2] = b0 + db * t;
       }
     },
   });

@@ -3,9 +3,9 @@
  * the rest of the background, and not labelled (background class).
  */
 import type { Rng } from '@ifan/core/rng';
-import { type Canvas, RUN, SPAN_D, SPAN_U, SPAN_V, type Mat, blend, boxDist, compose, draw, ellipseDist, smoothstep } from '../raster';
+import { type Canvas, SPAN_D, SPAN_RGB, SPAN_U, SPAN_V, type Mat, boxDist, compose, draw, ellipseDist, smoothstep } from '../raster';
 import type { FaceFrame } from './frame';
-import { PATTERN_T, patternRun, randomColour, randomPattern } from './pattern';
+import { PATTERN_T, patternSpan, randomColour, randomPattern } from './pattern';
 
 /** Draws the body of `face` on the backdrop canvas, whose pixels are `view` (and `viewScale`) times the image's. */
 export function drawBody(canvas: Canvas, view: Mat, viewScale: number, face: FaceFrame, rng: Rng): void {
@@ -29,27 +29,22 @@ export function drawBody(canvas: Canvas, view: Mat, viewScale: number, face: Fac
     distSpan(n) {
       for (let k = 0; k < n; k++) SPAN_D[k] = bodyDist(SPAN_U[k], SPAN_V[k]);
     },
-    span() {
-      const { rgb, mask, n, du: stepU, dv: stepV, scale, inside } = RUN;
-      let { i, u, v } = RUN;
-      if (pattern) patternRun(pattern, n, u, v, stepU, stepV, s);
-      for (let p = 0; p < n; p++, i++, u += stepU, v += stepV) {
-        let dp = -1;
-        if (!inside) {
-          dp = SPAN_D[p] * scale;
-          if (dp >= 0.5) continue;
-        }
+    colourSpan(n) {
+      if (pattern) patternSpan(pattern, n, s);
+      for (let k = 0; k < n; k++) {
         let r = cr;
         let g = cg;
         let b = cb;
         if (pattern) {
-          const t = PATTERN_T[p];
+          const t = PATTERN_T[k];
           r = Math.fround(pattern.r0 + (pattern.r1 - pattern.r0) * t);
           g = Math.fround(pattern.g0 + (pattern.g1 - pattern.g0) * t);
           b = Math.fround(pattern.b0 + (pattern.b1 - pattern.b0) * t);
         }
-        const sh = shoulderShade * (0.8 + 0.2 * smoothstep(1.3, 2.0, v));
-        blend(rgb, mask, i, dp, Math.fround(r * sh), Math.fround(g * sh), Math.fround(b * sh), 1, -1);
+        const sh = shoulderShade * (0.8 + 0.2 * smoothstep(1.3, 2.0, SPAN_V[k]));
+        SPAN_RGB[3 * k] = r * sh;
+        SPAN_RGB[3 * k + 1] = g * sh;
+        SPAN_RGB[3 * k + 2] = b * sh;
       }
     },
   });
@@ -66,17 +61,14 @@ export function drawBody(canvas: Canvas, view: Mat, viewScale: number, face: Fac
     distSpan(n) {
       for (let k = 0; k < n; k++) SPAN_D[k] = neckDist(SPAN_U[k], SPAN_V[k]);
     },
-    span() {
-      const { rgb, mask, n, du: stepU, dv: stepV, scale, inside } = RUN;
-      let { i, u, v } = RUN;
-      for (let p = 0; p < n; p++, i++, u += stepU, v += stepV) {
-        let dp = -1;
-        if (!inside) {
-          dp = SPAN_D[p] * scale;
-          if (dp >= 0.5) continue;
-        }
+    colourSpan(n) {
+      for (let k = 0; k < n; k++) {
+        const u = SPAN_U[k];
+        const v = SPAN_V[k];
         const sh = neckShade * (0.62 + 0.22 * smoothstep(0.95, 1.45, v)) * (1 - 0.1 * smoothstep(0.1, 0.4, Math.abs(u - neckX)));
-        blend(rgb, mask, i, dp, Math.fround(neckSkin[0] * sh), Math.fround(neckSkin[1] * sh), Math.fround(neckSkin[2] * sh), 1, -1);
+        SPAN_RGB[3 * k] = neckSkin[0] * sh;
+        SPAN_RGB[3 * k + 1] = neckSkin[1] * sh;
+        SPAN_RGB[3 * k + 2] = neckSkin[2] * sh;
       }
     },
   });

@@ -3,7 +3,7 @@
  * its hairline, side locks, strands and sheen. Hair is its own class; buzz cuts are translucent.
  */
 import { CLASS } from '../constants';
-import { type Canvas, RUN, SPAN_D, SPAN_U, SPAN_V, type Shape, blend, boxDist, draw, ellipseDist, fastSin, sinOfMultiple, smoothstep } from '../raster';
+import { type Canvas, SPAN_D, SPAN_RGB, SPAN_U, SPAN_V, type Shape, boxDist, draw, ellipseDist, fastSin, sinOfMultiple, smoothstep } from '../raster';
 import { fbm2, valueNoise } from '../rng';
 import type { HairStyle } from '../types';
 import { type FaceFrame, headShade } from './frame';
@@ -23,7 +23,6 @@ export function frontHair(face: FaceFrame): { shape: Shape; opaque: boolean } | 
   const capB = curly ? 1.18 : 1.07;
   const capCY = curly ? -0.08 : -0.02;
   const alpha = id.hairStyle === 'buzz' ? 0.55 : 1;
-  const alpha32 = Math.fround(alpha);
   const phase = (id.textureSeed % 1000) / 100;
   // The hairline: a gentle curve y(u) over the forehead (tabulated, with its slope, so that the
   // vertical distance can be turned into a near-true distance), and side locks as rounded
@@ -58,6 +57,7 @@ export function frontHair(face: FaceFrame): { shape: Shape; opaque: boolean } | 
     bounds: [-capA - 0.05, capCY - capB - 0.05, capA + 0.05, Math.min(1.1, lowest + 0.05)],
     scale: s,
     cls: CLASS.hair,
+    opacity: Math.fround(alpha),
     lipschitz: curly ? 3.5 : 2.5,
     distSpan(n) {
       const { lut0, lutStep, lockInner, lockBottom, lockR, shift, early, capA, capB, capCY, cosPhase, sinPhase } = cap;
@@ -89,19 +89,13 @@ export function frontHair(face: FaceFrame): { shape: Shape; opaque: boolean } | 
         SPAN_D[k] = Math.max(e + bump, below);
       }
     },
-    span() {
-      const { rgb, mask, n, du: stepU, dv: stepV, scale, inside } = RUN;
+    colourSpan(n) {
       const { chin, turn, invWidth, ambient, lx, ly, lz } = light;
       const { seed, sheen, hairR, hairG, hairB } = look;
       const wavy = curly;
-      const cls = CLASS.hair;
-      let { i, u, v } = RUN;
-      for (let p = 0; p < n; p++, i++, u += stepU, v += stepV) {
-        let dp = -1;
-        if (!inside) {
-          dp = SPAN_D[p] * scale;
-          if (dp >= 0.5) continue;
-        }
+      for (let q = 0; q < n; q++) {
+        const u = SPAN_U[q];
+        const v = SPAN_V[q];
         const du = u;
         const dv = v + 1.1;
         const ang = du / (Math.abs(dv) + 0.3);
@@ -110,10 +104,9 @@ export function frontHair(face: FaceFrame): { shape: Shape; opaque: boolean } | 
         const k = (0.55 + 0.5 * nz) * (0.75 + 0.3 * headShade(u * 0.7, v * 0.7, chin, turn, invWidth, ambient, lx, ly, lz));
         const b2 = (r - 0.75) * (r - 0.75) * (1 / 0.012);
         const band = b2 < 1 ? (1 - b2) * (1 - b2) * Math.max(0, -lx * u + 0.4) : 0;
-        const cr = Math.fround(hairR * k + sheen * band);
-        const cg = Math.fround(hairG * k + sheen * band);
-        const cb = Math.fround(hairB * k + sheen * band * 0.9);
-        blend(rgb, mask, i, dp, cr, cg, cb, alpha32, cls);
+        SPAN_RGB[3 * q] = hairR * k + sheen * band;
+        SPAN_RGB[3 * q + 1] = hairG * k + sheen * band;
+        SPAN_RGB[3 * q + 2] = hairB * k + sheen * band * 0.9;
       }
     },
   };
@@ -133,22 +126,18 @@ export function drawBackHair(canvas: Canvas, face: FaceFrame): void {
     cls: CLASS.hair,
     lipschitz: hairBack.lipschitz,
     distSpan: hairBack.distSpan,
-    span() {
-      const { rgb, mask, n, du: stepU, dv: stepV, scale, inside } = RUN;
+    colourSpan(n) {
       const { chin, turn, invWidth, ambient, lx, ly, lz } = light;
       const seed = hairSeed;
       const [hairR, hairG, hairB] = hair;
-      const cls = CLASS.hair;
-      let { i, u, v } = RUN;
-      for (let p = 0; p < n; p++, i++, u += stepU, v += stepV) {
-        let dp = -1;
-        if (!inside) {
-          dp = SPAN_D[p] * scale;
-          if (dp >= 0.5) continue;
-        }
+      for (let k = 0; k < n; k++) {
+        const u = SPAN_U[k];
+        const v = SPAN_V[k];
         const nz = valueNoise(u * 38 + v * 3 * u, v * 2.5, seed);
         const sh = (0.5 + 0.45 * nz) * (0.75 + 0.25 * headShade(u * 0.8, v * 0.5, chin, turn, invWidth, ambient, lx, ly, lz));
-        blend(rgb, mask, i, dp, Math.fround(hairR * sh), Math.fround(hairG * sh), Math.fround(hairB * sh), 1, cls);
+        SPAN_RGB[3 * k] = hairR * sh;
+        SPAN_RGB[3 * k + 1] = hairG * sh;
+        SPAN_RGB[3 * k + 2] = hairB * sh;
       }
     },
   });

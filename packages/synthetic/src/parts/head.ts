@@ -3,7 +3,7 @@
  * the ears (face skin too), in the face's frame.
  */
 import { CLASS } from '../constants';
-import { AT, type Canvas, RUN, SPAN_D, SPAN_U, SPAN_V, type Shape, blend, draw, ellipseDist, mix, smoothstep } from '../raster';
+import { AT, type Canvas, SPAN_D, SPAN_RGB, SPAN_U, SPAN_V, type Shape, draw, ellipseDist, mix, smoothstep } from '../raster';
 import { valueNoise } from '../rng';
 import { type FaceFrame, headShade } from './frame';
 
@@ -54,18 +54,12 @@ export function headShape(face: FaceFrame): Shape {
         SPAN_D[k] = ellipseDist(uu, v, a * w, 1);
       }
     },
-    span() {
-      const { rgb, mask, n, du: stepU, dv: stepV, scale, inside } = RUN;
+    colourSpan(n) {
       const { chin, turn, invWidth, ambient, lx, ly, lz } = light;
       const { seed, blush, cheekRaise, stubble, stubbleTop, e0x, e1x, ey, cheekY, c0x, c1x, darkR, darkG, darkB, skinR, skinG, skinB } = head;
-      const cls = CLASS.skin;
-      let { i, u, v } = RUN;
-      for (let p = 0; p < n; p++, i++, u += stepU, v += stepV) {
-        let dp = -1;
-        if (!inside) {
-          dp = SPAN_D[p] * scale;
-          if (dp >= 0.5) continue;
-        }
+      for (let q = 0; q < n; q++) {
+        const u = SPAN_U[q];
+        const v = SPAN_V[q];
         let k = headShade(u, v, chin, turn, invWidth, ambient, lx, ly, lz) * (0.97 + 0.06 * valueNoise(u * 30, v * 30, seed));
         // eye sockets
         // (constant divisors as products: V8 keeps `/ c` a division)
@@ -101,7 +95,9 @@ export function headShape(face: FaceFrame): Shape {
           g += (darkG - g) * t;
           b += (darkB - b) * t;
         }
-        blend(rgb, mask, i, dp, Math.fround(r), Math.fround(g), Math.fround(b), 1, cls);
+        SPAN_RGB[3 * q] = r;
+        SPAN_RGB[3 * q + 1] = g;
+        SPAN_RGB[3 * q + 2] = b;
       }
     },
   };

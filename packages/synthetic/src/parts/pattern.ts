@@ -2,7 +2,7 @@
  * Colours and textures of things that are not the face: clothes, background objects and occluders.
  */
 import type { Rng } from '@ifan/core/rng';
-import { type RGB, clamp, fastSin, mix, smoothstep } from '../raster';
+import { type RGB, SPAN_CAPACITY, SPAN_U, SPAN_V, clamp, fastSin, mix, smoothstep } from '../raster';
 import { fbm2, valueNoise } from '../rng';
 
 /** A muted random colour, as found in rooms and streets. */
@@ -54,55 +54,40 @@ function patternMix(p: Pattern, u: number, v: number): number {
   }
 }
 
-/** Pattern mixes of a run of pixels (see {@link patternRun}). */
-export const PATTERN_T = new Float64Array(4096);
+/** Pattern mixes of a batch of points (see {@link patternSpan}). */
+export const PATTERN_T = new Float64Array(SPAN_CAPACITY);
 
 /**
- * `PATTERN_T[k]` = the pattern's mix at `((u + k du) * mul, (v + k dv) * mul)` for `k < n` (the
- * coordinates stepped as a run steps them), one loop per kind so that V8 inlines each noise.
+ * `PATTERN_T[k]` = the pattern's mix at `(SPAN_U[k] * mul, SPAN_V[k] * mul)` for `k < n` (see
+ * `Shape.colourSpan`), one loop per kind so that V8 inlines each noise.
  */
-export function patternRun(p: Pattern, n: number, u: number, v: number, du: number, dv: number, mul: number): void {
+export function patternSpan(p: Pattern, n: number, mul: number): void {
   switch (p.kind) {
-    case 0:
-      patternNoise(p, n, u, v, du, dv, mul);
+    case 0: {
+      const { ca, seed } = p;
+      for (let k = 0; k < n; k++) PATTERN_T[k] = 0.15 * valueNoise(SPAN_U[k] * mul * ca, SPAN_V[k] * mul * ca, seed);
       break;
-    case 1:
-      patternStripes(p, n, u, v, du, dv, mul);
+    }
+    case 1: {
+      const { ca, sa } = p;
+      for (let k = 0; k < n; k++) PATTERN_T[k] = smoothstep(-0.3, 0.3, fastSin((SPAN_U[k] * mul * ca + SPAN_V[k] * mul * sa) * Math.PI));
       break;
-    case 2:
-      patternChecks(p, n, u, v, du, dv, mul);
+    }
+    case 2: {
+      const ca = p.ca;
+      for (let k = 0; k < n; k++) PATTERN_T[k] = (Math.floor(SPAN_U[k] * mul * ca) + Math.floor(SPAN_V[k] * mul * ca)) & 1 ? 1 : 0;
       break;
-    case 3:
-      patternMottled(p, n, u, v, du, dv, mul);
+    }
+    case 3: {
+      const { ca, seed } = p;
+      for (let k = 0; k < n; k++) PATTERN_T[k] = fbm2(SPAN_U[k] * mul * ca * 0.7, SPAN_V[k] * mul * ca * 0.7, seed);
       break;
-    default:
-      patternGradient(p, n, u, v, du, dv, mul);
+    }
+    default: {
+      const { ca, sa } = p;
+      for (let k = 0; k < n; k++) PATTERN_T[k] = clamp((SPAN_U[k] * mul * ca + SPAN_V[k] * mul * sa) * 0.05 + 0.5, 0, 1);
+    }
   }
-}
-
-function patternNoise(p: Pattern, n: number, u: number, v: number, du: number, dv: number, mul: number): void {
-  const { ca, seed } = p;
-  for (let k = 0; k < n; k++, u += du, v += dv) PATTERN_T[k] = 0.15 * valueNoise(u * mul * ca, v * mul * ca, seed);
-}
-
-function patternStripes(p: Pattern, n: number, u: number, v: number, du: number, dv: number, mul: number): void {
-  const { ca, sa } = p;
-  for (let k = 0; k < n; k++, u += du, v += dv) PATTERN_T[k] = smoothstep(-0.3, 0.3, fastSin((u * mul * ca + v * mul * sa) * Math.PI));
-}
-
-function patternChecks(p: Pattern, n: number, u: number, v: number, du: number, dv: number, mul: number): void {
-  const ca = p.ca;
-  for (let k = 0; k < n; k++, u += du, v += dv) PATTERN_T[k] = (Math.floor(u * mul * ca) + Math.floor(v * mul * ca)) & 1 ? 1 : 0;
-}
-
-function patternMottled(p: Pattern, n: number, u: number, v: number, du: number, dv: number, mul: number): void {
-  const { ca, seed } = p;
-  for (let k = 0; k < n; k++, u += du, v += dv) PATTERN_T[k] = fbm2(u * mul * ca * 0.7, v * mul * ca * 0.7, seed);
-}
-
-function patternGradient(p: Pattern, n: number, u: number, v: number, du: number, dv: number, mul: number): void {
-  const { ca, sa } = p;
-  for (let k = 0; k < n; k++, u += du, v += dv) PATTERN_T[k] = clamp((u * mul * ca + v * mul * sa) * 0.05 + 0.5, 0, 1);
 }
 
 /** The pattern's colour at `(u, v)` into `out[q..q+2]`. */
