@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, Trainer, type ResolvedTrainConfig, type StepRecord, type TrainerOptions } from '../src/index';
 import { buildRun, checkRunConfig } from '../src/run-config';
 import { tempDir, toySetup, useBackend } from './helpers';
+import { recordFit } from './record-fit';
 
 /**
  * The trainer's `lossWeighting`: the default is the paper's plain sum (and logs as before), fixed
@@ -28,23 +29,8 @@ const base = (extra: Partial<TrainerOptions> = {}): TrainerOptions => ({
 });
 
 async function records(options: TrainerOptions, stopAfter?: number): Promise<StepRecord[]> {
-  const steps: StepRecord[] = [];
-  const trainer = new Trainer({
-    ...options,
-    hooks: [
-      {
-        afterStep(t, r) {
-          steps.push(r);
-          if (stopAfter !== undefined && steps.length >= stopAfter) t.stop('test');
-        },
-      },
-    ],
-  });
-  try {
-    await trainer.fit();
-  } finally {
-    trainer.dispose();
-  }
+  const { trainer, steps } = await recordFit(options, stopAfter);
+  trainer.dispose();
   return steps;
 }
 

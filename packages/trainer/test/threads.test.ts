@@ -14,6 +14,7 @@ import { GradientThreads } from '../src/gradient-threads';
 import { ConfigError, Trainer, type StepRecord, type TrainerOptions } from '../src/index';
 import { recipeMapTask, recipeVectorTask } from './fixtures/recipe-plugins';
 import { snapshot, tempDir, toySetup, useBackend } from './helpers';
+import { recordFit, stepLosses } from './record-fit';
 
 /** `toySetup` with plugins the gradient worker can rebuild (data sets are read on the training thread: workers 0). */
 const recipeToySetup = () => ({ ...toySetup(), plugins: [recipeMapTask('map', 3), recipeVectorTask('vector', 4)] });
@@ -158,37 +159,16 @@ const synthetic = (extra: Partial<TrainerOptions> = {}): TrainerOptions => ({
   ...extra,
 });
 
-async function run(options: TrainerOptions, stopAfter?: number) {
-  const steps: StepRecord[] = [];
-  const counts: number[] = [];
-  const trainer = new Trainer({
-    ...options,
-    hooks: [
-      {
-        afterStep(t, r) {
-          steps.push(r);
-          counts.push(tf.memory().numTensors);
-          if (stopAfter !== undefined && steps.length >= stopAfter) t.stop('test');
-        },
-      },
-    ],
-  });
-  const result = await trainer.fit();
-  return { trainer, steps, counts, result };
-}
-
-const losses = (steps: StepRecord[]) => steps.map((s) => ({ step: s.step, source: s.source, losses: s.losses, total: s.total }));
-
 describe('Trainer threads', () => {
   it('threads: 2 trains as threads: 1 does, up to float rounding, and leaks no tensor', async () => {
     const start = tf.memory().numTensors;
-    const one = await run(synthetic({ threads: 1 }));
+    const one = await recordFit(synthetic({ threads: 1 }));
     expect(one.trainer.gradientThreading).toEqual({ threads: 1 });
     const oneWeights = snapshot(one.trainer.net.params.variables);
     one.trainer.dispose();
     expect(tf.memory().numTensors).toBe(start);
 
-    const two = await run(synthetic({ threads: 2 }));
+    const two = await recordFit(synthetic({ threads: 2 }));
     expect(two.trainer.gradientThreading).toEqual({ threads: 2 });
     expect(two.steps.length).toBe(one.steps.length);
     // the same tensors live after every step, and as many as with one thread
@@ -213,9 +193,9 @@ describe('Trainer threads', () => {
   it('a loss weighting of your own weighs both halves of a two-thread step: the steps of one thread up to float rounding', async () => {
     const mine: LossWeighting = { name: 'mine', weights: ({ step }) => ({ parsing: [0.5, 2], landmarks: 3, emotion: step % 2 ? 0.25 : [1, 0] }) };
     const options = synthetic({ schedule: { pretrainEpochs: 0, rounds: 1 }, lossWeighting: mine });
-    const one = await run({ ...options, threads: 1 });
+    const one = await recordFit({ ...options, threads: 1 });
     one.trainer.dispose();
-    const two = await run({ ...options, threads: 2 });
+    const two = await recordFit({ ...options, threads: 2 });
     expect(two.trainer.gradientThreading.threads).toBe(2);
     two.trainer.dispose();
     expect(two.steps.map((s) => s.weights)).toEqual(one.steps.map((s) => s.weights));
@@ -229,10 +209,10 @@ describe('Trainer threads', () => {
 
   it('resume on two threads continues exactly where an uninterrupted two-thread run goes', async () => {
     const options = (extra: Partial<TrainerOptions> = {}) => ({ ...recipeToySetup(), network: { backbone: 'tiny' as const, iterations: 1, seed: 3 }, batchSize: 4, schedule: { pretrainEpochs: 1, rounds: 3 }, workers: 0 as const, threads: 2 as const, log: false as const, ...extra });
-    const whole = await run(options());
+    const whole = await recordFit(options());
     whole.trainer.dispose();
     const dir = tempDir();
-    const first = await run(options({ runDir: dir }), 5);
+    const first = await recordFit(options({ runDir: dir }), 5);
     expect(first.trainer.gradientThreading.threads).toBe(2);
     first.trainer.dispose();
     const second = new Trainer(options({ runDir: dir, resume: true }));
@@ -243,7 +223,7 @@ describe('Trainer threads', () => {
       .split('\n')
       .filter(Boolean)
       .map((l) => JSON.parse(l) as StepRecord);
-    expect(losses(logged)).toEqual(losses(whole.steps));
+    expect(stepLosses(logged)).toEqual(stepLosses(whole.steps));
   });
 
   it("'auto' stays on one thread for a short run or a plugin without a recipe; 2 without a recipe is refused", async () => {
@@ -262,8 +242,8 @@ describe('Trainer threads', () => {
   });
 
   it('the gradient worker stops when fit ends and on SIGINT: the process exits by itself', async () => {
-    const script = fileURLToPath(new URL('./fixtures/fit-two-threads-and-exit.ts', import.meta.url));
-    const child = spawn(process.execPath, ['--conditions=@ifan/source', '--import', 'tsx', script], { cwd: fileURLToPath(new URL('..', import.meta.url)) });
+    const script = fileURLToPath(new URL('./fixtures/fit-and-exit.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--conditions=@ifan/source', '--import', 'tsx', script, 'threads'], { cwd: fileURLToPath(new URL('..', import.meta.url)) });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -272,7 +252,7 @@ describe('Trainer threads', () => {
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     clearTimeout(timer);
     expect({ code, err: code === 0 ? '' : err }).toEqual({ code: 0, err: '' });
-    expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual({ first: 'completed', firstThreads: 2, second: 'interrupted', secondThreads: 2 });
+    expect(JSON.parse(out.trim().split('\n').pop()!)).toMatchObject({ first: 'completed', second: 'interrupted', threads: [{ gradients: 2 }, { gradients: 2 }] });
   }, 90_000);
 });
 

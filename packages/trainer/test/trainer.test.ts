@@ -7,6 +7,7 @@ import { ConfigError, Trainer, TrainingDivergedError, type StepRecord, type Trai
 import { imageTensor, loadBatch, targetTensors } from '../src/batches';
 import { mapTask } from './dummy-plugins';
 import { changedNames, snapshot, tempDir, toyDataset, toySetup, useBackend } from './helpers';
+import { recordFit } from './record-fit';
 
 beforeAll(useBackend);
 
@@ -18,28 +19,9 @@ const base = (): TrainerOptions => ({
   schedule: { pretrainEpochs: 1, rounds: 3 },
 });
 
-/** Runs `options` and returns every step record. */
-async function records(options: TrainerOptions, stopAfter?: number): Promise<{ trainer: Trainer; steps: StepRecord[] }> {
-  const steps: StepRecord[] = [];
-  const trainer = new Trainer({
-    ...options,
-    hooks: [
-      ...(options.hooks ?? []),
-      {
-        afterStep(t, r) {
-          steps.push(r);
-          if (stopAfter !== undefined && steps.length >= stopAfter) t.stop('test');
-        },
-      },
-    ],
-  });
-  await trainer.fit();
-  return { trainer, steps };
-}
-
 describe('cross-dataset hybrid schedule', () => {
   it('stage 1 goes task by task over whole data sets; stage 2 rounds alternate with equal updates', async () => {
-    const { trainer, steps } = await records(base());
+    const { trainer, steps } = await recordFit(base());
     // 12 maps / 4 = 3 batches; 20 vectors / 4 = 5 batches; then 3 rounds of [maps, vectors]
     expect(steps.map((s) => `${s.stage}:${s.source}`)).toEqual([
       ...Array(3).fill('pretrain:maps'),
@@ -90,7 +72,7 @@ describe('cross-dataset hybrid schedule', () => {
         return i % 2 ? { ...li, labels: { ...li.labels, vector: i % 4 } } : li;
       },
     }));
-    const { trainer, steps } = await records({ ...base(), datasets: { map: both, vector: both }, schedule: { pretrainEpochs: 1, rounds: 1 } });
+    const { trainer, steps } = await recordFit({ ...base(), datasets: { map: both, vector: both }, schedule: { pretrainEpochs: 1, rounds: 1 } });
     expect(trainer.sources.map((s) => [s.name, s.tasks])).toEqual([['both', ['map', 'vector']]]);
     for (const s of steps) expect(Object.keys(s.losses).sort()).toEqual(['map', 'vector']);
     trainer.dispose();
@@ -133,13 +115,13 @@ describe('training', () => {
     const full = tempDir();
     const parts = tempDir();
     const opts = { ...base(), augment: undefined, schedule: { pretrainEpochs: 1, rounds: 4 }, checkpoint: { everyRounds: 100, keep: 2 } };
-    const a = await records({ ...opts, runDir: full });
+    const a = await recordFit({ ...opts, runDir: full });
     a.trainer.dispose();
     // stop in the middle of stage 2 (after step 9 of 16), then resume in a new trainer
-    const b1 = await records({ ...opts, runDir: parts }, 10);
+    const b1 = await recordFit({ ...opts, runDir: parts }, 10);
     b1.trainer.dispose();
     expect(readdirSync(join(parts, 'checkpoints')).filter((n) => n.startsWith('step-'))).toContain('step-00000010');
-    const b2 = await records({ ...opts, runDir: parts, resume: true });
+    const b2 = await recordFit({ ...opts, runDir: parts, resume: true });
     b2.trainer.dispose();
     expect([...b1.steps, ...b2.steps].map((s) => s.losses)).toEqual(a.steps.map((s) => s.losses));
     const log = (dir: string) =>

@@ -16,6 +16,7 @@ import { resolveTrainerOptions } from '../src/trainer-config';
 import { ConfigError, DEFAULT_AUGMENT_CONFIG, Trainer, type StepRecord, type TrainerOptions } from '../src/index';
 import { recipeMapTask, recipeToyDataset, recipeToySetup } from './fixtures/recipe-data';
 import { snapshot, tempDir, toySetup, useBackend } from './helpers';
+import { recordFit, stepLosses } from './record-fit';
 
 beforeAll(useBackend);
 
@@ -42,43 +43,22 @@ const toy = (extra: Partial<TrainerOptions> = {}): TrainerOptions => ({
   ...extra,
 });
 
-async function run(options: TrainerOptions, stopAfter?: number) {
-  const steps: StepRecord[] = [];
-  const counts: number[] = [];
-  const trainer = new Trainer({
-    ...options,
-    hooks: [
-      {
-        afterStep(t, r) {
-          steps.push(r);
-          counts.push(tf.memory().numTensors);
-          if (stopAfter !== undefined && steps.length >= stopAfter) t.stop('test');
-        },
-      },
-    ],
-  });
-  const result = await trainer.fit();
-  return { trainer, steps, counts, result };
-}
-
-const losses = (steps: StepRecord[]) => steps.map((s) => ({ step: s.step, source: s.source, losses: s.losses, total: s.total }));
-
 describe('batch worker', () => {
   it('a synthetic run gives the same losses and weights with and without the worker, and leaks no tensor', async () => {
     const start = tf.memory().numTensors;
-    const main = await run({ ...synthetic(), workers: 0 });
+    const main = await recordFit({ ...synthetic(), workers: 0 });
     expect(main.trainer.batchPreparation).toEqual({ thread: 'main' });
     const mainWeights = snapshot(main.trainer.net.params.variables);
     main.trainer.dispose();
     // a disposed trainer leaves nothing behind, with or without the worker
     expect(tf.memory().numTensors).toBe(start);
 
-    const worker = await run({ ...synthetic(), workers: 1 });
+    const worker = await recordFit({ ...synthetic(), workers: 1 });
     const during = worker.counts;
     expect(new Set(during.slice(1))).toEqual(new Set([during[1]]));
     expect(worker.trainer.batchPreparation).toEqual({ thread: 'worker' });
     expect(worker.steps.length).toBe(main.steps.length);
-    expect(losses(worker.steps)).toEqual(losses(main.steps));
+    expect(stepLosses(worker.steps)).toEqual(stepLosses(main.steps));
     expect(snapshot(worker.trainer.net.params.variables)).toEqual(mainWeights);
     expect(during).toEqual(main.counts);
     worker.trainer.dispose();
@@ -115,10 +95,10 @@ describe('batch worker', () => {
   });
 
   it('resume with the worker continues exactly where an uninterrupted run without it goes', async () => {
-    const whole = await run(toy({ workers: 0 }));
+    const whole = await recordFit(toy({ workers: 0 }));
     whole.trainer.dispose();
     const dir = tempDir();
-    const first = await run(toy({ workers: 1, runDir: dir }), 5);
+    const first = await recordFit(toy({ workers: 1, runDir: dir }), 5);
     expect(first.trainer.batchPreparation.thread).toBe('worker');
     first.trainer.dispose();
     const second = new Trainer(toy({ workers: 1, runDir: dir, resume: true }));
@@ -128,7 +108,7 @@ describe('batch worker', () => {
       .split('\n')
       .filter(Boolean)
       .map((l) => JSON.parse(l) as StepRecord);
-    expect(losses(logged)).toEqual(losses(whole.steps));
+    expect(stepLosses(logged)).toEqual(stepLosses(whole.steps));
   });
 
   it("a sample that fails in the worker fails the run with the training thread's error, naming the sample", async () => {
@@ -198,7 +178,7 @@ describe('batch worker', () => {
 
   it('the worker stops when fit ends and on SIGINT: the process exits by itself', async () => {
     const script = fileURLToPath(new URL('./fixtures/fit-and-exit.ts', import.meta.url));
-    const child = spawn(process.execPath, ['--conditions=@ifan/source', '--import', 'tsx', script], { cwd: fileURLToPath(new URL('..', import.meta.url)) });
+    const child = spawn(process.execPath, ['--conditions=@ifan/source', '--import', 'tsx', script, 'workers'], { cwd: fileURLToPath(new URL('..', import.meta.url)) });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -207,6 +187,6 @@ describe('batch worker', () => {
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     clearTimeout(timer);
     expect({ code, err: code === 0 ? '' : err }).toEqual({ code: 0, err: '' });
-    expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual({ first: 'completed', firstThread: 'worker', second: 'interrupted', secondThread: 'worker' });
+    expect(JSON.parse(out.trim().split('\n').pop()!)).toMatchObject({ first: 'completed', second: 'interrupted', threads: [{ batches: 'worker' }, { batches: 'worker' }] });
   }, 60_000);
 });
