@@ -1,7 +1,5 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { IntegratedNetwork, type LossWeighting } from '@ifan/core';
 import { syntheticDataset } from '@ifan/synthetic';
@@ -14,6 +12,7 @@ import { GradientThreads } from '../src/gradient-threads';
 import { ConfigError, Trainer, type StepRecord, type TrainerOptions } from '../src/index';
 import { recipeMapTask, recipeVectorTask } from './fixtures/recipe-plugins';
 import { snapshot, tempDir, toySetup, useBackend } from './helpers';
+import { fitAndExit } from './child-fit';
 import { recordFit, stepLosses } from './record-fit';
 
 /** `toySetup` with plugins the gradient worker can rebuild (data sets are read on the training thread: workers 0). */
@@ -242,18 +241,10 @@ describe('Trainer threads', () => {
   });
 
   it('the gradient worker stops when fit ends and on SIGINT: the process exits by itself', async () => {
-    const script = fileURLToPath(new URL('./fixtures/fit-and-exit.ts', import.meta.url));
-    const child = spawn(process.execPath, ['--conditions=@ifan/source', '--import', 'tsx', script, 'threads'], { cwd: fileURLToPath(new URL('..', import.meta.url)) });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 80_000);
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-    clearTimeout(timer);
-    expect({ code, err: code === 0 ? '' : err }).toEqual({ code: 0, err: '' });
-    expect(JSON.parse(out.trim().split('\n').pop()!)).toMatchObject({ first: 'completed', second: 'interrupted', threads: [{ gradients: 2 }, { gradients: 2 }] });
-  }, 90_000);
+    const { code, err, result } = await fitAndExit('threads');
+    expect({ code, err }).toEqual({ code: 0, err: '' });
+    expect(result).toMatchObject({ first: 'completed', second: 'interrupted', threads: [{ gradients: 2 }, { gradients: 2 }] });
+  }, 300_000);
 });
 
 describe('ifan train --threads', () => {

@@ -1,7 +1,5 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, type Sample, type TaskPlugin } from '@ifan/core';
 import { DatasetError, splitDataset } from '@ifan/core/node';
@@ -16,6 +14,7 @@ import { resolveTrainerOptions } from '../src/trainer-config';
 import { ConfigError, DEFAULT_AUGMENT_CONFIG, Trainer, type StepRecord, type TrainerOptions } from '../src/index';
 import { recipeMapTask, recipeToyDataset, recipeToySetup } from './fixtures/recipe-data';
 import { snapshot, tempDir, toySetup, useBackend } from './helpers';
+import { fitAndExit } from './child-fit';
 import { recordFit, stepLosses } from './record-fit';
 
 beforeAll(useBackend);
@@ -177,16 +176,8 @@ describe('batch worker', () => {
   });
 
   it('the worker stops when fit ends and on SIGINT: the process exits by itself', async () => {
-    const script = fileURLToPath(new URL('./fixtures/fit-and-exit.ts', import.meta.url));
-    const child = spawn(process.execPath, ['--conditions=@ifan/source', '--import', 'tsx', script, 'workers'], { cwd: fileURLToPath(new URL('..', import.meta.url)) });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 50_000);
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-    clearTimeout(timer);
-    expect({ code, err: code === 0 ? '' : err }).toEqual({ code: 0, err: '' });
-    expect(JSON.parse(out.trim().split('\n').pop()!)).toMatchObject({ first: 'completed', second: 'interrupted', threads: [{ batches: 'worker' }, { batches: 'worker' }] });
-  }, 60_000);
+    const { code, err, result } = await fitAndExit('workers');
+    expect({ code, err }).toEqual({ code: 0, err: '' });
+    expect(result).toMatchObject({ first: 'completed', second: 'interrupted', threads: [{ batches: 'worker' }, { batches: 'worker' }] });
+  }, 300_000);
 });
