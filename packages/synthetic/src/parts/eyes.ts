@@ -5,7 +5,7 @@
  */
 import type { Rng } from '@ifan/core/rng';
 import { CLASS } from '../constants';
-import { AT, type Canvas, type RGB, apply, clamp, draw, mix, smoothstep } from '../raster';
+import { AT, type Canvas, type Mat, type RGB, apply, clamp, draw, mix, smoothstep } from '../raster';
 import { valueNoise } from '../rng';
 import type { FaceFrame } from './frame';
 
@@ -99,7 +99,7 @@ export function drawEyes(canvas: Canvas, face: FaceFrame, rng: Rng): [number, nu
         out[2] = b * k;
       },
     });
-    // lash line along the upper lid, the crease above it and the lower lid line
+    // lash line along the upper lid
     const lash: RGB = mix(id.brow, [20, 15, 14], 0.6);
     const lashW = 0.016 + 0.006 * (id.gender === 'female' ? 1 : 0);
     draw(canvas, {
@@ -122,50 +122,58 @@ export function drawEyes(canvas: Canvas, face: FaceFrame, rng: Rng): [number, nu
         out[3] = 0.9;
       },
     });
-    const crease = face.shadowSkin(0.72);
-    draw(canvas, {
-      toPixel,
-      bounds: [-hw, -up * 1.6 - 0.06, hw, 0],
-      scale: s,
-      cls: -1,
-      dist() {
-        const u = AT[0];
-        const v = AT[1];
-        const t = u / hw;
-        const c = yU(t * 0.95) * 1.25 - 0.028;
-        AT[2] = Math.max(Math.abs(v - c) - 0.006, Math.abs(u) - hw * 0.85);
-      },
-      paint(out) {
-        const u = AT[0];
-        out[0] = crease[0];
-        out[1] = crease[1];
-        out[2] = crease[2];
-        const t = u / (hw * 0.85);
-        out[3] = 0.45 * (1 - t * t);
-      },
+    // the crease above and the lower lid's line
+    shadowLine(canvas, toPixel, s, [-hw, -up * 1.6 - 0.06, hw, 0], {
+      hw,
+      centre: (t) => yU(t * 0.95) * 1.25 - 0.028,
+      half: 0.006,
+      reach: hw * 0.85,
+      fade: hw * 0.85,
+      colour: face.shadowSkin(0.72),
+      opacity: 0.45,
     });
-    const lower = face.shadowSkin(0.78);
-    draw(canvas, {
-      toPixel,
-      bounds: [-hw, 0, hw, low + 0.03],
-      scale: s,
-      cls: -1,
-      dist() {
-        const u = AT[0];
-        const v = AT[1];
-        const t = u / hw;
-        const c = yL(t) + 0.006;
-        AT[2] = Math.max(Math.abs(v - c) - 0.005, Math.abs(u) - hw * 0.9);
-      },
-      paint(out) {
-        const u = AT[0];
-        out[0] = lower[0];
-        out[1] = lower[1];
-        out[2] = lower[2];
-        out[3] = 0.4 * (1 - (u / hw) * (u / hw));
-      },
+    shadowLine(canvas, toPixel, s, [-hw, 0, hw, low + 0.03], {
+      hw,
+      centre: (t) => yL(t) + 0.006,
+      half: 0.005,
+      reach: hw * 0.9,
+      fade: hw,
+      colour: face.shadowSkin(0.78),
+      opacity: 0.4,
     });
     eyeCentres.push(apply(toPixel, gx, gy));
   }
   return eyeCentres;
+}
+
+/**
+ * A shadow line along an eye of half-width `hw`, in the eye's frame: centred on `centre(u / hw)`, `half`
+ * thick on either side, out to `|u| = reach`, in `colour` at `opacity` in the middle, fading to nothing
+ * at `|u| = fade`.
+ */
+function shadowLine(
+  canvas: Canvas,
+  toPixel: Mat,
+  s: number,
+  bounds: [number, number, number, number],
+  line: { hw: number; centre: (t: number) => number; half: number; reach: number; fade: number; colour: RGB; opacity: number },
+): void {
+  const { hw, centre, half, reach, fade, colour, opacity } = line;
+  draw(canvas, {
+    toPixel,
+    bounds,
+    scale: s,
+    cls: -1,
+    dist() {
+      const u = AT[0];
+      AT[2] = Math.max(Math.abs(AT[1] - centre(u / hw)) - half, Math.abs(u) - reach);
+    },
+    paint(out) {
+      const t = AT[0] / fade;
+      out[0] = colour[0];
+      out[1] = colour[1];
+      out[2] = colour[2];
+      out[3] = opacity * (1 - t * t);
+    },
+  });
 }
