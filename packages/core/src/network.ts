@@ -30,6 +30,12 @@ export interface NetworkConfig {
   initialFeedback: 'none' | 'prior';
   /** Seed of the weight initialisation and dropout. Default 1. */
   seed: number;
+  /**
+   * `'rgb'` (default): the network sees colour. `'grey'`: every input is turned to its luminance
+   * (ITU-R BT.601 weights, in all three channels) before the backbone, for networks that learnt from
+   * grey images only (FER2013): a colour photo then looks to them as their training faces did.
+   */
+  colour: 'rgb' | 'grey';
 }
 
 export const DEFAULT_NETWORK_CONFIG: NetworkConfig = {
@@ -39,6 +45,7 @@ export const DEFAULT_NETWORK_CONFIG: NetworkConfig = {
   sharedBatchNorm: false,
   initialFeedback: 'none',
   seed: 1,
+  colour: 'rgb',
 };
 
 export interface ForwardOptions {
@@ -219,7 +226,7 @@ export class IntegratedNetwork {
     if (iterations > 0 && !this.usesFeedback()) {
       throw new Error(`this network was built with iterations 0 and has no integrator; it cannot run ${iterations} iterations`);
     }
-    const x = tf.mul(tf.sub(images, 0.5), 2) as tf.Tensor4D;
+    const x = tf.mul(tf.sub(this.config.colour === 'grey' ? luminance(images) : images, 0.5), 2) as tf.Tensor4D;
     const batch = images.shape[0];
     const result: ForwardResult = { raw: [], predictions: [] };
     let feedback: Record<string, tf.Tensor> | null =
@@ -475,7 +482,18 @@ function resizeOrTile(map: tf.Tensor4D, size: number): tf.Tensor4D {
   return tf.image.resizeBilinear(map, [size, size], false, true);
 }
 
+/** Each pixel's luminance (ITU-R BT.601: 0.299 R + 0.587 G + 0.114 B) in all three channels: grey pixels stay as they are. */
+export function luminance(images: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const y = tf.sum(tf.mul(images, tf.tensor1d([0.299, 0.587, 0.114])), -1, true);
+    return tf.tile(y, [1, 1, 1, 3]) as tf.Tensor4D;
+  });
+}
+
 function validateConfig(c: NetworkConfig): void {
+  if (c.colour !== 'rgb' && c.colour !== 'grey') {
+    throw new Error(`network.colour must be 'rgb' or 'grey', got ${String(c.colour)}`);
+  }
   if (!Number.isInteger(c.iterations) || c.iterations < 0 || c.iterations > 16) {
     throw new Error(`network.iterations must be an integer from 0 to 16, got ${String(c.iterations)}`);
   }

@@ -61,7 +61,7 @@ describe('save and load', () => {
     net.framing = { margin: 0.15, keypointBoxScale: 2.9 };
     const recipe = { module: 'my-tasks', export: 'vectorTask', args: [{ size: 2 }] };
     const withRecipe = Object.assign(vectorTask(), { recipe });
-    const net2 = new IntegratedNetwork([mapTask(), withRecipe], config);
+    const net2 = new IntegratedNetwork([mapTask(), withRecipe], { ...config, colour: 'grey' });
     net2.framing = net.framing;
     const path = join(dir, 'framed');
     await saveNetwork(net2, fileSystemHandler(path));
@@ -71,11 +71,15 @@ describe('save and load', () => {
     expect(topo.plugins[1].recipe).toEqual(recipe);
     const loaded = await loadNetwork(fileSystemHandler(path), [mapTask(), vectorTask()]);
     expect(loaded.framing).toEqual({ margin: 0.15, keypointBoxScale: 2.9 });
+    expect(loaded.config.colour).toBe('grey');
+    delete topo.network.colour;
     // a model saved before the framing was recorded loads with the defaults
     delete topo.framing;
     await writeFile(join(path, 'model.json'), JSON.stringify({ ...JSON.parse(await readFile(join(path, 'model.json'), 'utf8')), modelTopology: topo }));
     const old = await loadNetwork(fileSystemHandler(path), [mapTask(), vectorTask()]);
     expect(old.framing).toEqual(DEFAULT_FRAMING);
+    // and with colour input, which models saved before `colour` existed were
+    expect(old.config.colour).toBe('rgb');
     topo.framing = { margin: -1, keypointBoxScale: 3 };
     await writeFile(join(path, 'model.json'), JSON.stringify({ ...JSON.parse(await readFile(join(path, 'model.json'), 'utf8')), modelTopology: topo }));
     await expect(loadNetwork(fileSystemHandler(path), [mapTask(), vectorTask()])).rejects.toThrow(/framing\.margin must be a finite number above -0\.5, got -1/);

@@ -344,6 +344,31 @@ describe('feedback loop', () => {
   });
 });
 
+describe('colour', () => {
+  it("'grey' sees a colour image as its luminance: the same output as the grey image, which an 'rgb' network also gives", () => {
+    const grey = new IntegratedNetwork([mapTask(), vectorTask()], { ...tinyConfig, colour: 'grey' });
+    const rgb = new IntegratedNetwork([mapTask(), vectorTask()], { ...tinyConfig });
+    const x = images(2, 32);
+    // luminance by hand, for one pixel too: (0.299 r + 0.587 g + 0.114 b) in every channel
+    const [r, g, b] = Array.from(x.slice([0, 0, 0, 0], [1, 1, 1, 3]).dataSync());
+    const y = tf.tidy(() => tf.tile(tf.sum(tf.mul(x, tf.tensor1d([0.299, 0.587, 0.114])), -1, true), [1, 1, 1, 3])) as tf.Tensor4D;
+    expect(y.slice([0, 0, 0, 0], [1, 1, 1, 3]).dataSync()[2]).toBeCloseTo(0.299 * r + 0.587 * g + 0.114 * b, 6);
+    const before = tf.memory().numTensors;
+    const out = (net: IntegratedNetwork, input: tf.Tensor4D) => tf.tidy(() => Array.from(net.forward(input, net.context()).raw.at(-1)!.vector.dataSync()));
+    const onColour = out(grey, x);
+    expect(tf.memory().numTensors).toBe(before);
+    const onGrey = out(grey, y);
+    onColour.forEach((v, i) => expect(v).toBeCloseTo(onGrey[i], 5));
+    // same weights (same seed): an rgb network given the grey image answers the same; given colour, not
+    out(rgb, y).forEach((v, i) => expect(v).toBeCloseTo(onGrey[i], 5));
+    expect(Math.max(...out(rgb, x).map((v, i) => Math.abs(v - onColour[i])))).toBeGreaterThan(1e-4);
+    expect(() => new IntegratedNetwork([mapTask()], { ...tinyConfig, colour: 'gray' as 'grey' })).toThrow(/network.colour must be 'rgb' or 'grey'/);
+    tf.dispose([x, y]);
+    grey.dispose();
+    rgb.dispose();
+  });
+});
+
 describe('gradient check', () => {
   it('analytic gradients match central finite differences on a tiny network', async () => {
     const net = new IntegratedNetwork([mapTask('m', 2), vectorTask('v', 3)], {

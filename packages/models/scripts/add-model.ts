@@ -32,6 +32,12 @@ const { values } = parseArgs({
     checkpoint: { type: 'string', default: 'model' },
     description: { type: 'string', default: '' },
     'cpu-seconds': { type: 'string' },
+    // for data sets of ready-cropped faces with no points (FER2013): the keypoint box scale that frames
+    // a photo's face as the data set's crops do (packages/trainer/scripts/measure-framing.ts measures it)
+    'keypoint-box-scale': { type: 'string' },
+    // 'grey' for a network that learnt from grey images only (FER2013): photos are turned grey before it
+    // (the same network on its grey training images: its figures do not change)
+    colour: { type: 'string' },
   },
 });
 if (!values.run || !values.name) throw new Error('add-model: give --run RUN_DIR and --name NAME');
@@ -55,8 +61,25 @@ const plugins = config.tasks.map((t) => {
   if (!task) throw new Error(`add-model: no built-in task "${t.name}"`);
   return task.create(options);
 });
-const net = await loadNetwork(fileSystemHandler(src), plugins);
-net.framing = checkFraming({ margin: config.crop.margin });
+const handler = fileSystemHandler(src);
+const colour = values.colour;
+if (colour !== undefined && colour !== 'rgb' && colour !== 'grey') throw new Error(`add-model: --colour must be rgb or grey, got ${colour}`);
+const net = await loadNetwork(
+  colour === undefined
+    ? handler
+    : {
+        async load() {
+          const artifacts = await handler.load!();
+          const topology = artifacts.modelTopology as { network: Record<string, unknown> };
+          return { ...artifacts, modelTopology: { ...topology, network: { ...topology.network, colour } } };
+        },
+      },
+  plugins,
+);
+net.framing = checkFraming({
+  margin: config.crop.margin,
+  ...(values['keypoint-box-scale'] ? { keypointBoxScale: Number(values['keypoint-box-scale']) } : {}),
+});
 const out = join(root, name);
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });

@@ -48,34 +48,49 @@ for (const sample of val.samples) {
   higherIsBetter = primary.higherIsBetter;
   scored.push({ sample, value: primary.value, label: `${primary.name} ${primary.value.toFixed(3)}` });
 }
-scored.sort((a, b) => (higherIsBetter ? a.value - b.value : b.value - a.value));
-const worst = scored.slice(0, count);
+const mean = scored.reduce((a, s) => a + s.value, 0) / scored.length;
+// a class per face (emotion) is right or wrong: the worst are the wrong ones given the least chance of the truth
+const classIndexOf = (x: unknown) => (x as { classIndex?: number } | undefined)?.classIndex;
+const probabilities = (await predictSamples(model, scored.map((s) => s.sample))).map((p) => (p.outputs[plugin.name] as { probabilities?: number[] }).probabilities);
+const truthChance = await Promise.all(scored.map(async (s, i) => probabilities[i]?.[classIndexOf((await s.sample.load()).labels[plugin.name]) ?? -1] ?? 0));
+const order = scored.map((_, i) => i);
+order.sort((a, b) => (higherIsBetter ? scored[a].value - scored[b].value : scored[b].value - scored[a].value) || truthChance[a] - truthChance[b]);
+const worst = order.slice(0, count).map((i) => scored[i]);
 const predictions = await predictSamples(model, worst.map((w) => w.sample));
 
-// a tile per face: the prediction over the truth, the face's figure written on the prediction
+// a tile per face: the prediction over the truth, each captioned (the face's figure; a class's name)
 const TILE = 220;
-const tile = async (image: RawImage) =>
-  sharp(Buffer.from(image.data), { raw: { width: image.width, height: image.height, channels: 3 } })
+const tile = async (image: RawImage, caption: string): Promise<Buffer> => {
+  const { data } = await sharp(Buffer.from(image.data), { raw: { width: image.width, height: image.height, channels: 3 } })
     .resize(TILE, TILE, { fit: 'contain', background: { r: 255, g: 255, b: 255 } })
-    .png()
-    .toBuffer();
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const resized: RawImage = { width: TILE, height: TILE, data: new Uint8Array(data) };
+  drawText(resized, caption, 4, 4, { scale: 2 });
+  return sharp(Buffer.from(resized.data), { raw: { width: TILE, height: TILE, channels: 3 } }).png().toBuffer();
+};
+const classes = (plugin.config as { classes?: string[] }).classes;
 const tiles: Buffer[][] = [];
 for (const [i, w] of worst.entries()) {
   const { image, labels } = await w.sample.load();
-  const predicted = predictions[i].overlay;
-  drawText(predicted, w.label, 4, 4, { scale: Math.max(1, Math.round(predicted.width / 160)) });
-  const truth = plugin.visualize!(image, labels[plugin.name]);
-  drawText(truth, 'truth', 4, 4, { scale: Math.max(1, Math.round(truth.width / 160)) });
-  tiles.push([await tile(predicted), await tile(truth)]);
+  const output = predictions[i].outputs[plugin.name] as { className?: string; probabilities?: number[] };
+  const label = labels[plugin.name];
+  const k = classIndexOf(label);
+  if (k !== undefined && classes) {
+    // a class task: the image itself, the predicted and the true class named (the bars are unreadable at 48 px)
+    const p = Math.max(...output.probabilities!);
+    tiles.push([await tile(image, `${output.className} ${p.toFixed(2)}`), await tile(image, `truth ${classes[k]}`)]);
+  } else {
+    tiles.push([await tile(predictions[i].overlay, w.label), await tile(plugin.visualize!(image, label), 'truth')]);
+  }
 }
 await sharp({ create: { width: TILE * tiles.length, height: 2 * TILE, channels: 3, background: [255, 255, 255] } })
   .composite(tiles.flatMap(([p, t], i) => [{ input: p, left: i * TILE, top: 0 }, { input: t, left: i * TILE, top: TILE }]))
   .jpeg({ quality: 85 })
   .toFile(out);
-const values_ = scored.map((s) => s.value);
-const failing = plugin.name === 'landmarks' ? values_.filter((v) => v > 0.1).length : undefined;
+const failing = plugin.name === 'landmarks' ? scored.filter((s) => s.value > 0.1).length : undefined;
 console.log(
-  `${values.model}: ${scored.length} validation faces, worst ${worst.map((w) => w.value.toFixed(3)).join(', ')}` +
+  `${values.model}: ${scored.length} validation faces, mean ${mean.toFixed(4)}, worst ${worst.map((w) => w.value.toFixed(3)).join(', ')}` +
     (failing !== undefined ? `; ${failing} over NME 0.1` : '') +
     ` -> ${out}`,
 );

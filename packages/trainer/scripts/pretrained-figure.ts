@@ -30,7 +30,8 @@ if (faces.length === 0) throw new Error(`no face found in ${photoPath}`);
 // the rows show the faces and a little around them
 const xs = faces.flatMap((f) => [f.box[0], f.box[0] + f.box[2]]);
 const ys = faces.flatMap((f) => [f.box[1], f.box[1] + f.box[3]]);
-const pad = 0.15 * Math.max(...faces.map((f) => f.box[2]));
+// (the emotion model frames a face more loosely than the others: its box and label reach further out)
+const pad = 0.3 * Math.max(...faces.map((f) => f.box[2]));
 const left = Math.max(0, Math.floor(Math.min(...xs) - pad));
 const top = Math.max(0, Math.floor(Math.min(...ys) - pad));
 const width = Math.min(photo.width, Math.ceil(Math.max(...xs) + pad)) - left;

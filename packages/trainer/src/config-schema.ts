@@ -145,6 +145,7 @@ const network = z.strictObject({
   sharedBatchNorm: bool().describe('One batch-norm parameter set for every key (paper 4.3.3). Default false.'),
   initialFeedback: oneOf(['none', 'prior']).describe('What iteration 0 sees as feedback: "none" (default, eqn 4) or each task\'s re-encoded prior.'),
   seed: seed().describe('Seed of the weight initialisation and dropout. Default 1.'),
+  colour: oneOf(['rgb', 'grey']).describe('"rgb" (default), or "grey": every input turned to its luminance first, for networks that learn from grey images only (FER2013), so colour photos look like their training faces.'),
 }) satisfies z.ZodType<NetworkConfig>;
 
 const LR_TYPES = ['constant', 'linear', 'exponential', 'cosine'] as const;
