@@ -38,6 +38,11 @@ const { values } = parseArgs({
     // 'grey' for a network that learnt from grey images only (FER2013): photos are turned grey before it
     // (the same network on its grey training images: its figures do not change)
     colour: { type: 'string' },
+    // parsing trained with class weights w: decision weights w^-a (scripts/decision-weights.ts picks a)
+    'decision-power': { type: 'string' },
+    // the card's figures from this evaluation (an `evaluate` result as JSON) instead of the run's
+    // validation.jsonl: for a model whose decoding differs from the run's (decision weights)
+    eval: { type: 'string' },
   },
 });
 if (!values.run || !values.name) throw new Error('add-model: give --run RUN_DIR and --name NAME');
@@ -54,12 +59,20 @@ const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')) as {
   network: { backbone: unknown; iterations: number };
   meta?: { run?: { tasks?: Record<string, { options?: Record<string, unknown> }> } };
 };
+// the class weights a run trained with, as numbers: its saved recipes carry them ("inverse-sqrt" resolved)
+const trainedWith = (task: string): number[] | undefined => {
+  const topology = JSON.parse(readFileSync(join(src, 'model.json'), 'utf8')).modelTopology as { plugins: { name: string; recipe?: { args?: { classWeights?: number[] }[] } }[] };
+  return topology.plugins.find((p) => p.name === task)?.recipe?.args?.[0]?.classWeights;
+};
+const decisionPower = values['decision-power'] === undefined ? undefined : Number(values['decision-power']);
 // each plugin with the run's options, less those that only shape training (class weights)
 const plugins = config.tasks.map((t) => {
   const { classWeights: _, ...options } = config.meta?.run?.tasks?.[t.name]?.options ?? {};
   const task = BUILT_IN_TASKS[t.name];
   if (!task) throw new Error(`add-model: no built-in task "${t.name}"`);
-  return task.create(options);
+  const weights = decisionPower === undefined ? undefined : trainedWith(t.name);
+  if (decisionPower !== undefined && t.name === 'parsing' && !weights) throw new Error('add-model: --decision-power needs a parsing run trained with class weights');
+  return task.create(weights ? { ...options, decisionWeights: weights.map((w) => Number((w ** -decisionPower!).toPrecision(4))) } : options);
 });
 const handler = fileSystemHandler(src);
 const colour = values.colour;
@@ -89,17 +102,21 @@ writeFileSync(join(out, 'expected.json'), `${JSON.stringify(await recordOutputs(
 // the card: figures at the step of the saved network
 const state = existsSync(join(src, 'state.json')) ? (JSON.parse(readFileSync(join(src, 'state.json'), 'utf8')) as { step: number; cpuSeconds?: number }) : undefined;
 type Validation = { step: number; cpuSeconds: number; report: Record<string, { values: Record<string, unknown> }> };
-const at: Validation = existsSync(join(run, 'validation.jsonl')) ? validationAt(state?.step) : fromEvalFile();
+const at: Validation = values.eval
+  ? { ...fromEvalFile(resolve(values.eval)), cpuSeconds: state?.cpuSeconds ?? validationAt(state?.step).cpuSeconds }
+  : existsSync(join(run, 'validation.jsonl'))
+    ? validationAt(state?.step)
+    : fromEvalFile(join(run, 'val-eval.json'));
 function validationAt(step: number | undefined): Validation {
   const lines = readFileSync(join(run, 'validation.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Validation);
   const line = step === undefined ? lines[lines.length - 1] : lines.find((v) => v.step === step);
   if (!line) throw new Error(`add-model: validation.jsonl has no line for step ${step}`);
   return line;
 }
-/** Runs from before validation.jsonl: `bench eval-run`'s val-eval.json of the final model, and --cpu-seconds. */
-function fromEvalFile(): Validation {
-  const e = JSON.parse(readFileSync(join(run, 'val-eval.json'), 'utf8')) as { iterations: number; tasks: Record<string, { reports: { values: Record<string, unknown> }[] }> };
-  if (!values['cpu-seconds']) throw new Error('add-model: this run has no validation.jsonl: give --cpu-seconds (its training CPU time)');
+/** An evaluation's JSON: `--eval`, or for runs from before validation.jsonl `bench eval-run`'s val-eval.json of the final model with --cpu-seconds. */
+function fromEvalFile(file: string): Validation {
+  const e = JSON.parse(readFileSync(file, 'utf8')) as { iterations: number; tasks: Record<string, { reports: { values: Record<string, unknown> }[] }> };
+  if (!values['cpu-seconds'] && !values.eval) throw new Error('add-model: this run has no validation.jsonl: give --cpu-seconds (its training CPU time)');
   return { step: -1, cpuSeconds: Number(values['cpu-seconds']), report: Object.fromEntries(Object.entries(e.tasks).map(([t, r]) => [t, r.reports[e.iterations]])) };
 }
 const figures = Object.fromEntries(

@@ -38,6 +38,13 @@ export interface ParsingTaskOptions {
    * large ones; e.g. inverse square roots of the class frequencies. Default none (every pixel 1).
    */
   classWeights?: number[];
+  /**
+   * A weight per class multiplying its probability before the arg-max that decides each pixel's class
+   * (`decodeOutput`: predictions and evaluation). A network trained with `classWeights` w over-predicts
+   * the small classes (its probabilities are tilted by about w); decision weights w^-a take part of
+   * that tilt back, trading their recall for precision. Default none (the plain arg-max).
+   */
+  decisionWeights?: number[];
 }
 
 /**
@@ -56,6 +63,10 @@ export function parsingTask(options: ParsingTaskOptions = {}): TaskPlugin<Parsin
   const weights = options.classWeights;
   if (weights && (weights.length !== C || !weights.every((w) => Number.isFinite(w) && w >= 0))) {
     throw new Error(`parsingTask: classWeights must be ${C} non-negative numbers (one per class of "${set.name}"), got [${weights.join(', ')}]`);
+  }
+  const decision = options.decisionWeights;
+  if (decision && (decision.length !== C || !decision.every((w) => Number.isFinite(w) && w > 0))) {
+    throw new Error(`parsingTask: decisionWeights must be ${C} positive numbers (one per class of "${set.name}"), got [${decision.join(', ')}]`);
   }
 
   return {
@@ -119,7 +130,7 @@ export function parsingTask(options: ParsingTaskOptions = {}): TaskPlugin<Parsin
       const n = inputSize * inputSize * C;
       const out: ParsingOutput[] = [];
       for (let i = 0; i < b; i++) {
-        const p = probs.subarray(i * n, (i + 1) * n);
+        const p = decision ? probs.slice(i * n, (i + 1) * n).map((v, j) => v * decision[j % C]) : probs.subarray(i * n, (i + 1) * n);
         const map = { width: inputSize, height: inputSize, channels: C, data: p };
         const mask = transforms ? argmaxClasses(probabilitiesToOriginal(map, transforms[i], set)) : argmaxClasses(map);
         out.push({ mask, classes: set.classes, ...(set.helenTerms ? { helenClasses: set.helenTerms } : {}) });

@@ -82,6 +82,28 @@ describe('parsing plugin', () => {
     expect(small.helenClasses).toBeUndefined();
   });
 
+  it('decisionWeights multiply each class\'s probability before the arg-max, in predictions and (through decodeOutput) evaluation', async () => {
+    // two pixels of 3 classes (of FASSEG's 6): [0.5, 0.3, 0.2] and [0.4, 0.35, 0.25]
+    const rows = [
+      [0.5, 0.3, 0.2, 0, 0, 0],
+      [0.4, 0.35, 0.25, 0, 0, 0],
+    ];
+    // a 2x2 map of those pixels in turn; plain: class 0 everywhere; weights [1, 1.5, 1, ...]: 0.5 vs 0.45
+    // keeps 0, 0.4 vs 0.525 turns to 1
+    const square = tf.tensor4d([...rows.flat(), ...rows.flat()], [1, 2, 2, 6]);
+    const [a] = await parsingTask({ labelSet: FASSEG_6 }).decodeOutput(square, 2);
+    expect(Array.from(a.mask.data)).toEqual([0, 0, 0, 0]);
+    const weighted = parsingTask({ labelSet: FASSEG_6, decisionWeights: [1, 1.5, 1, 1, 1, 1] });
+    const [b] = await weighted.decodeOutput(square, 2);
+    expect(Array.from(b.mask.data)).toEqual([0, 1, 0, 1]);
+    // and the probabilities handed in are left as they were
+    expect(Array.from(square.dataSync().slice(6, 9))).toEqual([0.4, 0.35, 0.25].map(Math.fround));
+    // they are part of the recipe: a shipped model keeps them
+    expect(weighted.recipe?.args).toEqual([{ labelSet: FASSEG_6, decisionWeights: [1, 1.5, 1, 1, 1, 1] }]);
+    expect(() => parsingTask({ labelSet: FASSEG_6, decisionWeights: [1, 0, 1, 1, 1, 1] })).toThrow(/decisionWeights must be 6 positive numbers/);
+    square.dispose();
+  });
+
   it('names each class in the label set\'s terms and in Helen\'s (issue 13)', async () => {
     const plugin = parsingTask({ labelSet: 'celebamask-19' });
     const probs = tf.oneHot(tf.tensor2d([[4, 3], [11, 13]], [2, 2], 'int32'), 19).reshape([1, 2, 2, 19]).toFloat();

@@ -13,9 +13,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { selectBackend, type RawImage, type Sample } from '@ifan/core';
-import { loadPretrained } from '@ifan/models/node';
 import { drawText } from '../src/draw';
 import { evaluate } from '../src/evaluate';
+import { resolveModel } from '../src/model';
 import { predictSamples } from '../src/predict';
 import { buildRun, type RunConfigFile } from '../src/run-config';
 import { RUN_FILES } from '../src/trainer';
@@ -34,7 +34,8 @@ const saved = JSON.parse(readFileSync(join(runDir, RUN_FILES.config), 'utf8')) a
 const runConfig = saved.meta?.run;
 if (!runConfig) throw new Error(`${runDir}/config.json does not say where the run's data is`);
 const built = await buildRun(runConfig, runConfig.baseDir ?? process.cwd());
-const model = await loadPretrained(values.model);
+// the shipped model by its name, as `ifan predict --model NAME` finds it
+const model = await resolveModel(values.model);
 const [plugin] = model.plugins;
 const val = built.data[plugin.name]?.val;
 if (!val) throw new Error(`the run has no validation split for ${plugin.name}`);
@@ -65,7 +66,7 @@ const tile = async (image: RawImage, caption: string): Promise<Buffer> => {
     .resize(TILE, TILE, { fit: 'contain', background: { r: 255, g: 255, b: 255 } })
     .raw()
     .toBuffer({ resolveWithObject: true });
-  const resized: RawImage = { width: TILE, height: TILE, data: new Uint8Array(data) };
+  const resized: RawImage = { width: TILE, height: TILE, channels: 3, data: new Uint8Array(data) };
   drawText(resized, caption, 4, 4, { scale: 2 });
   return sharp(Buffer.from(resized.data), { raw: { width: TILE, height: TILE, channels: 3 } }).png().toBuffer();
 };
@@ -84,7 +85,7 @@ for (const [i, w] of worst.entries()) {
     tiles.push([await tile(predictions[i].overlay, w.label), await tile(plugin.visualize!(image, label), 'truth')]);
   }
 }
-await sharp({ create: { width: TILE * tiles.length, height: 2 * TILE, channels: 3, background: [255, 255, 255] } })
+await sharp({ create: { width: TILE * tiles.length, height: 2 * TILE, channels: 3, background: { r: 255, g: 255, b: 255 } } })
   .composite(tiles.flatMap(([p, t], i) => [{ input: p, left: i * TILE, top: 0 }, { input: t, left: i * TILE, top: TILE }]))
   .jpeg({ quality: 85 })
   .toFile(out);

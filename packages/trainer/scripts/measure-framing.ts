@@ -30,7 +30,7 @@ const S = 192;
 const sides: number[] = [];
 for (const file of files) {
   const data = await sharp(file).resize(S, S).removeAlpha().toColourspace('srgb').raw().toBuffer();
-  const faces = await detector.detect({ width: S, height: S, data: new Uint8Array(data) }, { minScore: 0.3 });
+  const faces = await detector.detect({ width: S, height: S, channels: 3, data: new Uint8Array(data) }, { minScore: 0.3 });
   // the framing box (side KEYPOINT_BOX_SCALE x the larger of eye distance and eye-to-mouth distance) as a share of the crop
   if (faces.length) sides.push(faces[0].framingBox[2] / S);
 }

@@ -53,7 +53,7 @@ for (const info of PRETRAINED) {
 detector.dispose();
 const heights = await Promise.all(rows.map(async (r) => (await sharp(r).metadata()).height!));
 let y = 0;
-await sharp({ create: { width: W, height: heights.reduce((a, h) => a + h, 0), channels: 3, background: [255, 255, 255] } })
+await sharp({ create: { width: W, height: heights.reduce((a, h) => a + h, 0), channels: 3, background: { r: 255, g: 255, b: 255 } } })
   .composite(rows.map((r, i) => ({ input: r, left: 0, top: (y += i ? heights[i - 1] : 0) })))
   .jpeg({ quality: 82 })
   .toFile(out);
