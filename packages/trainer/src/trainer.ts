@@ -19,6 +19,7 @@ import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   DEFAULT_FRAMING,
+  DEFAULT_NETWORK_CONFIG,
   IntegratedNetwork,
   Rng,
   checkLossWeights,
@@ -642,6 +643,8 @@ export class Trainer implements TrainerView {
     }
     // a run from before loss weighting summed its losses: the default weighting
     saved.lossWeighting ??= resolveLossWeighting(undefined, this.config.tasks.map((t) => t.name), this.config.network.iterations).config;
+    // network settings added since the run started take their defaults (a run from before `colour` saw rgb)
+    saved.network = { ...DEFAULT_NETWORK_CONFIG, ...saved.network };
     const strip = (c: ResolvedTrainConfig) => ({ ...c, checkpoint: undefined, meta: undefined });
     const diff = firstDifference(strip(saved), strip(JSON.parse(JSON.stringify(this.config)) as ResolvedTrainConfig));
     if (diff) throw new ConfigError(diff, `differs from the run being resumed in ${dir}: resume with the same configuration`);

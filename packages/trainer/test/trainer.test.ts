@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Dataset, MetricReport, TaskPlugin } from '@ifan/core';
@@ -131,6 +131,21 @@ describe('training', () => {
         .map((l) => JSON.parse(l) as StepRecord);
     expect(log(parts).map((r) => [r.step, r.losses])).toEqual(log(full).map((r) => [r.step, r.losses]));
     expect(existsSync(join(parts, 'model', 'model.json'))).toBe(true);
+  });
+
+  it('a run from before network.colour resumes as rgb; another colour is refused, naming the field', async () => {
+    const dir = tempDir();
+    const opts = { ...base(), augment: undefined, schedule: { pretrainEpochs: 1, rounds: 2 }, checkpoint: { everyRounds: 100, keep: 2 } };
+    (await recordFit({ ...opts, runDir: dir }, 5)).trainer.dispose();
+    const configPath = join(dir, 'config.json');
+    const config = JSON.parse(readFileSync(configPath, 'utf8')) as { network: Record<string, unknown> };
+    expect(config.network.colour).toBe('rgb');
+    delete config.network.colour;
+    writeFileSync(configPath, JSON.stringify(config));
+    await expect(recordFit({ ...opts, network: { ...opts.network, colour: 'grey' }, runDir: dir, resume: true })).rejects.toThrow(/^network\.colour: differs from the run being resumed/);
+    const rest = await recordFit({ ...opts, runDir: dir, resume: true });
+    expect(rest.steps.length).toBeGreaterThan(0);
+    rest.trainer.dispose();
   });
 
   it('refuses to start a new run over an existing one', async () => {
