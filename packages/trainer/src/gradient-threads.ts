@@ -16,6 +16,12 @@
  * - the training thread's network alone is updated (optimiser, moving statistics from the whole
  *   batch's statistics, dropout generator); the worker's copy receives every weight with each step.
  *
+ * Up to float rounding includes ReLU's kink: where a unit's input is within rounding of 0, rounding
+ * decides whether its gradient passes, and the two threads' whole-batch statistics are the one-thread
+ * step's only up to rounding. In a step where such a unit changes side, many gradients differ by more
+ * than rounding (by 1.7% in the landmark decoder's in test/threads.test.ts, where the evidence is);
+ * losses and moving statistics do not.
+ *
  * Why data-parallel halves rather than multi-threaded kernels: tfjs-backend-wasm 4.22 does not use
  * its threaded build under Node (tfjs issue 3830), so every kernel (stock XNNPACK and this project's)
  * would need threads of its own; two halves use both cores with the kernels as they are.

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { IntegratedNetwork, type LossWeighting } from '@ifan/core';
+import { IntegratedNetwork, SharedStatsReducer, setBatchStatsReducer, type BatchStatsReducer, type LossWeighting } from '@ifan/core';
 import { syntheticDataset } from '@ifan/synthetic';
 import { emotionTask } from '@ifan/task-emotion';
 import { landmarkTask } from '@ifan/task-landmarks';
@@ -72,6 +72,97 @@ function compare(a: Map<string, Float32Array>, b: Map<string, Float32Array>): { 
   return out;
 }
 
+/** The sum of two parts' gradients, variable by variable. */
+const plus = (a: Map<string, Float32Array>, b: Map<string, Float32Array>) =>
+  new Map([...new Set([...a.keys(), ...b.keys()])].map((k) => [k, (a.get(k) ?? new Float32Array(b.get(k)!.length)).map((x, i) => x + (b.get(k)?.[i] ?? 0))]));
+
+/** One batch-norm exchange as a reducer sees it: forward, each channel's mean then m2; backward, the sums. */
+interface Figures {
+  kind: 'moments' | 'sums';
+  n: number;
+  values: Float64Array;
+}
+
+const figures = (kind: Figures['kind'], n: number, ...parts: Float64Array[]): Figures => {
+  const values = new Float64Array(parts.reduce((a, p) => a + p.length, 0));
+  parts.reduce((at, p) => (values.set(p, at), at + p.length), 0);
+  return { kind, n, values };
+};
+
+/**
+ * A batch-stats reducer on this thread alone. It records this part's figures (`own`); given the whole
+ * batch's figures, exchange by exchange, it answers with them (as the other thread's figures would
+ * complete them), so a part of a batch computes here what it computes in one of two threads; without,
+ * it passes everything through: a one-thread step that records the whole batch's figures.
+ */
+class ReplayReducer implements BatchStatsReducer {
+  readonly own: Figures[] = [];
+  private next = 0;
+  constructor(private readonly whole?: readonly Figures[]) {}
+  moments(n: number, mean: Float64Array, m2: Float64Array): number {
+    this.own.push(figures('moments', n, mean, m2));
+    const w = this.answer('moments', 2 * mean.length);
+    if (!w) return n;
+    mean.set(w.values.subarray(0, mean.length));
+    m2.set(w.values.subarray(mean.length));
+    return w.n;
+  }
+  sums(n: number, sums: Float64Array): number {
+    this.own.push(figures('sums', n, sums));
+    const w = this.answer('sums', sums.length);
+    if (!w) return n;
+    sums.set(w.values);
+    return w.n;
+  }
+  private answer(kind: Figures['kind'], length: number): Figures | null {
+    if (!this.whole) return null;
+    const w = this.whole[this.next++];
+    if (w?.kind !== kind || w.values.length !== length) throw new Error(`exchange ${this.next - 1}: ${kind} of ${length} values here, ${w?.kind} of ${w?.values.length} recorded`);
+    return w;
+  }
+}
+
+/** This thread's side of every SharedStatsReducer exchange until `stop()`: its own figures and the whole batch's it got back. */
+function recordExchanges() {
+  const proto = SharedStatsReducer.prototype;
+  const { moments, sums } = proto;
+  const own: Figures[] = [];
+  const whole: Figures[] = [];
+  proto.moments = function (this: SharedStatsReducer, n, mean, m2) {
+    own.push(figures('moments', n, mean, m2));
+    const total = moments.call(this, n, mean, m2);
+    whole.push(figures('moments', total, mean, m2));
+    return total;
+  };
+  proto.sums = function (this: SharedStatsReducer, n, s) {
+    own.push(figures('sums', n, s));
+    const total = sums.call(this, n, s);
+    whole.push(figures('sums', total, s));
+    return total;
+  };
+  return { own, whole, stop: () => Object.assign(proto, { moments, sums }) };
+}
+
+/** The worst difference of two lists of figures, exchange by exchange: max |a - b| / max |a| (Infinity when the exchanges differ). */
+function figuresDiff(a: readonly Figures[], b: readonly Figures[]): number {
+  if (a.length !== b.length) return Infinity;
+  let worst = 0;
+  a.forEach((x, i) => {
+    const y = b[i];
+    if (x.kind !== y.kind || x.n !== y.n || x.values.length !== y.values.length) worst = Infinity;
+    let d = 0;
+    let s = 0;
+    x.values.forEach((v, k) => {
+      d = Math.max(d, Math.abs(v - y.values[k]));
+      s = Math.max(s, Math.abs(v));
+    });
+    worst = Math.max(worst, d / (s || 1));
+  });
+  return worst;
+}
+const forward = (f: readonly Figures[]) => f.filter((x) => x.kind === 'moments');
+const backward = (f: readonly Figures[]) => f.filter((x) => x.kind === 'sums');
+
 for (const [what, backbone] of [
   ['tiny preset (every batch norm on the WebAssembly loops)', 'tiny'],
   // channels 5, 8, 11, ...: batch norms of an odd channel count take the kernels' generic path
@@ -97,15 +188,72 @@ for (const [what, backbone] of [
     }
   };
 
+  /**
+   * The gradients of samples `from`..`to` of the batch as the thread given that part computes them:
+   * the rows of dropout's whole-batch mask, each task's loss scaled by the part's share of the task's
+   * labelled samples, and batch norm through `reducer`.
+   */
+  const part = (data: ReturnType<typeof batch>, from: number, to: number, reducer: BatchStatsReducer, opts: Parameters<IntegratedNetwork['computeGradients']>[2], rng: number) => {
+    const b = data.images.shape[0];
+    const local: tf.Tensor[] = [];
+    const targets: Record<string, { target: tf.Tensor; mask: tf.Tensor1D }> = {};
+    const lossScale: Record<string, number> = {};
+    for (const [task, t] of Object.entries(data.targets)) {
+      const mask = t.mask.dataSync() as Float32Array;
+      const labelled = (a: number, z: number) => mask.subarray(a, z).reduce((s, v) => s + v, 0);
+      lossScale[task] = Math.max(labelled(from, to), 1) / Math.max(labelled(0, b), 1);
+      targets[task] = { target: tf.slice(t.target, from, to - from), mask: tf.slice(t.mask, from, to - from) };
+      local.push(targets[task].target, targets[task].mask);
+    }
+    const images = tf.slice(data.images, [from, 0, 0, 0], [to - from, -1, -1, -1]);
+    local.push(images);
+    net.rng.setState(rng);
+    const previous = setBatchStatsReducer(reducer);
+    try {
+      const r = net.computeGradients(images, targets, { ...opts, training: true, lossScale, batchSlice: { offset: from, total: b } });
+      const g = values(r.grads);
+      tf.dispose(Object.values(r.grads));
+      return g;
+    } finally {
+      setBatchStatsReducer(previous);
+      tf.dispose(local);
+    }
+  };
+
+  /*
+   * Why the two-thread gradients are not compared with the one-thread step's directly: where a ReLU's
+   * input is within float rounding of 0, rounding decides whether the gradient passes that unit, and
+   * the two threads' whole-batch statistics are the one-thread step's only up to rounding (~1e-6
+   * relative). On the odd-channel network, batch 7 with loss weights (the third case below), two of the
+   * 1.33 million ReLU inputs of the step changed side: the landmark re-encoder's conv1 in the
+   * iteration-1 feedback (sample 0, (4, 10) of 16x16, channel 3: 3.3e-7 on one thread, <= 0 in the
+   * two-thread step; its incoming gradient 7.4e-3, a fifth of the layer's largest) and the backbone's
+   * transition_up1/conv in iteration 1 (sample 0, (13, 3), channel 5, on values up to 7: 8.9e-8 in
+   * a one-thread step through a recording reducer, -6.9e-7 in the plain one and in the two-thread
+   * step; gradient 3.4e-4, half the layer's largest). The losses agreed to ~1e-7 and the landmark
+   * decoder's gradients differed by 1.7% (coords kernel); with those two units' ReLU gradient masks
+   * set as on one thread, this thread's part agreed to 2.4e-6 with the same part given the one-thread
+   * step's figures.
+   * No max pool was involved (no window's first maximum moved, no positive tie). The landmark
+   * re-encoder is prone to it at initialisation: its biases are 0 and the heat maps ~0 away from the
+   * points, so about a third of its ReLU inputs lie within 1e-6 of 0. Across 12 other batches of these
+   * two networks the direct comparison exceeded 2e-4 in 4 (up to 3.1e-3), while each check below stayed
+   * within 7.2e-6.
+   *
+   * So the gradients are checked in parts that no kink can sway: (1) the batch-norm figures the threads
+   * exchanged forward are the one-thread step's up to rounding; (2) the two-thread gradients are what
+   * the two parts compute, one after the other on this thread, with the figures the threads exchanged
+   * (bit for bit in practice), and the whole batch's backward sums are the two parts'; (3) the two
+   * parts given the one-thread step's own figures (their ReLU inputs are then the one-thread step's
+   * bit for bit) add up to the one-thread gradients. Forward quantities (losses, moving statistics)
+   * are continuous in the statistics and are compared directly.
+   */
   for (const [b, what, unlabelled, lossWeights] of [
     [6, 'an even batch, every sample labelled', {}, undefined],
     [7, 'an odd batch, some samples without labels (one half with none for emotion)', { emotion: [0, 1, 2, 3], landmarks: [5] }, undefined],
-    // (tiny preset only: on the odd-channel network, at this point of the dropout sequence, the two-thread
-    // step differs from the one-thread step by about 1% in the gradients that reach the landmark
-    // re-encoder, with or without loss weights)
-    ...(backbone === 'tiny' ? ([[7, 'loss weights per task and iteration, some 0', { emotion: [0, 1, 2, 3] }, { parsing: [0.5, 2], landmarks: 3, emotion: [0, 1.5] }]] as const) : []),
+    [7, 'loss weights per task and iteration, some 0', { emotion: [0, 1, 2, 3] }, { parsing: [0.5, 2], landmarks: 3, emotion: [0, 1.5] }],
   ] as const) {
-    it(`gives the one-thread gradients, losses and moving statistics up to float rounding: ${what}`, async () => {
+    it(`is the one-thread step computed in two parts, up to float rounding: ${what}`, async () => {
       const data = batch(net, b, 11 + b, unlabelled as Record<string, number[]>);
       const variables = net.variables({ backbone: true, bnKey: 'parsing', decoders: ['parsing', 'landmarks', 'emotion'], reencoders: ['parsing', 'landmarks', 'emotion'] });
       const opts = { bnKey: net.plugin('emotion').bnKey, iterations: 1, variables, ...(lossWeights ? { lossWeights } : {}) };
@@ -119,22 +267,62 @@ for (const [what, backbone] of [
       const oneStats = movingStats();
       const rng1 = net.rng.getState();
 
+      // one thread again, recording the whole batch's batch-norm figures
       restore(stats0);
       net.rng.setState(rng0);
-      const two = await threads.computeGradients(data.images, data.targets, opts);
+      const recorder = new ReplayReducer();
+      const previous = setBatchStatsReducer(recorder);
+      let recorded: Map<string, Float32Array>;
+      try {
+        const r = net.computeGradients(data.images, data.targets, { ...opts, training: true });
+        recorded = values(r.grads);
+        tf.dispose(Object.values(r.grads));
+      } finally {
+        setBatchStatsReducer(previous);
+      }
+
+      restore(stats0);
+      net.rng.setState(rng0);
+      const exchanges = recordExchanges();
+      let two: Awaited<ReturnType<GradientThreads['computeGradients']>>;
+      try {
+        two = await threads.computeGradients(data.images, data.targets, opts);
+      } finally {
+        exchanges.stop();
+      }
       const twoGrads = values(two.grads);
       tf.dispose(Object.values(two.grads));
+      const twoStats = movingStats();
 
       expect([...twoGrads.keys()].sort()).toEqual([...oneGrads.keys()].sort());
-      const g = compare(oneGrads, twoGrads);
-      expect(g.rel, `worst gradient ${g.relName}`).toBeLessThan(2e-4);
-      expect(g.tiny).toBeLessThan(1e-6);
-      const s = compare(oneStats, movingStats());
+      const s = compare(oneStats, twoStats);
       expect(s.rel, `worst moving statistic ${s.relName}`).toBeLessThan(1e-5);
-      if (process.env.DEBUG_THREADS) console.log(g, s);
       expect(net.rng.getState()).toBe(rng1);
       expect(two.total).toBeCloseTo(one.total, 5);
       for (const [task, ls] of Object.entries(one.losses)) ls.forEach((l, i) => expect(two.losses[task][i]).toBeCloseTo(l, 5));
+
+      const h = Math.ceil(b / 2);
+      // (1)
+      expect(figuresDiff(forward(recorder.own), forward(exchanges.whole))).toBeLessThan(1e-5);
+      // (2)
+      const [a2, b2] = [new ReplayReducer(exchanges.whole), new ReplayReducer(exchanges.whole)];
+      const replayed = compare(twoGrads, plus(part(data, 0, h, a2, opts, rng0), part(data, h, b, b2, opts, rng0)));
+      expect(replayed.rel, `worst gradient ${replayed.relName}`).toBeLessThan(1e-6);
+      expect(replayed.tiny).toBeLessThan(1e-8);
+      expect(figuresDiff(exchanges.own, a2.own)).toBe(0);
+      const [ownA, ownB] = [backward(a2.own), backward(b2.own)];
+      const sums = ownA.map((x, i) => figures('sums', x.n + ownB[i].n, x.values.map((v, k) => v + ownB[i].values[k])));
+      expect(figuresDiff(backward(exchanges.whole), sums)).toBeLessThan(1e-12);
+      // (3)
+      const [a3, b3] = [new ReplayReducer(recorder.own), new ReplayReducer(recorder.own)];
+      const g = compare(recorded, plus(part(data, 0, h, a3, opts, rng0), part(data, h, b, b3, opts, rng0)));
+      expect(g.rel, `worst gradient ${g.relName}`).toBeLessThan(5e-5);
+      expect(g.tiny).toBeLessThan(1e-6);
+      if (process.env.DEBUG_THREADS) console.log({ replayed, parts: g, direct: compare(oneGrads, twoGrads), stats: s });
+
+      // the replays updated the moving statistics and drew dropout masks: back to after the two-thread step
+      restore(twoStats);
+      net.rng.setState(rng1);
       // nothing left behind on this thread
       expect(tf.memory().numTensors).toBe(before);
       data.dispose();
