@@ -28,7 +28,7 @@ export type { BatchNormArgs, Conv2DArgs, DenseArgs } from './nn/layers';
 export { Backbone, BACKBONE_PRESETS, resolveBackboneConfig } from './backbone';
 export type { BackboneConfig, BackbonePresetName, Site } from './backbone';
 export { IntegratedNetwork, DEFAULT_NETWORK_CONFIG } from './network';
-export type { ForwardOptions, ForwardResult, InferenceOptions, NetworkConfig, VariableSelection } from './network';
+export type { ColourMode, ForwardOptions, ForwardResult, InferenceOptions, NetworkConfig, VariableSelection } from './network';
 export { checkLossWeights, fixedLossWeighting } from './loss-weighting';
 export type { FixedLossWeightingOptions, LossWeighting, LossWeightingContext, LossWeights } from './loss-weighting';
 export { saveNetwork, loadNetwork, NETWORK_FORMAT, NETWORK_FORMAT_VERSION } from './io';

@@ -34,9 +34,21 @@ export interface NetworkConfig {
    * `'rgb'` (default): the network sees colour. `'grey'`: every input is turned to its luminance
    * (ITU-R BT.601 weights, in all three channels) before the backbone, for networks that learnt from
    * grey images only (FER2013): a colour photo then looks to them as their training faces did.
+   *
+   * Or one of them per batch-norm key, `{ emotion: 'grey' }` (keys left out are `'rgb'`; a key the
+   * network does not have is an error): each forward pass sees its input as its key
+   * ({@link ForwardOptions.bnKey}) says, so an integrated network whose emotion data are grey (FER2013)
+   * while parsing and landmarks learn from colour photos reads emotion from the luminance and the
+   * other tasks from colour, in training and in inference (one pass per key). This holds with
+   * `sharedBatchNorm` too (a pass keeps its task's key, only the batch-norm parameters are shared);
+   * a pass through a key that is not one of the network's (`SHARED_BN_KEY`) needs every key to have
+   * the same colour.
    */
-  colour: 'rgb' | 'grey';
+  colour: ColourMode | Record<string, ColourMode>;
 }
+
+/** How a forward pass sees its input: in colour, or as its luminance ({@link NetworkConfig.colour}). */
+export type ColourMode = 'rgb' | 'grey';
 
 export const DEFAULT_NETWORK_CONFIG: NetworkConfig = {
   backbone: 'small',
@@ -51,7 +63,7 @@ export const DEFAULT_NETWORK_CONFIG: NetworkConfig = {
 export interface ForwardOptions {
   /** Batch statistics, dropout and moving-statistics updates. Default false. */
   training?: boolean;
-  /** Batch-norm key; default the first plugin's. */
+  /** Batch-norm key; default the first plugin's. It also decides whether the input is turned grey ({@link NetworkConfig.colour}). */
   bnKey?: string;
   /** Interaction iterations for this pass; default the network's ITER. */
   iterations?: number;
@@ -129,10 +141,12 @@ export class IntegratedNetwork {
       names.add(p.name);
     }
     this.config = { ...DEFAULT_NETWORK_CONFIG, ...config };
-    validateConfig(this.config);
+    this.bnKeys = [...new Set(plugins.map((p) => p.bnKey))];
+    validateConfig(this.config, this.bnKeys);
+    // (a copy: the caller's record changing later does not change the network)
+    if (typeof this.config.colour === 'object') this.config.colour = { ...this.config.colour };
     this.backboneConfig = resolveBackboneConfig(this.config.backbone) as Required<BackboneConfig>;
     this.plugins = plugins;
-    this.bnKeys = [...new Set(plugins.map((p) => p.bnKey))];
     this.rng = new Rng(this.config.seed ^ 0x5bd1e995);
     this.params = new ParamStore(new Rng(this.config.seed));
     const bnOpts = { keys: this.bnKeys, shared: this.config.sharedBatchNorm };
@@ -200,6 +214,24 @@ export class IntegratedNetwork {
     return this.config.iterations > 0 || this.config.initialFeedback === 'prior';
   }
 
+  /**
+   * How a forward pass through batch-norm key `bnKey` sees its input ({@link NetworkConfig.colour}):
+   * `'grey'` (turned to its luminance) or `'rgb'`. A key that is not one of the network's (a pass
+   * through `SHARED_BN_KEY`, or any key with `sharedBatchNorm`) has the colour every key shares, and
+   * is an error when keys differ.
+   */
+  colourOf(bnKey: string): ColourMode {
+    const c = this.config.colour;
+    if (typeof c === 'string') return c;
+    if (this.bnKeys.includes(bnKey)) return c[bnKey] ?? 'rgb';
+    const each = this.bnKeys.map((k) => `${k} ${c[k] ?? 'rgb'}`);
+    const modes = new Set(this.bnKeys.map((k) => c[k] ?? 'rgb'));
+    if (modes.size === 1) return [...modes][0];
+    throw new Error(
+      `a pass through batch-norm key "${bnKey}" has no colour: network.colour differs between the network's keys (${each.join(', ')}); pass one of them as bnKey`,
+    );
+  }
+
   /** A fresh forward context. */
   context(opts: ForwardOptions = {}): ForwardContext {
     const bnKey = opts.bnKey ?? this.plugins[0].bnKey;
@@ -226,7 +258,8 @@ export class IntegratedNetwork {
     if (iterations > 0 && !this.usesFeedback()) {
       throw new Error(`this network was built with iterations 0 and has no integrator; it cannot run ${iterations} iterations`);
     }
-    const x = tf.mul(tf.sub(this.config.colour === 'grey' ? luminance(images) : images, 0.5), 2) as tf.Tensor4D;
+    // the pass's batch-norm key decides whether it sees colour or luminance (config.colour)
+    const x = tf.mul(tf.sub(this.colourOf(ctx.bnKey) === 'grey' ? luminance(images) : images, 0.5), 2) as tf.Tensor4D;
     const batch = images.shape[0];
     const result: ForwardResult = { raw: [], predictions: [] };
     let feedback: Record<string, tf.Tensor> | null =
@@ -490,9 +523,19 @@ export function luminance(images: tf.Tensor4D): tf.Tensor4D {
   });
 }
 
-function validateConfig(c: NetworkConfig): void {
-  if (c.colour !== 'rgb' && c.colour !== 'grey') {
-    throw new Error(`network.colour must be 'rgb' or 'grey', got ${String(c.colour)}`);
+const COLOUR_MODES: readonly string[] = ['rgb', 'grey'] satisfies ColourMode[];
+
+function validateConfig(c: NetworkConfig, bnKeys: readonly string[]): void {
+  const colour: unknown = c.colour;
+  if (typeof colour === 'object' && colour !== null && !Array.isArray(colour)) {
+    for (const [key, mode] of Object.entries(colour)) {
+      if (!bnKeys.includes(key)) {
+        throw new Error(`network.colour names batch-norm key "${key}", which this network does not have: its keys are ${bnKeys.join(', ')}`);
+      }
+      if (!COLOUR_MODES.includes(mode as string)) throw new Error(`network.colour.${key} must be 'rgb' or 'grey', got ${JSON.stringify(mode) ?? String(mode)}`);
+    }
+  } else if (!COLOUR_MODES.includes(colour as string)) {
+    throw new Error(`network.colour must be 'rgb' or 'grey', or one of them per batch-norm key ({ ${bnKeys[0]}: 'grey' }), got ${JSON.stringify(colour) ?? String(colour)}`);
   }
   if (!Number.isInteger(c.iterations) || c.iterations < 0 || c.iterations > 16) {
     throw new Error(`network.iterations must be an integer from 0 to 16, got ${String(c.iterations)}`);

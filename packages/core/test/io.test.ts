@@ -86,6 +86,26 @@ describe('save and load', () => {
     for (const n of [net, net2, loaded, old]) n.dispose();
   });
 
+  it('keeps a colour per batch-norm key through save and load, each key\'s pass as before', async () => {
+    const net = new IntegratedNetwork([mapTask(), vectorTask()], { ...config, colour: { vector: 'grey' } });
+    const path = join(dir, 'colour-by-key');
+    await saveNetwork(net, fileSystemHandler(path));
+    const topo = JSON.parse(await readFile(join(path, 'model.json'), 'utf8')).modelTopology;
+    expect(topo.network.colour).toEqual({ vector: 'grey' });
+    const loaded = await loadNetwork(fileSystemHandler(path), [mapTask(), vectorTask()], { expectConfig: { colour: { vector: 'grey' } } });
+    expect(loaded.config.colour).toEqual({ vector: 'grey' });
+    expect([loaded.colourOf('map'), loaded.colourOf('vector')]).toEqual(['rgb', 'grey']);
+    const x = tf.randomUniform([2, 32, 32, 3], 0, 1, 'float32', 4) as tf.Tensor4D;
+    for (const key of ['map', 'vector']) expect(await outputs(loaded, x, key)).toEqual(await outputs(net, x, key));
+    // a model whose record names a key its plugins do not have is refused, naming the keys
+    topo.network.colour = { vectr: 'grey' };
+    await writeFile(join(path, 'model.json'), JSON.stringify({ ...JSON.parse(await readFile(join(path, 'model.json'), 'utf8')), modelTopology: topo }));
+    await expect(loadNetwork(fileSystemHandler(path), [mapTask(), vectorTask()])).rejects.toThrow(/network\.colour names batch-norm key "vectr", which this network does not have: its keys are map, vector/);
+    x.dispose();
+    net.dispose();
+    loaded.dispose();
+  });
+
   it('round-trips through an in-memory handler (what a browser uses)', async () => {
     const net = await trainedNetwork();
     let saved: tf.io.ModelArtifacts | undefined;

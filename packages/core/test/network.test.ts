@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { discardMovingStatUpdates, IntegratedNetwork, selectBackend, type LabelTransform, type NetworkConfig } from '../src/index';
+import { discardMovingStatUpdates, IntegratedNetwork, selectBackend, SHARED_BN_KEY, type LabelTransform, type NetworkConfig } from '../src/index';
+import { luminance } from '../src/network';
 import { mapTask, vectorTask } from './dummy-plugins';
 import { expectFiniteDifferences } from './numeric';
 
@@ -366,6 +367,94 @@ describe('colour', () => {
     tf.dispose([x, y]);
     grey.dispose();
     rgb.dispose();
+  });
+
+  describe('per batch-norm key', () => {
+    // an integrated network whose emotion data are grey (FER2013) and whose parsing data are colour
+    const tasks = () => [mapTask('parsing'), vectorTask('emotion')];
+    /** Every task's raw outputs at the last iteration of one pass through `bnKey`. */
+    const pass = (net: IntegratedNetwork, input: tf.Tensor4D, bnKey: string) =>
+      tf.tidy(() => {
+        const raw = net.forward(input, net.context({ bnKey })).raw.at(-1)!;
+        return { parsing: Array.from(raw.parsing.dataSync()), emotion: Array.from(raw.emotion.dataSync()) };
+      });
+    const maxDiff = (a: number[], b: number[]) => Math.max(...a.map((v, i) => Math.abs(v - b[i])));
+
+    it("{ emotion: 'grey' }: the emotion key's pass sees the luminance, the other key's pass colour (same weights, exactly)", () => {
+      const mixed = new IntegratedNetwork(tasks(), { ...tinyConfig, colour: { emotion: 'grey' } });
+      const rgb = new IntegratedNetwork(tasks(), { ...tinyConfig });
+      expect(mixed.colourOf('emotion')).toBe('grey');
+      expect(mixed.colourOf('parsing')).toBe('rgb');
+      const x = images(2, 32);
+      const y = luminance(x);
+      // through emotion: what the same weights answer to the grey image, bit for bit, and not what they answer to colour
+      const emotion = pass(mixed, x, 'emotion');
+      expect(emotion).toEqual(pass(rgb, y, 'emotion'));
+      expect(maxDiff(emotion.emotion, pass(rgb, x, 'emotion').emotion)).toBeGreaterThan(1e-4);
+      // through parsing (not listed: rgb): the colour answer, bit for bit, and not the grey one
+      const parsing = pass(mixed, x, 'parsing');
+      expect(parsing).toEqual(pass(rgb, x, 'parsing'));
+      expect(maxDiff(parsing.parsing, pass(rgb, y, 'parsing').parsing)).toBeGreaterThan(1e-4);
+      tf.dispose([x, y]);
+      mixed.dispose();
+      rgb.dispose();
+    });
+
+    it('taskPredictions reads each task through its own key with that key\'s colour (and every task with the colour of a bnKey given)', () => {
+      const mixed = new IntegratedNetwork(tasks(), { ...tinyConfig, colour: { emotion: 'grey', parsing: 'rgb' } });
+      const rgb = new IntegratedNetwork(tasks(), { ...tinyConfig });
+      const x = images(2, 32, 9);
+      const y = luminance(x);
+      const read = (preds: Record<string, tf.Tensor>) => {
+        const out = Object.fromEntries(Object.entries(preds).map(([k, t]) => [k, Array.from(t.dataSync())]));
+        tf.dispose(Object.values(preds));
+        return out;
+      };
+      const last = (net: IntegratedNetwork, input: tf.Tensor4D, bnKey: string, task: string) =>
+        tf.tidy(() => Array.from(net.forward(input, net.context({ bnKey })).predictions.at(-1)![task].dataSync()));
+      const preds = read(mixed.taskPredictions(x));
+      expect(preds.parsing).toEqual(last(rgb, x, 'parsing', 'parsing'));
+      expect(preds.emotion).toEqual(last(rgb, y, 'emotion', 'emotion'));
+      // one key for every task: that key's colour for all of them
+      const throughEmotion = read(mixed.taskPredictions(x, { bnKey: 'emotion' }));
+      expect(throughEmotion.parsing).toEqual(last(rgb, y, 'emotion', 'parsing'));
+      expect(maxDiff(throughEmotion.parsing, last(rgb, x, 'emotion', 'parsing'))).toBeGreaterThan(1e-4);
+      tf.dispose([x, y]);
+      mixed.dispose();
+      rgb.dispose();
+    });
+
+    it('refuses a key the network does not have, naming its keys, and a colour that is not rgb or grey, naming the key', () => {
+      expect(() => new IntegratedNetwork(tasks(), { ...tinyConfig, colour: { emotoin: 'grey' } })).toThrow(
+        /^network\.colour names batch-norm key "emotoin", which this network does not have: its keys are parsing, emotion$/,
+      );
+      expect(() => new IntegratedNetwork(tasks(), { ...tinyConfig, colour: { emotion: 'gray' as 'grey' } })).toThrow(/^network\.colour\.emotion must be 'rgb' or 'grey', got "gray"$/);
+      expect(() => new IntegratedNetwork(tasks(), { ...tinyConfig, colour: ['grey'] as unknown as 'grey' })).toThrow(/^network\.colour must be 'rgb' or 'grey', or one of them per batch-norm key \(\{ parsing: 'grey' \}\), got \["grey"\]$/);
+      expect(() => new IntegratedNetwork(tasks(), { ...tinyConfig, colour: null as unknown as 'grey' })).toThrow(/^network\.colour must be/);
+      // the network keeps its own copy of the record
+      const colour: Record<string, 'rgb' | 'grey'> = { emotion: 'grey' };
+      const net = new IntegratedNetwork(tasks(), { ...tinyConfig, iterations: 0, colour });
+      colour.parsing = 'grey';
+      expect(net.colourOf('parsing')).toBe('rgb');
+      net.dispose();
+    });
+
+    it('with shared batch norm each pass still sees its own key\'s colour; a pass through the shared key needs one colour for all keys', () => {
+      const shared = new IntegratedNetwork(tasks(), { ...tinyConfig, sharedBatchNorm: true, colour: { emotion: 'grey' } });
+      const rgb = new IntegratedNetwork(tasks(), { ...tinyConfig, sharedBatchNorm: true });
+      const x = images(1, 32, 5);
+      const y = luminance(x);
+      expect(pass(shared, x, 'emotion')).toEqual(pass(rgb, y, 'emotion'));
+      expect(pass(shared, x, 'parsing')).toEqual(pass(rgb, x, 'parsing'));
+      expect(() => pass(shared, x, SHARED_BN_KEY)).toThrow(
+        /^a pass through batch-norm key "shared" has no colour: network\.colour differs between the network's keys \(parsing rgb, emotion grey\); pass one of them as bnKey$/,
+      );
+      const allGrey = new IntegratedNetwork(tasks(), { ...tinyConfig, sharedBatchNorm: true, colour: { emotion: 'grey', parsing: 'grey' } });
+      expect(allGrey.colourOf(SHARED_BN_KEY)).toBe('grey');
+      expect(pass(allGrey, x, SHARED_BN_KEY)).toEqual(pass(rgb, y, SHARED_BN_KEY));
+      tf.dispose([x, y]);
+      for (const n of [shared, rgb, allGrey]) n.dispose();
+    });
   });
 });
 

@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, r
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { checkFraming, loadNetwork, resolveBackboneConfig, saveNetwork, selectBackend } from '@ifan/core';
+import { checkFraming, loadNetwork, resolveBackboneConfig, saveNetwork, selectBackend, type NetworkConfig } from '@ifan/core';
 import { fileSystemHandler } from '@ifan/core/node';
 import { recordOutputs } from '../test/expected';
 import type { PretrainedInfo } from '../src/index';
@@ -36,7 +36,9 @@ const { values } = parseArgs({
     // a photo's face as the data set's crops do (packages/trainer/scripts/measure-framing.ts measures it)
     'keypoint-box-scale': { type: 'string' },
     // 'grey' for a network that learnt from grey images only (FER2013): photos are turned grey before it
-    // (the same network on its grey training images: its figures do not change)
+    // (the same network on its grey training images: its figures do not change); or a colour per
+    // batch-norm key, KEY=grey[,KEY=rgb] (keys left out: rgb), e.g. emotion=grey for an integrated
+    // network whose emotion data were grey and whose other tasks' data were colour
     colour: { type: 'string' },
     // parsing trained with class weights w: decision weights w^-a (scripts/decision-weights.ts picks a)
     'decision-power': { type: 'string' },
@@ -46,6 +48,7 @@ const { values } = parseArgs({
   },
 });
 if (!values.run || !values.name) throw new Error('add-model: give --run RUN_DIR and --name NAME');
+const colour = values.colour === undefined ? undefined : parseColour(values.colour);
 const run = resolve(values.run);
 const name = values.name;
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', 'models');
@@ -75,8 +78,6 @@ const plugins = config.tasks.map((t) => {
   return task.create(weights ? { ...options, decisionWeights: weights.map((w) => Number((w ** -decisionPower!).toPrecision(4))) } : options);
 });
 const handler = fileSystemHandler(src);
-const colour = values.colour;
-if (colour !== undefined && colour !== 'rgb' && colour !== 'grey') throw new Error(`add-model: --colour must be rgb or grey, got ${colour}`);
 const net = await loadNetwork(
   colour === undefined
     ? handler
@@ -107,6 +108,22 @@ const at: Validation = values.eval
   : existsSync(join(run, 'validation.jsonl'))
     ? validationAt(state?.step)
     : fromEvalFile(join(run, 'val-eval.json'));
+/**
+ * `--colour`: `rgb`, `grey`, or a colour per batch-norm key, `KEY=grey[,KEY=rgb]` (`emotion=grey`).
+ * The keys are checked against the network's when it is loaded (an unknown key is an error naming them).
+ */
+function parseColour(text: string): NetworkConfig['colour'] {
+  if (text === 'rgb' || text === 'grey') return text;
+  const out: Record<string, 'rgb' | 'grey'> = {};
+  for (const part of text.split(',')) {
+    const m = /^([^=\s]+)=(rgb|grey)$/.exec(part.trim());
+    if (!m) throw new Error(`add-model: --colour must be rgb, grey or KEY=grey[,KEY=rgb] (a colour per batch-norm key, e.g. emotion=grey), got ${JSON.stringify(text)}`);
+    if (Object.hasOwn(out, m[1])) throw new Error(`add-model: --colour gives batch-norm key ${m[1]} twice`);
+    out[m[1]] = m[2] as 'rgb' | 'grey';
+  }
+  return out;
+}
+
 function validationAt(step: number | undefined): Validation {
   const lines = readFileSync(join(run, 'validation.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Validation);
   const line = step === undefined ? lines[lines.length - 1] : lines.find((v) => v.step === step);
