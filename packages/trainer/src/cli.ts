@@ -208,7 +208,7 @@ function ifanProgram(io: CliIO, exit: (code: number) => void): Command {
         '(chance, majority class, mean shape), demo.png and overlays.',
     )
     .option('--out <dir>', 'output folder', 'ifan-demo')
-    .option('--faces <n>', "every task's training faces (default: 240 parsing, 480 landmarks, 720 emotion)", intFlag('--faces', 10))
+    .option('--faces <n>', "every task's training faces (default: 240 parsing, 480 landmarks, 1080 emotion)", intFlag('--faces', 10))
     .option('--epochs <n>', 'stage-1 epochs per data set (default: 10)', intFlag('--epochs', 0))
     .option('--rounds <n>', 'stage-2 rounds (default: 60)', intFlag('--rounds', 0))
     .option('--preset <name>', `backbone preset: ${PRESETS}`, presetFlag)

@@ -145,7 +145,9 @@ const network = z.strictObject({
   sharedBatchNorm: bool().describe('One batch-norm parameter set for every key (paper 4.3.3). Default false.'),
   initialFeedback: oneOf(['none', 'prior']).describe('What iteration 0 sees as feedback: "none" (default, eqn 4) or each task\'s re-encoded prior.'),
   seed: seed().describe('Seed of the weight initialisation and dropout. Default 1.'),
-  colour: oneOf(['rgb', 'grey']).describe('"rgb" (default), or "grey": every input turned to its luminance first, for networks that learn from grey images only (FER2013), so colour photos look like their training faces.'),
+  colour: z
+    .union([oneOf(['rgb', 'grey']), z.record(z.string(), oneOf(['rgb', 'grey']))], { error: expecting('"rgb", "grey" or one of them per batch-norm key ({ "emotion": "grey" })') })
+    .describe('"rgb" (default), or "grey": every input turned to its luminance first, for networks that learn from grey images only (FER2013), so colour photos look like their training faces. Or one of them per batch-norm key, e.g. { "emotion": "grey" } for an integrated network whose emotion data are grey while parsing and landmarks learn from colour: each key\'s forward pass sees its input so (keys left out are "rgb").'),
 }) satisfies z.ZodType<NetworkConfig>;
 
 const LR_TYPES = ['constant', 'linear', 'exponential', 'cosine'] as const;
@@ -287,6 +289,10 @@ export const dataSpecSchema = z
       split: z.string().optional().describe('Split passed to the loader, where the format has several (FORMAT:PATH#SPLIT in a string).'),
       count: int(1).optional().describe('synthetic: number of faces.'),
       seed: seed().optional().describe('synthetic: seed. Default the run\'s seed.'),
+      face: z
+        .record(z.string(), z.unknown())
+        .optional()
+        .describe('synthetic: face options of @ifan/synthetic over those of the task\'s domain (e.g. { "intensity": [1, 1] }: every expression at full strength).'),
       limit: int(1).optional().describe('Use at most this many samples, a seeded random subset (taken before validation and test splits are carved).'),
     },
     { error: objectError('{ format, path }') },

@@ -176,7 +176,19 @@ export async function loadData(
     if (!domain) throw new ConfigError(`${field}.format`, `task ${plugin.name} has no synthetic data`);
     const count = spec.count!;
     const splitSalt = { train: 0, val: 1, test: 2 }[split] ?? 3;
-    ds = syntheticDataset({ count, domain, seed: (spec.seed ?? seed) * 7 + splitSalt, task: domain, name: `synthetic-${plugin.name}${split === 'train' ? '' : `-${split}`}` });
+    try {
+      ds = syntheticDataset({
+        ...spec.face,
+        count,
+        domain,
+        seed: (spec.seed ?? seed) * 7 + splitSalt,
+        task: domain,
+        name: `synthetic-${plugin.name}${split === 'train' ? '' : `-${split}`}`,
+      });
+    } catch (err) {
+      if (!spec.face) throw err;
+      throw new ConfigError(`${field}.face`, (err as Error).message);
+    }
   } else {
     const loading = plugin as TaskPlugin & Partial<DatasetLoading>;
     if (typeof loading.loadDataset !== 'function' || !loading.formats) {

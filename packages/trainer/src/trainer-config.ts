@@ -92,6 +92,14 @@ export function resolveTrainerOptions(options: TrainerOptions): { config: Resolv
     evalBatchSize: options.evalBatchSize,
   });
   const lossWeighting = resolveLossWeighting(options.lossWeighting, names, settings.network.iterations);
+  // a colour per batch-norm key names keys the network has (the schema cannot know them)
+  const colour = settings.network.colour;
+  if (typeof colour === 'object') {
+    const bnKeys = [...new Set(plugins.map((p) => p.bnKey))];
+    for (const key of Object.keys(colour)) {
+      if (!bnKeys.includes(key)) throw new ConfigError(`network.colour.${key}`, `unknown batch-norm key "${key}": the network's keys are ${bnKeys.join(', ')}`);
+    }
+  }
 
   const config: ResolvedTrainConfig = {
     tasks: plugins.map((p) => ({ name: p.name, bnKey: p.bnKey, config: p.config })),

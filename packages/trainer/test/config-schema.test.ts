@@ -34,6 +34,9 @@ describe('the run-configuration schema', () => {
     ['backbone layout', { tasks: t, network: { backbone: { inputSize: 100, blocks: 3, layersPerBlock: 2, growthRate: 4, stemChannels: 8 } } }, /^network\.backbone\.inputSize: 100 is not divisible by 2\^blocks = 8/],
     ['augmentation', { tasks: t, augment: true }, /^augment: must be false or \{ geometry\?, color\? \}, got true/],
     ['not a finite number', { tasks: t, seed: Infinity }, /^seed: must be an integer from 0 to 4294967295, got Infinity/],
+    ['a colour that is neither rgb nor grey', { tasks: t, network: { colour: 'gray' } }, /^network\.colour: must be "rgb", "grey" or one of them per batch-norm key \(\{ "emotion": "grey" \}\), got "gray"$/],
+    ['a colour that is not a string or an object', { tasks: t, network: { colour: 3 } }, /^network\.colour: must be "rgb", "grey" or one of them per batch-norm key \(\{ "emotion": "grey" \}\), got 3$/],
+    ['a bad colour of one batch-norm key', { tasks: t, network: { colour: { parsing: 'rgb', emotion: 'gray' } } }, /^network\.colour\.emotion: must be "rgb" or "grey", got "gray"$/],
     ['loss weighting by an unknown name', { tasks: t, lossWeighting: { type: 'equal' } }, /^lossWeighting\.type: must be "fixed", got "equal"/],
     ['loss weighting not an object', { tasks: t, lossWeighting: 'sum' }, /^lossWeighting: must be \{ type, tasks\?, iterations\? \}, got "sum"/],
     ['a negative task weight', { tasks: t, lossWeighting: { type: 'fixed', tasks: { emotion: -1 } } }, /^lossWeighting\.tasks\.emotion: must be a finite number >= 0, got -1/],
@@ -64,6 +67,11 @@ describe('the run-configuration schema', () => {
         '  also out: must be a path, got 3',
       ]);
     }
+  });
+
+  it('accepts network.colour as "rgb", "grey" or one of them per batch-norm key', () => {
+    expect(checkRunConfig({ tasks: t, network: { colour: 'grey' } }).network?.colour).toBe('grey');
+    expect(checkRunConfig({ tasks: t, network: { colour: { emotion: 'grey', parsing: 'rgb' } } }).network?.colour).toEqual({ emotion: 'grey', parsing: 'rgb' });
   });
 
   it('a constant learning rate drops its unused final rate, as before', () => {

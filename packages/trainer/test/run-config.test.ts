@@ -22,6 +22,27 @@ describe('loadData', () => {
   });
 });
 
+describe('synthetic data specs', () => {
+  it('face options reach the generator (and its worker recipe); a bad one is the generator\'s clear error', async () => {
+    const plugin = emotionTask();
+    const plain = await loadData(plugin, { format: 'synthetic', count: 6 }, 'tasks.emotion.train', '.', 1, 'train');
+    const full = await loadData(plugin, { format: 'synthetic', count: 6, face: { intensity: [1, 1] } }, 'tasks.emotion.train', '.', 1, 'train');
+    const a = await plain.samples[0].load();
+    const b = await full.samples[0].load();
+    // same seed, same face and expression, but at full strength: the labels agree, the pixels do not
+    expect(b.labels).toEqual(a.labels);
+    const da = a.image.data as Uint8Array;
+    const db = b.image.data as Uint8Array;
+    let differ = 0;
+    for (let i = 0; i < da.length; i++) if (da[i] !== db[i]) differ++;
+    expect(differ).toBeGreaterThan(0);
+    expect(JSON.stringify(full.recipe?.args)).toContain('"intensity":[1,1]');
+    await expect(loadData(plugin, { format: 'synthetic', count: 2, face: { intensity: [2, 3] } }, 'tasks.emotion.train', '.', 1, 'train')).rejects.toThrow(
+      /tasks\.emotion\.train\.face.*intensity: expected \[lo, hi\]/,
+    );
+  });
+});
+
 describe('data loading lives behind the task packages\' /node entries', () => {
   it('a model-only plugin (main entry) reads synthetic data but names the /node factory for files', async () => {
     const plugin = emotionTask();

@@ -264,6 +264,8 @@ describe('configuration errors name the field', () => {
     ['bad iterations', (o) => ({ ...o, network: { iterations: 1.5 } }), /^network\.iterations: must be an integer/],
     ['bad preset', (o) => ({ ...o, network: { backbone: 'huge' as never } }), /^network\.backbone: unknown backbone preset "huge"/],
     ['bad augmentation', (o) => ({ ...o, augment: { geometry: { scale: [1.2, 0.8] } } }), /^augment\.geometry\.scale\[1\]: must be a finite number >= 1.2/],
+    ['colour of an unknown batch-norm key', (o) => ({ ...o, network: { colour: { vector: 'grey', vectr: 'grey' } } }), /^network\.colour\.vectr: unknown batch-norm key "vectr": the network's keys are map, vector$/],
+    ['bad colour of a key', (o) => ({ ...o, network: { colour: { vector: 'gray' as 'grey' } } }), /^network\.colour\.vector: must be "rgb" or "grey", got "gray"$/],
   ];
   it.each(cases)('%s', (_name, edit, message) => {
     let error: unknown;
