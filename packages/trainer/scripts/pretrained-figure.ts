@@ -27,23 +27,27 @@ const photo = await decodeImage(photoPath);
 const detector = await createDetector();
 const faces = await detector.detect(photo);
 if (faces.length === 0) throw new Error(`no face found in ${photoPath}`);
-// the rows show the faces and a little around them
-const xs = faces.flatMap((f) => [f.box[0], f.box[0] + f.box[2]]);
-const ys = faces.flatMap((f) => [f.box[1], f.box[1] + f.box[3]]);
-// (the emotion model frames a face more loosely than the others: its box and label reach further out)
-const pad = 0.3 * Math.max(...faces.map((f) => f.box[2]));
-const left = Math.max(0, Math.floor(Math.min(...xs) - pad));
-const top = Math.max(0, Math.floor(Math.min(...ys) - pad));
-const width = Math.min(photo.width, Math.ceil(Math.max(...xs) + pad)) - left;
-const height = Math.min(photo.height, Math.ceil(Math.max(...ys) + pad)) - top;
-const rows: Buffer[] = [];
-const W = 1000;
+const analyses: { overlay: NonNullable<Awaited<ReturnType<typeof analyzeFaces>>['overlay']>; crops: number[][][] }[] = [];
 for (const info of PRETRAINED) {
   const model = await loadPretrained(info.name);
-  const { overlay } = await analyzeFaces(photo, { model, boxes: faces.map((f) => f.framingBox) });
+  const result = await analyzeFaces(photo, { model, boxes: faces.map((f) => f.framingBox) });
   model.net.dispose();
+  analyses.push({ overlay: result.overlay!, crops: result.faces.map((f) => f.crop) });
+}
+// the rows show every model's face crops and a little around them, with room above for the labels
+// (each model frames a face its own way: the emotion model more loosely than the others)
+const corners = analyses.flatMap((a) => a.crops.flat());
+const side = Math.max(...faces.map((f) => f.box[2]));
+const pad = 0.1 * side;
+const left = Math.max(0, Math.floor(Math.min(...corners.map((c) => c[0])) - pad));
+const top = Math.max(0, Math.floor(Math.min(...corners.map((c) => c[1])) - pad - 0.15 * side));
+const width = Math.min(photo.width, Math.ceil(Math.max(...corners.map((c) => c[0])) + pad)) - left;
+const height = Math.min(photo.height, Math.ceil(Math.max(...corners.map((c) => c[1])) + pad)) - top;
+const rows: Buffer[] = [];
+const W = 1000;
+for (const { overlay } of analyses) {
   rows.push(
-    await sharp(Buffer.from(overlay!.data), { raw: { width: overlay!.width, height: overlay!.height, channels: 3 } })
+    await sharp(Buffer.from(overlay.data), { raw: { width: overlay.width, height: overlay.height, channels: 3 } })
       .extract({ left, top, width, height })
       .resize(W)
       .png()
