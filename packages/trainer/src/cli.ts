@@ -205,13 +205,16 @@ function ifanProgram(io: CliIO, exit: (code: number) => void): Command {
     .description(
       'Synthetic data sets (one per task, different image statistics), the integrated network trained on all three with the ' +
         'hybrid strategy, single-task baselines, tables that say by how much each model beats the trivial baselines ' +
-        '(chance, majority class, mean shape), demo.png and overlays.',
+        '(chance, majority class, mean shape), demo.png and overlays; then the shipped models of @ifan/models on a photo of ' +
+        'real faces (pretrained.jpg, and what each model says of each face), when a photo is at hand and @ifan/detect is installed.',
     )
     .option('--out <dir>', 'output folder', 'ifan-demo')
     .option('--faces <n>', "every task's training faces (default: 240 parsing, 480 landmarks, 1080 emotion)", intFlag('--faces', 10))
     .option('--epochs <n>', 'stage-1 epochs per data set (default: 10)', intFlag('--epochs', 0))
     .option('--rounds <n>', 'stage-2 rounds (default: 60)', intFlag('--rounds', 0))
     .option('--preset <name>', `backbone preset: ${PRESETS}`, presetFlag)
+    .option('--photo <file>', "a photo of real faces for the shipped models (default: the repository's docs/photos/sample6.jpg, when there)")
+    .option('--no-photo', 'skip the shipped models on a real photo')
     .option('--quiet', 'no progress output')
     .action(run(demo));
   return program;
@@ -815,7 +818,7 @@ function costTable(nets: { name: string; net: IntegratedNetwork }[]): string {
 
 async function demo(
   io: CliIO,
-  values: { out: string; faces?: number; epochs?: number; rounds?: number; preset?: BackbonePresetName; quiet?: boolean },
+  values: { out: string; faces?: number; epochs?: number; rounds?: number; preset?: BackbonePresetName; photo?: string | false; quiet?: boolean },
 ): Promise<number> {
   await backend();
   const result = await runDemo({
@@ -824,11 +827,13 @@ async function demo(
     pretrainEpochs: values.epochs,
     rounds: values.rounds,
     preset: values.preset,
+    // commander: --no-photo gives false, --photo FILE the file, neither nothing (the default photo)
+    photo: typeof values.photo === 'string' ? resolve(values.photo) : values.photo,
     progress: !values.quiet,
     log: (s) => io.stderr(`${s}\n`),
   });
   io.stdout(`${result.markdown}\n`);
-  io.stderr(`ifan demo: ${result.seconds.toFixed(0)} s wall, ${result.cpuSeconds.toFixed(0)} s CPU (all threads); tables, results, demo.png and overlays in ${result.outDir}\n`);
+  io.stderr(`ifan demo: ${result.seconds.toFixed(0)} s wall, ${result.cpuSeconds.toFixed(0)} s CPU (all threads); tables, results, demo.png${result.photo?.picture ? ', pretrained.jpg' : ''} and overlays in ${result.outDir}\n`);
   return 0;
 }
 

@@ -3,18 +3,23 @@
  * each labelled for its task only and each with its own image statistics (Helen-like colour photos,
  * darker MTFL-like web photos, grey FER-like crops); the integrated network trained on all three with
  * the cross-dataset hybrid strategy; each task also trained alone (the "Single Task" rows); the
- * paper's tables; overlays of the integrated network's predictions.
+ * paper's tables; overlays of the integrated network's predictions. Then, when a photo and the face
+ * detector are at hand, the shipped models of `@ifan/models` on real faces (`pretrained.jpg`).
  */
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { encodePng } from '@ifan/core/node';
+import { isAbsolute, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decodeImage, encodePng } from '@ifan/core/node';
 import { BACKBONE_PRESETS, type BackbonePresetName, type Dataset, type LabelledImage, type Sample, type TaskPlugin } from '@ifan/core';
 import type { DomainName } from '@ifan/synthetic';
 import { HELEN_11 } from '@ifan/task-parsing';
 import { baseline, inverseSqrtClassWeights, type BaselineOptions } from './baselines';
 import { demoFigure, type FigureFace } from './demo-figure';
 import { evaluate, type EvaluationResult } from './evaluate';
+import { loadFaceDetector, type FaceDetectorLike } from './faces';
 import { predictSamples } from './predict';
+import { describeFace, encodeJpeg, pretrainedPhoto } from './pretrained-photo';
 import { loadData, type DataSpec, type RunConfigFile } from './run-config';
 import { baselineSummary, resultsToMarkdown, type BaselineRun, type EvaluationRun } from './tables';
 import { taskEntry } from './tasks';
@@ -47,6 +52,12 @@ export interface DemoOptions {
   classWeights?: boolean;
   /** Draw the demo's picture (`demo.png`) and the per-face overlays. Default true. */
   figure?: boolean;
+  /**
+   * A photo of real faces for the shipped models of `@ifan/models` (`pretrained.jpg`, and a section of
+   * the results), or `false` for none. Default {@link DEMO_PHOTO} when it exists (in a clone of the
+   * repository). Needs `@ifan/detect` to find the faces: without it the step is skipped, said in one line.
+   */
+  photo?: string | false;
   progress?: boolean;
   log?: (line: string) => void;
 }
@@ -58,8 +69,10 @@ export interface DemoResult {
   baselines: BaselineRun[];
   /** One line per task: its baselines and by how much each model beats them. */
   summary: string[];
-  /** The summary, then every table (baselines as rows). */
+  /** The summary, then every table (baselines as rows), then the shipped models on a real photo when shown. */
   markdown: string;
+  /** The shipped models on a real photo; `null` when skipped (no photo, no detector, `photo: false`). */
+  photo: DemoPhotoResult | null;
   outDir: string;
   seconds: number;
   /** CPU seconds of the process (all its threads), user + system. */
@@ -102,6 +115,81 @@ const MARGIN = 0.1;
 const EMOTION_OPTIONS = { decodeFrom: { path: 'down', downsample: 4 }, dropout: 0 };
 const EMOTION_FACES = { intensity: [1, 1] };
 const AUGMENT = { geometry: { scale: [1, 1] as [number, number], shift: 0, rotationDeg: 0, flip: 0.5 } };
+
+/**
+ * The repository's photo of real faces (face-api's MIT-licensed demo photo, docs/photos/sample6.jpg),
+ * found from this file (src/ or dist/ of packages/trainer); absent where the package is installed.
+ */
+export const DEMO_PHOTO = fileURLToPath(new URL('../../../docs/photos/sample6.jpg', import.meta.url));
+
+export interface DemoPhotoResult {
+  /** The photo, as given. */
+  file: string;
+  faces: number;
+  /** `pretrained.jpg` in the out folder (none when no face was found). */
+  picture: string | null;
+  /** The results' section: a heading line, then one line per face. */
+  markdown: string;
+}
+
+export interface DemoPhotoOptions {
+  /** The photo, `false` for none; default {@link DEMO_PHOTO} (used when it exists). */
+  photo?: string | false;
+  outDir: string;
+  log?: (line: string) => void;
+  /** Loads the face detector. Default `loadFaceDetector` (`@ifan/detect`, an optional peer). */
+  loadDetector?: () => Promise<FaceDetectorLike & { dispose(): void }>;
+}
+
+/**
+ * The demo's last step: the shipped models on a photo of real faces, `pretrained.jpg` in the out
+ * folder and a section of the results. Skipped, with one line to `log` saying why and what to do,
+ * when there is no photo or `@ifan/detect` is not installed; `photo: false` skips it silently.
+ */
+export async function demoPretrainedPhoto(options: DemoPhotoOptions): Promise<DemoPhotoResult | null> {
+  const log = options.log ?? (() => undefined);
+  if (options.photo === false) return null;
+  const file = options.photo ?? DEMO_PHOTO;
+  if (!existsSync(file)) {
+    log(
+      options.photo === undefined
+        ? `demo: no photo of real faces for the shipped models (the repository's docs/photos/sample6.jpg is not here): give one with --photo FILE (photo in runDemo)`
+        : `demo: shipped models on a real photo skipped: ${file} does not exist; give an image of faces with --photo FILE (photo in runDemo), or --no-photo`,
+    );
+    return null;
+  }
+  let detector: FaceDetectorLike & { dispose(): void };
+  try {
+    detector = await (options.loadDetector ?? loadFaceDetector)();
+  } catch (e) {
+    if (!/@ifan\/detect, which is not installed/.test((e as Error).message)) throw e;
+    log(`demo: shipped models on a real photo skipped: finding the faces needs @ifan/detect, which is not installed (npm install @ifan/detect)`);
+    return null;
+  }
+  try {
+    let image: Awaited<ReturnType<typeof decodeImage>>;
+    try {
+      image = await decodeImage(file);
+    } catch (e) {
+      log(`demo: shipped models on a real photo skipped: ${file} cannot be read as an image (${(e as Error).message}); give another with --photo FILE`);
+      return null;
+    }
+    const shown = isAbsolute(file) && !relative(process.cwd(), file).startsWith('..') ? relative(process.cwd(), file) : file;
+    log(`demo: the shipped models of @ifan/models on a real photo (${shown})`);
+    const result = await pretrainedPhoto(image, { detector });
+    const picture = result.picture ? join(options.outDir, 'pretrained.jpg') : null;
+    if (result.picture) await writeFile(picture!, await encodeJpeg(result.picture));
+    const head =
+      `**The shipped models on a real photo** (${result.models.join(', ')} of @ifan/models; ${shown}, ${image.width}x${image.height}): ` +
+      `${result.faces.length} face${result.faces.length === 1 ? '' : 's'} found` +
+      (picture ? `, one row per model in pretrained.jpg` : '') +
+      (result.faces.some((f) => f.models.some((m) => m.parsing)) ? ` (parsing: the share of each face's crop labelled skin, brows, eyes, nose, lips or mouth, and how many classes appear in it)` : '');
+    const markdown = [head, '', ...result.faces.map((f) => `- ${describeFace(f)}`)].join('\n');
+    return { file, faces: result.faces.length, picture, markdown };
+  } finally {
+    detector.dispose();
+  }
+}
 
 /** Samples that generate their face once and then serve it from memory. */
 function cached(ds: Dataset): Dataset {
@@ -264,6 +352,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   } finally {
     trainer?.dispose();
   }
+  const photo = await demoPretrainedPhoto({ photo: options.photo, outDir: options.outDir, log });
+  const all = photo ? `${markdown}\n\n${photo.markdown}` : markdown;
+  if (photo) await writeFile(join(options.outDir, 'results.md'), `${all}\n`);
   const c = process.cpuUsage(cpu0);
-  return { runs, baselines, summary, markdown, outDir: options.outDir, seconds: (Date.now() - started) / 1000, cpuSeconds: (c.user + c.system) / 1e6 };
+  return { runs, baselines, summary, markdown: all, photo, outDir: options.outDir, seconds: (Date.now() - started) / 1000, cpuSeconds: (c.user + c.system) / 1e6 };
 }
