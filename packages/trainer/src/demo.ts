@@ -16,6 +16,7 @@ import type { DomainName } from '@ifan/synthetic';
 import { HELEN_11 } from '@ifan/task-parsing';
 import { baseline, inverseSqrtClassWeights, type BaselineOptions } from './baselines';
 import { demoFigure, type FigureFace } from './demo-figure';
+import { ConfigError } from './errors';
 import { evaluate, type EvaluationResult } from './evaluate';
 import { loadFaceDetector, type FaceDetectorLike } from './faces';
 import { predictSamples } from './predict';
@@ -204,6 +205,10 @@ function cached(ds: Dataset): Dataset {
 
 
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
+  // a photo the user names must exist: said now, not after minutes of training
+  if (typeof options.photo === 'string' && !existsSync(options.photo)) {
+    throw new ConfigError('photo', `${options.photo} does not exist: give an image of faces, or no photo (--no-photo)`);
+  }
   const started = Date.now();
   const cpu0 = process.cpuUsage();
   const log = options.log ?? (() => undefined);

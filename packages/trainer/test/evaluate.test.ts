@@ -146,6 +146,10 @@ describe('demo', () => {
     expect(existsSync(join(out, 'results.md'))).toBe(true);
     expect(existsSync(join(out, 'overlays', 'landmarks-0.overlay.png'))).toBe(true);
     expect(existsSync(join(out, 'demo.png'))).toBe(true);
+    // and it ends with the shipped models on the repository's photo of real faces
+    expect(r.photo?.faces).toBe(4);
+    expect(existsSync(join(out, 'pretrained.jpg'))).toBe(true);
+    expect(r.markdown).toContain('**The shipped models on a real photo**');
     // one line per task naming its baselines and each model's margin over them, before the tables
     expect(r.summary.map((l) => l.split(' ')[0])).toEqual(['parsing', 'landmarks', 'emotion']);
     expect(r.summary[2]).toMatch(/^emotion \(accuracy, higher is better\): baselines chance 0\.1429, majority class 0\.\d+;/);
@@ -167,8 +171,18 @@ describe('demo', () => {
     expect(evaluated.tasks.landmarks.images).toBe(4);
   });
 
+  it('a photo that does not exist is an error before any training', async () => {
+    const out = tempDir();
+    await expect(runDemo({ outDir: out, photo: '/nonexistent/faces.jpg', progress: false })).rejects.toThrow(
+      /^photo: \/nonexistent\/faces\.jpg does not exist: give an image of faces, or no photo \(--no-photo\)$/,
+    );
+    // nothing was trained or written
+    expect(existsSync(join(out, 'single-parsing'))).toBe(false);
+    expect(existsSync(join(out, 'results.md'))).toBe(false);
+  });
+
   it('learns: a quick landmarks-only run beats the mean training shape, and the summary says so', async () => {
-    const r = await runDemo({ outDir: tempDir(), tasks: ['landmarks'], faces: 160, testFaces: 32, pretrainEpochs: 10, rounds: 0, figure: false, progress: false });
+    const r = await runDemo({ outDir: tempDir(), tasks: ['landmarks'], faces: 160, testFaces: 32, pretrainEpochs: 10, rounds: 0, figure: false, photo: false, progress: false });
     const nme = r.runs[0].result.tasks.landmarks.reports[0].primary.value;
     const meanShape = r.baselines.find((b) => b.label.includes('training mean'))!.result.tasks.landmarks.reports[0].primary.value;
     expect(meanShape).toBeGreaterThan(0.2);
