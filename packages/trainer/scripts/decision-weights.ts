@@ -4,7 +4,10 @@
  * run's class weights) for each power a, and prints every power's figures.
  *
  *   node --conditions=@ifan/source --import tsx packages/trainer/scripts/decision-weights.ts \
- *     --run reports/training-runs/p4 [--checkpoint best] [--powers 0,0.25,0.5,0.75,1] [--json FILE]
+ *     --run reports/training-runs/p4 [--checkpoint best] [--powers 0,0.25,0.5,0.75,1] [--json FILE] [--all-tasks]
+ *
+ * `--all-tasks` (a multi-task run): the JSON's evaluation also scores every other task of the run on its
+ * validation split, at every interaction iteration, so a multi-task model's card has all its figures.
  *
  * The chosen power goes to `packages/models/scripts/add-model.ts --decision-power a --eval FILE`, FILE
  * written by `--powers a --json FILE` (the last power's evaluation).
@@ -20,7 +23,7 @@ import { buildRun, type RunConfigFile } from '../src/run-config';
 import { RUN_FILES } from '../src/trainer';
 
 const { values } = parseArgs({
-  options: { run: { type: 'string' }, checkpoint: { type: 'string', default: 'best' }, powers: { type: 'string', default: '0,0.25,0.5,0.75,1' }, task: { type: 'string', default: 'parsing' }, json: { type: 'string' } },
+  options: { run: { type: 'string' }, checkpoint: { type: 'string', default: 'best' }, powers: { type: 'string', default: '0,0.25,0.5,0.75,1' }, task: { type: 'string', default: 'parsing' }, json: { type: 'string' }, 'all-tasks': { type: 'boolean', default: false } },
 });
 if (!values.run) throw new Error('decision-weights: give --run RUN_DIR (a parsing run trained with classWeights)');
 const runDir = resolve(values.run);
@@ -37,10 +40,12 @@ const val = built.data[task]?.val;
 if (!val) throw new Error(`the run has no validation split for ${task}`);
 const dir = values.checkpoint === 'model' ? join(runDir, RUN_FILES.model) : join(runDir, RUN_FILES.checkpoints, values.checkpoint!);
 
-for (const a of values.powers!.split(',').map(Number)) {
+const powers = values.powers!.split(',').map(Number);
+for (const [k, a] of powers.entries()) {
   const plugin = parsingTask({ ...options, decisionWeights: w.map((x) => x ** -a) });
   const net = await loadNetwork(fileSystemHandler(dir), built.plugins.map((p) => (p.name === task ? plugin : p)));
-  const result = await evaluate(net, { [task]: val }, { crop: saved.crop });
+  const others = values['all-tasks'] && values.json && k === powers.length - 1 ? Object.entries(built.data).filter(([t, d]) => t !== task && d.val).map(([t, d]) => [t, d.val!]) : [];
+  const result = await evaluate(net, { [task]: val, ...Object.fromEntries(others) }, { crop: saved.crop });
   const report = result.tasks[task].reports.at(-1)!;
   const v = report.values as { groupFScore: Record<string, number>; groupPrecision: Record<string, number>; groupRecall: Record<string, number> };
   console.log(

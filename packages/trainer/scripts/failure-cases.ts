@@ -5,6 +5,9 @@
  *   node --conditions=@ifan/source --import tsx packages/trainer/scripts/failure-cases.ts \
  *     --model landmarks --run reports/training-runs/e2 [--count 8] [--out docs/failure-cases-landmarks.jpg]
  *
+ * A multi-task model names the task: `--model ifan-3t --task landmarks --run reports/training-runs/t1`
+ * (its last interaction iteration; out docs/failure-cases-ifan-3t-landmarks.jpg).
+ *
  * Needs the run's data (../shared/data); a fresh clone has the committed pictures in docs/.
  */
 import { readFileSync } from 'node:fs';
@@ -22,12 +25,12 @@ import { RUN_FILES } from '../src/trainer';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
-  options: { model: { type: 'string' }, run: { type: 'string' }, count: { type: 'string', default: '8' }, out: { type: 'string' } },
+  options: { model: { type: 'string' }, task: { type: 'string' }, run: { type: 'string' }, count: { type: 'string', default: '8' }, out: { type: 'string' } },
 });
 if (!values.model || !values.run) throw new Error('failure-cases: give --model NAME (a shipped model) and --run RUN_DIR (the run that trained it)');
 const runDir = resolve(values.run);
 const count = Number(values.count);
-const out = values.out ?? join(here, '..', '..', '..', 'docs', `failure-cases-${values.model}.jpg`);
+const out = values.out ?? join(here, '..', '..', '..', 'docs', `failure-cases-${values.model}${values.task ? `-${values.task}` : ''}.jpg`);
 
 await selectBackend({ log: false });
 const saved = JSON.parse(readFileSync(join(runDir, RUN_FILES.config), 'utf8')) as { meta?: { run?: RunConfigFile & { baseDir?: string } } };
@@ -36,7 +39,9 @@ if (!runConfig) throw new Error(`${runDir}/config.json does not say where the ru
 const built = await buildRun(runConfig, runConfig.baseDir ?? process.cwd());
 // the shipped model by its name, as `ifan predict --model NAME` finds it
 const model = await resolveModel(values.model);
-const [plugin] = model.plugins;
+const plugin = values.task ? model.plugins.find((p) => p.name === values.task) : model.plugins[0];
+if (!plugin) throw new Error(`failure-cases: the model has no task ${values.task} (its tasks: ${model.plugins.map((p) => p.name).join(', ')})`);
+if (!values.task && model.plugins.length > 1) throw new Error(`failure-cases: ${values.model} has several tasks: name one with --task (${model.plugins.map((p) => p.name).join(', ')})`);
 const val = built.data[plugin.name]?.val;
 if (!val) throw new Error(`the run has no validation split for ${plugin.name}`);
 
@@ -82,7 +87,9 @@ for (const [i, w] of worst.entries()) {
     const p = Math.max(...output.probabilities!);
     tiles.push([await tile(image, `${output.className} ${p.toFixed(2)}`), await tile(image, `truth ${classes[k]}`)]);
   } else {
-    tiles.push([await tile(predictions[i].overlay, w.label), await tile(plugin.visualize!(image, label), 'truth')]);
+    // (a multi-task model's overlay draws every task: the named task's prediction alone is drawn instead)
+    const predicted = model.plugins.length > 1 ? plugin.visualize!(image, predictions[i].outputs[plugin.name]) : predictions[i].overlay;
+    tiles.push([await tile(predicted, w.label), await tile(plugin.visualize!(image, label), 'truth')]);
   }
 }
 await sharp({ create: { width: TILE * tiles.length, height: 2 * TILE, channels: 3, background: { r: 255, g: 255, b: 255 } } })

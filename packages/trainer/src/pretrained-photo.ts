@@ -131,7 +131,7 @@ export async function encodeJpeg(image: RawImage, quality = 82): Promise<Buffer>
 /** One face's summary line: `#1 (x 341, y 195, 130 px): emotion happy 71%; landmarks 5 points; ...`. */
 export function describeFace(face: PretrainedPhotoFace): string {
   const [x, y, w] = face.box.map(Math.round);
-  return `#${face.index + 1} (x ${x}, y ${y}, ${w} px): ${face.models.map((m) => `${m.model} ${m.text}`).join('; ')}`;
+  return `#${face.index + 1} (x ${x}, y ${y}, ${w} px): ${face.models.map((m) => `${m.model}: ${m.text}`).join('; ')}`;
 }
 
 type LabelMap = { width: number; height: number; data: Uint8Array };
