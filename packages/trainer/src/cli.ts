@@ -140,6 +140,7 @@ function ifanProgram(io: CliIO, exit: (code: number) => void): Command {
     .optionsGroup('Run:')
     .option('--out <dir>', 'run directory (default: runs/<date-time>)')
     .option('--resume <dir>', 'continue the run in DIR from its latest checkpoint')
+    .option('--init <model>', "start from a model's weights (fine-tuning): a model folder, a run directory or a shipped model's name (ifan-3t)")
     .option('--quiet', 'no progress output')
     .action(run(train));
 
@@ -295,7 +296,9 @@ function absolutize(config: RunConfigFile, baseDir: string): RunConfigFile {
       return [name, out];
     }),
   );
-  return { ...config, tasks, ...(config.out ? { out: resolve(baseDir, config.out) } : {}) };
+  // a model to start from is a path when one exists there, else a shipped model's name
+  const init = config.init !== undefined && existsSync(resolve(baseDir, config.init)) ? resolve(baseDir, config.init) : config.init;
+  return { ...config, tasks, ...(config.out ? { out: resolve(baseDir, config.out) } : {}), ...(init !== undefined ? { init } : {}) };
 }
 
 /** The options of `ifan train`, as commander parses them. */
@@ -321,6 +324,7 @@ interface TrainFlags {
   threads?: string;
   out?: string;
   resume?: string;
+  init?: string;
   quiet?: boolean;
 }
 
@@ -403,6 +407,7 @@ async function train(io: CliIO, values: TrainFlags, command: Command): Promise<n
       ...(values.augment === false ? { augment: false } : {}),
       ...(values.margin !== undefined ? { crop: { ...fileConfig?.crop, margin: values.margin } } : {}),
       ...(values.seed !== undefined ? { seed: values.seed } : {}),
+      ...(values.init !== undefined ? { init: values.init } : {}),
       ...(values.onError !== undefined ? { onError: values.onError } : {}),
       ...(values.limitInputPixels !== undefined ? { limitInputPixels: values.limitInputPixels } : {}),
       out: values.out ? resolve(values.out) : (fileConfig?.out ?? resolve('runs', stamp)),

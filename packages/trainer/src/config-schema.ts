@@ -378,6 +378,10 @@ export const runConfigFileSchema = z.strictObject(
     lossWeighting: lossWeightingSchema
       .optional()
       .describe('How each step weighs its loss terms (one per task and interaction iteration) before summing them. Default { "type": "fixed" }: every weight 1, the paper\'s plain sum.'),
+    init: z
+      .string({ error: expecting('a model folder, a run directory or a shipped model\'s name') })
+      .optional()
+      .describe('Weights to start from instead of a random initialisation (fine-tuning): a model folder, a run directory (its model/) or a shipped model\'s name (ifan-3t); a path is relative to the config file. Its tasks, their weight-shaping options and its backbone must be this run\'s.'),
     seed: seed().optional().describe('Seed of data order, splits and augmentation. Default 1.'),
     evalBatchSize: batchSizeSchema.optional().describe('Batch size of validation and testing. Default 16.'),
     valFraction: fraction().optional().describe('Share of train carved out for validation when val is not given; 0 for none. Default 0.1.'),

@@ -147,6 +147,7 @@ export async function buildRun(config: RunConfigFile, baseDir = process.cwd()): 
     crop: config.crop,
     checkpoint: config.checkpoint,
     lossWeighting: config.lossWeighting,
+    ...(config.init !== undefined ? { init: config.init } : {}),
     seed,
     evalBatchSize: config.evalBatchSize,
     runDir: config.out,

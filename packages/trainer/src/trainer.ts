@@ -620,15 +620,40 @@ export class Trainer implements TrainerView {
     await this.store!.write(this.net, this.optimizer, state, isBest);
   }
 
-  /** A fresh run: refuses a directory that already holds one, writes `config.json` (the step log starts `log.jsonl`). */
+  /**
+   * A fresh run: refuses a directory that already holds one, starts from `init`'s weights when given,
+   * writes `config.json` (the step log starts `log.jsonl`).
+   */
   private async startRun(): Promise<void> {
     this.stepsDone = 0;
-    if (!this.runDir) return;
-    if (this.store && (await this.store.latest())) {
+    if (this.runDir && this.store && (await this.store.latest())) {
       throw new Error(`run directory ${this.runDir} already holds a run: resume it (resume: true, ifan train --resume) or choose another directory`);
     }
+    if (this.options.init !== undefined) await this.initialise(this.options.init);
+    if (!this.runDir) return;
     await mkdir(this.runDir, { recursive: true });
     await writeFileAtomic(join(this.runDir, RUN_FILES.config), JSON.stringify(this.config, null, 2));
+  }
+
+  /** Copies every weight of `init` (a network, or a model `resolveModel` finds) into the run's network, by name. */
+  private async initialise(init: string | IntegratedNetwork): Promise<void> {
+    // (imported here: model.ts imports this module)
+    const from = typeof init === 'string' ? (await (await import('./model')).resolveModel(init)).net : init;
+    const what = typeof init === 'string' ? `the model ${init}` : 'the init network';
+    try {
+      const theirs = from.params.variables;
+      const mine = this.net.params.variables;
+      for (const [name, v] of mine) {
+        const t = theirs.get(name);
+        if (!t) throw new ConfigError('init', `${what} lacks the weight "${name}": its tasks, their options or its backbone differ from this run's`);
+        if (t.shape.join('x') !== v.shape.join('x')) throw new ConfigError('init', `weight "${name}" is [${t.shape}] in ${what} but [${v.shape}] in this run's network`);
+      }
+      const extra = [...theirs.keys()].filter((name) => !mine.has(name));
+      if (extra.length) throw new ConfigError('init', `${what} has weights this run's network lacks (${extra.slice(0, 3).join(', ')}${extra.length > 3 ? ', ...' : ''}): its tasks differ from this run's`);
+      for (const [name, v] of mine) v.assign(theirs.get(name)!);
+    } finally {
+      if (typeof init === 'string') from.dispose();
+    }
   }
 
   /** Restores the latest checkpoint of `runDir` (the step log then drops the lines after it). */

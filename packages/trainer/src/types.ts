@@ -1,4 +1,4 @@
-import type { AugmentOptions, ColorJitterOptions, Dataset, LossWeighting, LossWeights, MetricReport, NetworkConfig, TaskPlugin } from '@ifan/core';
+import type { AugmentOptions, ColorJitterOptions, Dataset, IntegratedNetwork, LossWeighting, LossWeights, MetricReport, NetworkConfig, TaskPlugin } from '@ifan/core';
 
 /** A task's data: the training set and, optionally, the validation and test sets. */
 export interface TaskData {
@@ -229,6 +229,15 @@ export interface TrainerOptions {
   runDir?: string;
   /** Continue the run in `runDir` from its latest checkpoint. */
   resume?: boolean;
+  /**
+   * Weights a fresh run starts from instead of a random initialisation (fine-tuning): a network, or a
+   * model as `ifan` names one (a model folder, a run directory, or a shipped model's name such as
+   * `ifan-3t`). Every weight of this run's network (batch-norm statistics included) is copied by name;
+   * names and shapes must match, so the tasks, their options that shape weights and the backbone must be
+   * the model's. A network given here stays the caller's to dispose. A resumed run ignores it (its
+   * checkpoint holds the weights).
+   */
+  init?: string | IntegratedNetwork;
   hooks?: TrainerHook[];
   /** Progress on stderr: a bar on a TTY, periodic lines otherwise. Default false. */
   progress?: boolean;

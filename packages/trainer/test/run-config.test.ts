@@ -88,6 +88,15 @@ describe('buildRun: parsing classWeights "inverse-sqrt"', () => {
   });
 });
 
+describe('buildRun: init', () => {
+  it('passes the model to start from to the trainer; anything but a string is refused naming init', async () => {
+    const built = await buildRun({ tasks: { emotion: { train: 'synthetic:8' } }, preset: 'tiny', testFraction: 0, valFraction: 0, init: 'ifan-3t' });
+    expect(built.options.init).toBe('ifan-3t');
+    expect((await buildRun({ tasks: { emotion: { train: 'synthetic:8' } }, preset: 'tiny', testFraction: 0, valFraction: 0 })).options.init).toBeUndefined();
+    expect(() => checkRunConfig({ tasks: { emotion: { train: 'synthetic:8' } }, init: 3 })).toThrow(/^init: must be a model folder, a run directory or a shipped model's name, got 3/);
+  });
+});
+
 describe('buildRun: split fractions per task', () => {
   it('a task\'s valFraction/testFraction overrides the run\'s, so each task can be split as its single-task run was', async () => {
     const config = {

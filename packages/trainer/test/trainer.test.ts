@@ -19,6 +19,36 @@ const base = (): TrainerOptions => ({
   schedule: { pretrainEpochs: 1, rounds: 3 },
 });
 
+describe('init: a fresh run starts from another network\'s weights (fine-tuning)', () => {
+  it('copies every weight by name before the first step; a different network or a missing model is an error naming init', async () => {
+    const donor = new Trainer({ ...base(), network: { backbone: 'tiny', iterations: 1, seed: 9 } });
+    const fresh = new Trainer(base());
+    // (seed 9 and seed 3 start apart, so equality below is the copy's doing)
+    expect(changedNames(snapshot(fresh.net.params.variables), snapshot(donor.net.params.variables)).length).toBeGreaterThan(10);
+    fresh.dispose();
+    let atStart: Map<string, Float32Array> | undefined;
+    const trainer = new Trainer({
+      ...base(),
+      init: donor.net,
+      hooks: [{ beforeStep: (t) => void (atStart ??= snapshot(t.net.params.variables)), afterStep: (t) => t.stop() }],
+    });
+    await trainer.fit();
+    expect(changedNames(atStart!, snapshot(donor.net.params.variables))).toEqual([]);
+    expect(atStart!.size).toBe(donor.net.params.variables.size);
+    trainer.dispose();
+
+    const wider = new Trainer({ ...base(), network: { backbone: { inputSize: 32, blocks: 3, layersPerBlock: 2, growthRate: 6, stemChannels: 8 }, iterations: 1 } });
+    const mismatched = new Trainer({ ...base(), init: wider.net });
+    await expect(mismatched.fit()).rejects.toThrow(/^init: weight ".*" is \[.*\] in the init network but \[.*\] in this run's network$/);
+    mismatched.dispose();
+    wider.dispose();
+    const missing = new Trainer({ ...base(), init: '/nonexistent/model' });
+    await expect(missing.fit()).rejects.toThrow(/no model at \/nonexistent\/model, and no pretrained model named/);
+    missing.dispose();
+    donor.dispose();
+  });
+});
+
 describe('cross-dataset hybrid schedule', () => {
   it('stage 1 goes task by task over whole data sets; stage 2 rounds alternate with equal updates', async () => {
     const { trainer, steps } = await recordFit(base());
