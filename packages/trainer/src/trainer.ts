@@ -638,7 +638,12 @@ export class Trainer implements TrainerView {
   /** Copies every weight of `init` (a network, or a model `resolveModel` finds) into the run's network, by name. */
   private async initialise(init: string | IntegratedNetwork): Promise<void> {
     // (imported here: model.ts imports this module)
-    const from = typeof init === 'string' ? (await (await import('./model')).resolveModel(init)).net : init;
+    let from: IntegratedNetwork;
+    try {
+      from = typeof init === 'string' ? (await (await import('./model')).resolveModel(init)).net : init;
+    } catch (e) {
+      throw new ConfigError('init', (e as Error).message);
+    }
     const what = typeof init === 'string' ? `the model ${init}` : 'the init network';
     try {
       const theirs = from.params.variables;

@@ -129,6 +129,7 @@ describe('bad input is refused before training, naming the field, exit code 2', 
     ['bad --option', ['train', '--task', 'emotion=synthetic:10', '--option', 'dropout'], /--option dropout: expected TASK\.KEY=VALUE/],
     ['--option of a task not trained', ['train', '--task', 'emotion=synthetic:10', '--option', 'parsing.labelSet=fasseg-6'], /task parsing is not being trained/],
     ['eval of a model without test data', ['eval'], /is not a run directory, so it does not say where its test data is: give --task/],
+    ['a model to start from that is nowhere', ['train', '--task', 'emotion=synthetic:10', '--preset', 'tiny', '--init', '/no/such/model', '--out', join(dir, 'init-run'), '--quiet'], /init: no model at \/no\/such\/model, and no pretrained model named "\/no\/such\/model" \(shipped: ifan-3t, /],
     ['unknown command', ['fly'], /unknown command "fly"/],
   ];
   it.each(cases)('%s', async (_name, args, message) => {

@@ -43,7 +43,7 @@ describe('init: a fresh run starts from another network\'s weights (fine-tuning)
     mismatched.dispose();
     wider.dispose();
     const missing = new Trainer({ ...base(), init: '/nonexistent/model' });
-    await expect(missing.fit()).rejects.toThrow(/no model at \/nonexistent\/model, and no pretrained model named/);
+    await expect(missing.fit()).rejects.toThrow(/^init: no model at \/nonexistent\/model, and no pretrained model named/);
     missing.dispose();
     donor.dispose();
   });
