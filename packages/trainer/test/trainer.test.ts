@@ -30,7 +30,7 @@ describe('init: a fresh run starts from another network\'s weights (fine-tuning)
     const trainer = new Trainer({
       ...base(),
       init: donor.net,
-      hooks: [{ beforeStep: (t) => void (atStart ??= snapshot(t.net.params.variables)), afterStep: (t) => t.stop() }],
+      hooks: [{ beforeStep: () => void (atStart ??= snapshot(trainer.net.params.variables)), afterStep: (t) => t.stop() }],
     });
     await trainer.fit();
     expect(changedNames(atStart!, snapshot(donor.net.params.variables))).toEqual([]);
