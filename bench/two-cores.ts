@@ -18,7 +18,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend, type BackbonePresetName } from '@ifan/core';
-import { GradientThreads } from '@ifan/trainer';
+import { GradientThreads, type StepTimeline } from '@ifan/trainer';
 import { median } from './stats';
 import { buildNetwork, disposeBatch, loadBackends, randomBatch, Rmsprop, stageTwoVariables, TASKS, type TaskName } from './train-setup';
 
@@ -44,7 +44,7 @@ const threads = new GradientThreads(net);
 await threads.ready;
 
 type Mode = 1 | 2;
-interface Sample { mode: Mode; task: TaskName; ms: number; cpuMs: number; waitMain: number; waitWorker: number; total: number }
+interface Sample { mode: Mode; task: TaskName; ms: number; cpuMs: number; waitMain: number; waitWorker: number; total: number; gradsMs: number; applyMs: number; timeline: StepTimeline | null }
 const samples: Sample[] = [];
 
 async function step(mode: Mode, task: TaskName, seed: number, record: boolean): Promise<void> {
@@ -53,6 +53,7 @@ async function step(mode: Mode, task: TaskName, seed: number, record: boolean): 
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const r = mode === 1 ? net.computeGradients(b.images, b.targets, { ...opts, training: true }) : await threads.computeGradients(b.images, b.targets, opts);
+  const t1 = performance.now();
   opt.apply(r.grads);
   tf.dispose(Object.values(r.grads));
   const ms = performance.now() - t0;
@@ -60,7 +61,8 @@ async function step(mode: Mode, task: TaskName, seed: number, record: boolean): 
   disposeBatch(b);
   if (record) {
     const w = mode === 2 ? threads.lastWait : { main: 0, worker: 0 };
-    samples.push({ mode, task, ms, cpuMs: (cpu.user + cpu.system) / 1000, waitMain: w.main, waitWorker: w.worker, total: r.total });
+    const timeline = mode === 2 ? threads.lastTimeline : null;
+    samples.push({ mode, task, ms, cpuMs: (cpu.user + cpu.system) / 1000, waitMain: w.main, waitWorker: w.worker, total: r.total, gradsMs: t1 - t0, applyMs: ms - (t1 - t0), timeline });
   }
 }
 
@@ -92,6 +94,17 @@ for (const s of summary) {
   const per = TASKS.map((t) => s.perTaskMs[t].toFixed(0)).join(', ');
   console.log(`| ${s.threads} | ${s.stepMs.toFixed(0)} (${per}) | ${s.imagesPerSec.toFixed(1)} | ${s.cpuMsPerImage.toFixed(1)} | ${s.threads === 2 ? `${s.waitMainMs.toFixed(0)} / ${s.waitWorkerMs.toFixed(0)} ms per step` : ''} |`);
 }
+// where a two-thread step's time goes (medians over its steps, ms)
+const two = samples.filter((s) => s.mode === 2 && s.timeline);
+const med = (f: (s: Sample) => number) => median(two.map(f)).toFixed(1);
+const one = samples.filter((s) => s.mode === 1);
+console.log(
+  `\ntwo-thread step, medians in ms: request posted ${med((s) => s.timeline!.posted)}, worker received it ${med((s) => s.timeline!.worker.received)} ` +
+    `and started ${med((s) => s.timeline!.worker.started)}; gradients here ${med((s) => s.timeline!.ended - s.timeline!.started)}, ` +
+    `in the worker ${med((s) => s.timeline!.worker.ended - s.timeline!.worker.started)}; reply here ${med((s) => s.timeline!.arrived - s.timeline!.worker.ended)} after the worker ended ` +
+    `(${med((s) => s.timeline!.arrived - s.timeline!.ended)} after this thread's half), merged in ${med((s) => s.timeline!.merged - s.timeline!.arrived)}; ` +
+    `optimiser ${med((s) => s.applyMs)} (one thread: ${median(one.map((s) => s.applyMs)).toFixed(1)}, its gradients ${median(one.map((s) => s.gradsMs)).toFixed(1)})`,
+);
 console.log(`\ntwo threads / one: ${ratio.toFixed(2)}x images/s; load average before ${load0.map((x) => x.toFixed(2)).join(' ')}, after ${load1.map((x) => x.toFixed(2)).join(' ')}`);
 console.log(`tensors on the training thread: ${startTensors} after warm-up, ${endTensors} at the end`);
 mkdirSync(join(here, 'out'), { recursive: true });

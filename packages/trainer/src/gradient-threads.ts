@@ -108,6 +108,12 @@ export class GradientThreads {
   private terminated = false;
   /** Wait at batch-norm exchanges in the last step: this thread's and the worker's, ms. */
   lastWait = { main: 0, worker: 0 };
+  /**
+   * Where the last step's time went, ms from its start: `posted` the request, this thread's gradients
+   * `started`/`ended`, the worker `received` the request, `started`/`ended` its gradients, its reply
+   * `arrived` here, the halves were `merged`.
+   */
+  lastTimeline: StepTimeline | null = null;
 
   constructor(private readonly net: IntegratedNetwork) {
     const stats = createSharedStatsBuffer(maxChannels(net));
@@ -160,6 +166,7 @@ export class GradientThreads {
     const net = this.net;
     const b = images.shape[0];
     if (b < 2) return net.computeGradients(images, targets, { ...opts, training: true });
+    const t0 = now();
     if (this.failure) throw this.failure;
     if (this.terminated) throw new Error('the gradient worker was terminated');
     const h = Math.ceil(b / 2);
@@ -211,11 +218,13 @@ export class GradientThreads {
     reply.catch(() => undefined);
     const transfer = [request.weights.buffer, request.images.buffer, ...Object.values(targetsB).flatMap((t) => [t.target.buffer, t.mask.buffer])] as ArrayBuffer[];
     this.worker.postMessage(request, transfer);
+    const posted = now();
 
     // this thread's half, exchanging batch-norm statistics with the worker as it goes
     let mine: GradientsResult;
     const local: tf.Tensor[] = [];
     const previous = setBatchStatsReducer(this.reducer);
+    const started = now();
     try {
       const xA = tf.slice(images, [0, 0, 0, 0], [h, S1, S2, C]);
       local.push(xA);
@@ -234,6 +243,7 @@ export class GradientThreads {
       setBatchStatsReducer(previous);
       tf.dispose(local);
     }
+    const ended = now();
     let theirs: GradientWorkerMessage;
     try {
       theirs = await reply;
@@ -243,6 +253,7 @@ export class GradientThreads {
       tf.dispose(Object.values(mine.grads));
       throw e;
     }
+    const arrived = now();
     this.lastWait = { main: this.reducer.waitedMs, worker: theirs.waitedMs };
     // the whole batch: this half + the worker's half, in that order
     const grads: tf.NamedTensorMap = {};
@@ -263,6 +274,15 @@ export class GradientThreads {
     });
     const losses: Record<string, number[]> = {};
     for (const [task, ls] of Object.entries(mine.losses)) losses[task] = ls.map((l, i) => l + (theirs.losses[task]?.[i] ?? 0));
+    const c = theirs.clock;
+    this.lastTimeline = {
+      posted: posted - t0,
+      started: started - t0,
+      ended: ended - t0,
+      worker: { received: c.received - t0, started: c.started - t0, ended: c.ended - t0 },
+      arrived: arrived - t0,
+      merged: now() - t0,
+    };
     return { grads, total: mine.total + theirs.total, losses };
   }
 
@@ -274,6 +294,19 @@ export class GradientThreads {
     this.pending.clear();
     await this.worker.terminate();
   }
+}
+
+/** Milliseconds on a clock both threads share. */
+const now = () => performance.timeOrigin + performance.now();
+
+/** See {@link GradientThreads.lastTimeline}. */
+export interface StepTimeline {
+  posted: number;
+  started: number;
+  ended: number;
+  worker: { received: number; started: number; ended: number };
+  arrived: number;
+  merged: number;
 }
 
 function sum(a: Float32Array): number {

@@ -31,7 +31,10 @@ const reducer = new SharedStatsReducer(setup.stats, 1);
 const variables = [...net.params.variables.values()];
 send({ type: 'ready', plugins: net.plugins.map((p) => pluginIdentity(p)), variables: [...net.params.variables.keys()] });
 
+const now = () => performance.timeOrigin + performance.now();
+
 function step(r: GradientRequest): void {
+  const received = now();
   reducer.reset();
   const tensors: tf.Tensor[] = [];
   let grads: tf.NamedTensorMap = {};
@@ -53,6 +56,7 @@ function step(r: GradientRequest): void {
     }
     const byName = net.params.variables;
     setBatchStatsReducer(reducer);
+    const started = now();
     let res: ReturnType<IntegratedNetwork['computeGradients']>;
     try {
       res = net.computeGradients(x, targets, {
@@ -68,6 +72,7 @@ function step(r: GradientRequest): void {
       setBatchStatsReducer(null);
     }
     grads = res.grads;
+    const ended = now();
     const sizes = r.variables.map((n) => byName.get(n)!.size);
     const out = new Float32Array(sizes.reduce((a, b) => a + b, 0));
     // computeGradients keys the gradients by tfjs name (this thread's prefix), the request by logical name
@@ -78,7 +83,7 @@ function step(r: GradientRequest): void {
       if (g) out.set(g.dataSync() as Float32Array, o);
       o += sizes[i];
     });
-    send({ type: 'grads', id: r.id, grads: out, present, total: res.total, losses: res.losses, waitedMs: reducer.waitedMs }, [out.buffer as ArrayBuffer]);
+    send({ type: 'grads', id: r.id, grads: out, present, total: res.total, losses: res.losses, waitedMs: reducer.waitedMs, clock: { received, started, ended } }, [out.buffer as ArrayBuffer]);
   } catch (e) {
     // the training thread may be waiting for this thread's statistics
     reducer.abort();
