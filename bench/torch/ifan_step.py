@@ -78,16 +78,30 @@ class BnReluConv(nn.Module):
         return self.conv(F.relu(self.bn(x)))
 
 
+def down_layers(c, i):
+    """Layers of down-path block i (core's downBlockLayers): one number for all, or one per block."""
+    n = c["layersPerBlock"]
+    return n if isinstance(n, int) else n[i]
+
+
+def up_layers(c, j):
+    return down_layers(c, c["blocks"] - 1 - j)
+
+
+def up_channels(c, j):
+    return c.get("upChannels") or up_layers(c, j) * c["growthRate"]
+
+
 class DenseBlock(nn.Module):
-    def __init__(self, cin, c, keys, keep_input):
+    def __init__(self, cin, layers, growth, keys, keep_input):
         super().__init__()
         self.keep_input = keep_input
         self.layers = nn.ModuleList()
         ch = cin
-        for _ in range(c["layersPerBlock"]):
-            self.layers.append(BnReluConv(ch, c["growthRate"], 3, keys))
-            ch += c["growthRate"]
-        self.out_channels = ch if keep_input else c["layersPerBlock"] * c["growthRate"]
+        for _ in range(layers):
+            self.layers.append(BnReluConv(ch, growth, 3, keys))
+            ch += growth
+        self.out_channels = ch if keep_input else layers * growth
 
     def forward(self, x):
         all_ = x
@@ -129,16 +143,17 @@ class Backbone(nn.Module):
         self.transitions = nn.ModuleList()
         ch = c["stemChannels"]
         skips = []
-        for _ in range(c["blocks"]):
-            block = DenseBlock(ch, c, keys, True)
+        for i in range(c["blocks"]):
+            block = DenseBlock(ch, down_layers(c, i), c["growthRate"], keys, True)
             self.down.append(block)
             ch = block.out_channels
             skips.append(ch)
         for j in range(up_blocks):
-            block = DenseBlock(ch, c, keys, False)
+            block = DenseBlock(ch, up_layers(c, j), c["growthRate"], keys, False)
             self.up.append(block)
-            self.transitions.append(TransitionUp(block.out_channels, c["upChannels"], keys))
-            ch = c["upChannels"] + skips[c["blocks"] - 1 - j]
+            u = up_channels(c, j)
+            self.transitions.append(TransitionUp(block.out_channels, u, keys))
+            ch = u + skips[c["blocks"] - 1 - j]
 
     def forward(self, x, integrate):
         sites = []

@@ -13,17 +13,37 @@ export interface BackboneConfig {
   inputSize: number;
   /** Dense blocks in each path. */
   blocks: number;
-  /** BN-ReLU-3x3 conv layers per dense block. */
-  layersPerBlock: number;
+  /**
+   * BN-ReLU-3x3 conv layers per dense block: one number for every block, or one per down-path block
+   * from the finest to the coarsest (FC-DenseNet103's [4, 5, 7, 10, 12]), mirrored by the up path (its
+   * first block, at the bottom, as deep as the coarsest down block). Deeper coarse blocks add capacity
+   * where a layer costs least.
+   */
+  layersPerBlock: number | number[];
   /** Channels each dense layer adds (k). */
   growthRate: number;
   /** Output channels of the 7x7 stem convolution. */
   stemChannels: number;
   /**
-   * Channels after each sub-pixel upsampling; default `layersPerBlock * growthRate` (what an up-path
-   * dense block adds, as in FC-DenseNet's transition up).
+   * Channels after each sub-pixel upsampling; default what the up-path dense block before it adds, its
+   * layers times `growthRate` (as in FC-DenseNet's transition up).
    */
   upChannels?: number;
+}
+
+/** Layers of down-path block `i` (0 the finest). */
+export function downBlockLayers(c: BackboneConfig, i: number): number {
+  return typeof c.layersPerBlock === 'number' ? c.layersPerBlock : c.layersPerBlock[i];
+}
+
+/** Layers of up-path block `j` (0 at the bottom): those of the down block it mirrors. */
+export function upBlockLayers(c: BackboneConfig, j: number): number {
+  return downBlockLayers(c, c.blocks - 1 - j);
+}
+
+/** Channels after up-path block `j`'s sub-pixel upsampling. */
+export function upBlockChannels(c: BackboneConfig, j: number): number {
+  return c.upChannels ?? upBlockLayers(c, j) * c.growthRate;
 }
 
 export type BackbonePresetName = 'paper' | 'small' | 'tiny';
@@ -44,9 +64,17 @@ export function resolveBackboneConfig(config: BackbonePresetName | BackboneConfi
   if (!c) {
     throw new Error(`unknown backbone preset "${String(config)}": use one of ${Object.keys(BACKBONE_PRESETS).join(', ')} or a BackboneConfig`);
   }
-  for (const key of ['inputSize', 'blocks', 'layersPerBlock', 'growthRate', 'stemChannels'] as const) {
+  for (const key of ['inputSize', 'blocks', 'growthRate', 'stemChannels'] as const) {
     const v = c[key];
     if (!Number.isInteger(v) || v < 1) throw new Error(`backbone.${key} must be a positive integer, got ${String(v)}`);
+  }
+  const layers = c.layersPerBlock;
+  if (Array.isArray(layers)) {
+    if (layers.length !== c.blocks || !layers.every((v) => Number.isInteger(v) && v >= 1)) {
+      throw new Error(`backbone.layersPerBlock must be a positive integer or ${c.blocks} of them (one per block), got ${JSON.stringify(layers)}`);
+    }
+  } else if (!Number.isInteger(layers) || layers < 1) {
+    throw new Error(`backbone.layersPerBlock must be a positive integer or ${c.blocks} of them (one per block), got ${String(layers)}`);
   }
   if (c.inputSize % 2 ** c.blocks !== 0) {
     throw new Error(
@@ -54,7 +82,9 @@ export function resolveBackboneConfig(config: BackbonePresetName | BackboneConfi
         `choose an input size that is a multiple of ${2 ** c.blocks} or fewer blocks`,
     );
   }
-  return { ...c, upChannels: c.upChannels ?? c.layersPerBlock * c.growthRate };
+  // one depth for every block: the up-path width is one number too, recorded as models always had it
+  if (typeof layers === 'number') return { ...c, upChannels: c.upChannels ?? layers * c.growthRate };
+  return { ...c, layersPerBlock: [...layers] };
 }
 
 /** A place in the backbone where features are read or feedback enters. */
@@ -69,14 +99,14 @@ export interface Site {
 class DenseBlock implements CostedLayer {
   readonly layers: BnReluConv[] = [];
   readonly outChannels: number;
-  constructor(scope: ParamScope, name: string, inChannels: number, size: number, c: BackboneConfig, bn: BnOpts, readonly keepInput: boolean) {
+  constructor(scope: ParamScope, name: string, inChannels: number, size: number, layers: number, growthRate: number, bn: BnOpts, readonly keepInput: boolean) {
     const s = scope.child(name);
     let ch = inChannels;
-    for (let l = 0; l < c.layersPerBlock; l++) {
-      this.layers.push(new BnReluConv(s, `layer${l}`, { inChannels: ch, outChannels: c.growthRate, kernelSize: 3, outSize: size }, bn));
-      ch += c.growthRate;
+    for (let l = 0; l < layers; l++) {
+      this.layers.push(new BnReluConv(s, `layer${l}`, { inChannels: ch, outChannels: growthRate, kernelSize: 3, outSize: size }, bn));
+      ch += growthRate;
     }
-    this.outChannels = keepInput ? ch : c.layersPerBlock * c.growthRate;
+    this.outChannels = keepInput ? ch : layers * growthRate;
   }
   get macs(): number {
     return this.layers.reduce((a, l) => a + l.macs, 0);
@@ -125,7 +155,7 @@ export interface BackboneFeatures {
 }
 
 export class Backbone implements CostedLayer {
-  readonly config: Required<BackboneConfig>;
+  readonly config: BackboneConfig;
   readonly stem: Conv2D;
   readonly down: DenseBlock[] = [];
   readonly up: DenseBlock[] = [];
@@ -145,7 +175,7 @@ export class Backbone implements CostedLayer {
    *   tasks read only down-path features needs none, and computes exactly the same without them.
    */
   constructor(scope: ParamScope, config: BackboneConfig, bn: BnOpts, upBlocks?: number) {
-    const c = resolveBackboneConfig(config) as Required<BackboneConfig>;
+    const c = resolveBackboneConfig(config);
     this.config = c;
     this.upBlocks = upBlocks ?? c.blocks;
     if (!Number.isInteger(this.upBlocks) || this.upBlocks < 0 || this.upBlocks > c.blocks) {
@@ -158,7 +188,7 @@ export class Backbone implements CostedLayer {
     for (let i = 0; i < c.blocks; i++) {
       const size = S / 2 ** i;
       this.sites.push({ path: 'down', downsample: 2 ** i, size, channels: ch });
-      const block = new DenseBlock(scope, `down${i}`, ch, size, c, bn, true);
+      const block = new DenseBlock(scope, `down${i}`, ch, size, downBlockLayers(c, i), c.growthRate, bn, true);
       this.down.push(block);
       ch = block.outChannels;
       skipChannels.push(ch);
@@ -166,10 +196,11 @@ export class Backbone implements CostedLayer {
     this.sites.push({ path: 'down', downsample: 2 ** c.blocks, size: S / 2 ** c.blocks, channels: ch });
     for (let j = 0; j < this.upBlocks; j++) {
       const size = S / 2 ** (c.blocks - j);
-      const block = new DenseBlock(scope, `up${j}`, ch, size, c, bn, false);
+      const block = new DenseBlock(scope, `up${j}`, ch, size, upBlockLayers(c, j), c.growthRate, bn, false);
       this.up.push(block);
-      this.transitions.push(new TransitionUp(scope, `transition_up${j}`, block.outChannels, size * 2, c.upChannels, bn));
-      ch = c.upChannels + skipChannels[c.blocks - 1 - j];
+      const u = upBlockChannels(c, j);
+      this.transitions.push(new TransitionUp(scope, `transition_up${j}`, block.outChannels, size * 2, u, bn));
+      ch = u + skipChannels[c.blocks - 1 - j];
       this.sites.push({ path: 'up', downsample: 2 ** (c.blocks - 1 - j), size: size * 2, channels: ch });
     }
   }

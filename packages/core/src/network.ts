@@ -115,7 +115,7 @@ export interface VariableSelection {
  */
 export class IntegratedNetwork {
   readonly config: NetworkConfig;
-  readonly backboneConfig: Required<BackboneConfig>;
+  readonly backboneConfig: BackboneConfig;
   readonly plugins: readonly TaskPlugin[];
   readonly params: ParamStore;
   readonly backbone: Backbone;
@@ -145,7 +145,7 @@ export class IntegratedNetwork {
     validateConfig(this.config, this.bnKeys);
     // (a copy: the caller's record changing later does not change the network)
     if (typeof this.config.colour === 'object') this.config.colour = { ...this.config.colour };
-    this.backboneConfig = resolveBackboneConfig(this.config.backbone) as Required<BackboneConfig>;
+    this.backboneConfig = resolveBackboneConfig(this.config.backbone);
     this.plugins = plugins;
     this.rng = new Rng(this.config.seed ^ 0x5bd1e995);
     this.params = new ParamStore(new Rng(this.config.seed));

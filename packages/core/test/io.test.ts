@@ -56,6 +56,20 @@ describe('save and load', () => {
     loaded.dispose();
   });
 
+  it('round-trips a backbone with a depth per block', async () => {
+    const backbone = { inputSize: 16, blocks: 2, layersPerBlock: [1, 3], growthRate: 2, stemChannels: 4 };
+    const net = new IntegratedNetwork([mapTask(), vectorTask()], { backbone, iterations: 1, seed: 5 });
+    const path = join(dir, 'depths');
+    await saveNetwork(net, `file://${path}`);
+    const loaded = await loadNetwork(`file://${path}`, [mapTask(), vectorTask()]);
+    expect(loaded.backboneConfig).toEqual(backbone);
+    const x = tf.randomUniform([2, 16, 16, 3], 0, 1, 'float32', 4) as tf.Tensor4D;
+    for (const key of ['map', 'vector']) expect(await outputs(loaded, x, key)).toEqual(await outputs(net, x, key));
+    x.dispose();
+    net.dispose();
+    loaded.dispose();
+  });
+
   it('saves the framing and each plugin\'s recipe in model.json, and loading restores the framing', async () => {
     const net = await trainedNetwork();
     net.framing = { margin: 0.15, keypointBoxScale: 2.9 };

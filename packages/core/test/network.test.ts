@@ -90,6 +90,32 @@ describe('backbone feature shapes', () => {
     pruned.dispose();
   });
 
+  it('takes a depth per block (FC-DenseNet103-style), mirrored by the up path, with sites, shapes and MACs to match', () => {
+    // stem 4; down blocks of 1, 2, 3 layers at growth 2: 4 -> 6 -> 10 -> 16 channels; the up path's
+    // first block (at the bottom) mirrors the coarsest down block: 3 layers, u = 6, then 2 (u = 4), 1 (u = 2)
+    const backbone = { inputSize: 16, blocks: 3, layersPerBlock: [1, 2, 3], growthRate: 2, stemChannels: 4 };
+    const net = new IntegratedNetwork([mapTask(), vectorTask()], { backbone, iterations: 0 });
+    expect(net.backbone.down.map((b) => b.layers.length)).toEqual([1, 2, 3]);
+    expect(net.backbone.up.map((b) => b.layers.length)).toEqual([3, 2, 1]);
+    const expected = [[16, 4], [8, 6], [4, 10], [2, 16], [4, 6 + 16], [8, 4 + 10], [16, 2 + 6]];
+    expect(net.backbone.sites.map((s) => [s.size, s.channels])).toEqual(expected);
+    const shapes = tf.tidy(() => net.backbone.apply(tf.zeros([2, 16, 16, 3]) as tf.Tensor4D, net.context(), (_k, h) => h).sites.map((t) => t.shape));
+    expect(shapes).toEqual(expected.map(([z, c]) => [2, z, z, c]));
+    // down block 1 (8 x 8, two 3x3 layers reading 6 then 8 channels, 2 out each), by hand
+    expect(net.backbone.down[1].macs).toBe(8 * 8 * 9 * (6 + 8) * 2);
+    // the up path's first transition: a 1x1 conv 6 -> 4u = 24 at 2 x 2, then a 3x3 conv 6 -> 6 at 4 x 4
+    expect(net.backbone.transitions[0].macs).toBe(2 * 2 * 6 * 24 + 4 * 4 * 9 * 6 * 6);
+    expect(net.backboneConfig.layersPerBlock).toEqual([1, 2, 3]);
+    net.dispose();
+  });
+
+  it('refuses depths that are not one per block, naming how many it needs', () => {
+    const at = (layersPerBlock: number | number[]) => () => new IntegratedNetwork([mapTask()], { backbone: { inputSize: 16, blocks: 3, layersPerBlock, growthRate: 2, stemChannels: 4 } });
+    expect(at([1, 2])).toThrow(/layersPerBlock must be a positive integer or 3 of them \(one per block\), got \[1,2\]/);
+    expect(at([1, 0, 2])).toThrow(/3 of them/);
+    expect(at(1.5)).toThrow(/got 1.5/);
+  });
+
   it('refuses an input size that the blocks cannot halve', () => {
     expect(() => new IntegratedNetwork([mapTask()], { backbone: { inputSize: 40, blocks: 4, layersPerBlock: 1, growthRate: 4, stemChannels: 4 } })).toThrow(
       /not divisible by 2\^blocks = 16/,

@@ -118,10 +118,19 @@ const backboneLayout = z
   .strictObject({
     inputSize: int(1).describe('Input size in pixels (square); a multiple of 2^blocks.'),
     blocks: int(1).describe('Dense blocks in each path.'),
-    layersPerBlock: int(1).describe('BN-ReLU-3x3 conv layers per dense block.'),
+    layersPerBlock: z
+      .union([int(1), z.array(int(1)).min(1)], { error: expecting('a positive integer, or one per block ([2, 3, 4, 6])') })
+      .describe('BN-ReLU-3x3 conv layers per dense block: one number, or one per down-path block from the finest (mirrored by the up path).'),
     growthRate: int(1).describe('Channels each dense layer adds (k).'),
     stemChannels: int(1).describe('Output channels of the 7x7 stem convolution.'),
-    upChannels: int(1).optional().describe('Channels after each sub-pixel upsampling; default layersPerBlock * growthRate.'),
+    upChannels: int(1).optional().describe("Channels after each sub-pixel upsampling; default the up-path block's layers * growthRate."),
+  })
+  .refine((b) => !Array.isArray(b.layersPerBlock) || b.layersPerBlock.length === b.blocks, {
+    path: ['layersPerBlock'],
+    error: (iss) => {
+      const b = iss.input as { layersPerBlock: number[]; blocks: number };
+      return `${b.layersPerBlock.length} depths for ${b.blocks} blocks: give one per block, or one number for all`;
+    },
   })
   .refine((b) => b.inputSize % 2 ** b.blocks === 0, {
     path: ['inputSize'],
