@@ -296,8 +296,8 @@ export class GradientThreads {
   }
 }
 
-/** Milliseconds on a clock both threads share. */
-const now = () => performance.timeOrigin + performance.now();
+/** Milliseconds on the monotonic clock every thread of the process shares (performance.timeOrigin differs between threads by milliseconds). */
+const now = () => Number(process.hrtime.bigint()) / 1e6;
 
 /** See {@link GradientThreads.lastTimeline}. */
 export interface StepTimeline {

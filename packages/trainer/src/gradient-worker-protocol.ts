@@ -54,7 +54,7 @@ export type GradientWorkerMessage =
       losses: Record<string, number[]>;
       /** Time the worker waited for the training thread at batch-norm exchanges. */
       waitedMs: number;
-      /** When (ms, `performance.timeOrigin + performance.now()`) the worker got the request, started and ended its gradients. */
+      /** When (ms on the process's monotonic clock, `process.hrtime`) the worker got the request, started and ended its gradients. */
       clock: { received: number; started: number; ended: number };
     }
   | { type: 'failed'; id: number; error: SerializedError };

@@ -31,7 +31,7 @@ const reducer = new SharedStatsReducer(setup.stats, 1);
 const variables = [...net.params.variables.values()];
 send({ type: 'ready', plugins: net.plugins.map((p) => pluginIdentity(p)), variables: [...net.params.variables.keys()] });
 
-const now = () => performance.timeOrigin + performance.now();
+const now = () => Number(process.hrtime.bigint()) / 1e6;
 
 function step(r: GradientRequest): void {
   const received = now();

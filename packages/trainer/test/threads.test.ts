@@ -293,6 +293,16 @@ for (const [what, backbone] of [
       const twoGrads = values(two.grads);
       tf.dispose(Object.values(two.grads));
       const twoStats = movingStats();
+      // the step's timeline, on the clock both threads share: each event after the one it needs
+      const t = threads.lastTimeline!;
+      expect(t.posted).toBeLessThanOrEqual(t.started);
+      expect(t.started).toBeLessThan(t.ended);
+      // (the worker may get the request before postMessage has returned here)
+      expect(t.worker.received).toBeGreaterThan(0);
+      expect(t.worker.received).toBeLessThanOrEqual(t.worker.started);
+      expect(t.worker.started).toBeLessThan(t.worker.ended);
+      expect(t.arrived).toBeGreaterThanOrEqual(Math.max(t.ended, t.worker.ended - 1));
+      expect(t.merged).toBeGreaterThanOrEqual(t.arrived);
 
       expect([...twoGrads.keys()].sort()).toEqual([...oneGrads.keys()].sort());
       const s = compare(oneStats, twoStats);
