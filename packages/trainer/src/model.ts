@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { checkFraming, loadNetwork, type Framing, type IntegratedNetwork, type SavedPlugin, type SavedTopology, type TaskPlugin } from '@ifan/core';
+import { checkFraming, loadNetwork, type Framing, type IntegratedNetwork, type Recipe, type SavedPlugin, type SavedTopology, type TaskPlugin } from '@ifan/core';
 import { fileSystemHandler } from '@ifan/core/node';
 import { DEFAULT_PRETRAINED, PRETRAINED, pretrainedDir, pretrainedInfo } from '@ifan/models/node';
 import { fromRecipe } from './recipe';
@@ -66,7 +66,7 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
 async function createPlugin(saved: SavedPlugin, root: string, legacyOptions: Record<string, Record<string, unknown>> | undefined): Promise<TaskPlugin> {
   if (saved.recipe) {
     try {
-      return await fromRecipe<TaskPlugin>(saved.recipe);
+      return await fromRecipe<TaskPlugin>(nodeRecipe(saved.recipe));
     } catch (e) {
       throw new Error(`${root}/model.json: task "${saved.name}" cannot be created from its recipe (${saved.recipe.module} ${saved.recipe.export}): ${(e as Error).message}`);
     }
@@ -77,6 +77,17 @@ async function createPlugin(saved: SavedPlugin, root: string, legacyOptions: Rec
       "create the plugin yourself and load the network with @ifan/core's loadNetwork, or give the plugin a recipe before saving",
   );
 }
+
+/**
+ * The built-in task packages' browser-safe entries (the recipes @ifan/models ships, which run in a
+ * browser) made with their Node entries instead, whose plugins also load data sets: here a model is
+ * evaluated on files (`ifan eval --task`) and trained from (`--init`). Same factory, same options.
+ */
+function nodeRecipe(recipe: Recipe): Recipe {
+  return BUILT_IN_TASK_MODULES.includes(recipe.module) ? { ...recipe, module: `${recipe.module}/node` } : recipe;
+}
+
+const BUILT_IN_TASK_MODULES = ['@ifan/task-parsing', '@ifan/task-landmarks', '@ifan/task-emotion'];
 
 /**
  * Models saved before model.json held recipes and framing kept the plugin options in `tasks.json`
