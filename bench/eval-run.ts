@@ -2,7 +2,9 @@
  * Evaluates a run's checkpoint (a running run's latest too) on the run's own validation or test split,
  * rebuilt from its config.json: how far a long run has got, without waiting for its end.
  *
- *   pnpm bench eval-run RUN_DIR [--checkpoint latest|best|model|step-NNNNNNNN] [--split val|test] [--iterations N] [--json FILE]
+ *   pnpm bench eval-run RUN_DIR [--checkpoint latest|best|model|step-NNNNNNNN] [--split val|test] [--iterations N] [--mirror] [--json FILE]
+ *
+ * `--mirror`: with test-time mirroring (each face also evaluated mirrored, the predictions averaged).
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -19,11 +21,12 @@ const { values, positionals } = parseArgs({
     split: { type: 'string', default: 'val' },
     iterations: { type: 'string' },
     json: { type: 'string' },
+    mirror: { type: 'boolean', default: false },
   },
   allowPositionals: true,
 });
 if (positionals.length !== 1 || !['val', 'test'].includes(values.split!)) {
-  console.error('usage: pnpm bench eval-run RUN_DIR [--checkpoint latest|best|model|step-NNNNNNNN] [--split val|test] [--iterations N] [--json FILE]');
+  console.error('usage: pnpm bench eval-run RUN_DIR [--checkpoint latest|best|model|step-NNNNNNNN] [--split val|test] [--iterations N] [--mirror] [--json FILE]');
   process.exit(2);
 }
 const runDir = userPath(positionals[0]);
@@ -54,9 +57,10 @@ const net = await loadNetwork(fileSystemHandler(dir), built.plugins);
 const started = Date.now();
 const result = await evaluate(net, data, {
   crop: saved.crop,
+  mirror: values.mirror,
   ...(values.iterations !== undefined ? { iterations: Number(values.iterations) } : {}),
 });
 console.log(`${dir} on the ${values.split} split (${Object.entries(data).map(([t, d]) => `${t}: ${d.samples.length} faces`).join(', ')}), ${((Date.now() - started) / 1000).toFixed(1)} s`);
 console.log(resultsToMarkdown([{ label: `${values.checkpoint}`, result }]));
-if (values.json) writeFileSync(values.json, JSON.stringify(result, null, 2));
+if (values.json) writeFileSync(userPath(values.json), JSON.stringify(result, null, 2));
 net.dispose();

@@ -80,6 +80,12 @@ export interface InferenceOptions extends Omit<ForwardOptions, 'training'> {
    * mapped back to the original images (`TaskPlugin.decodeOutput`). Default network-input coordinates.
    */
   transforms?: LabelTransform[];
+  /**
+   * Test-time mirroring: each image is also run mirrored left to right, and each task's prediction is
+   * the mean of the two (the mirrored one turned back by `TaskPlugin.mirrorPrediction`). Twice the
+   * compute; every selected task must implement `mirrorPrediction`. Default false.
+   */
+  mirror?: boolean;
 }
 
 /** Outputs of one forward pass: for each iteration 0..ITER, each task's raw output and prediction. */
@@ -312,11 +318,30 @@ export class IntegratedNetwork {
     const iterations = opts.iterations ?? this.config.iterations;
     const plugins = this.selectPlugins(opts.tasks);
     const keyOf = (p: TaskPlugin) => opts.bnKey ?? p.bnKey;
+    if (opts.mirror) {
+      const missing = plugins.filter((p) => !p.mirrorPrediction).map((p) => p.name);
+      if (missing.length) throw new Error(`mirror: task ${missing.join(', ')} cannot turn a mirrored image's prediction back (its plugin has no mirrorPrediction)`);
+    }
+    const b = images.shape[0];
     const out: Record<string, tf.Tensor>[] = Array.from({ length: iterations + 1 }, () => ({}));
     tf.tidy(() => {
+      // mirrored: the images and their mirror images in one batch (inference's batch norm uses the moving
+      // statistics, so the batch's makeup changes nothing)
+      const input = opts.mirror ? tf.concat([images, tf.reverse(images, 2)], 0) : images;
       for (const key of new Set(plugins.map(keyOf))) {
-        const r = this.forward(images, this.context({ ...opts, training: false, bnKey: key }), iterations);
-        for (const p of plugins) if (keyOf(p) === key) r.predictions.forEach((pred, it) => (out[it][p.name] = tf.keep(pred[p.name])));
+        const r = this.forward(input, this.context({ ...opts, training: false, bnKey: key }), iterations);
+        for (const p of plugins) {
+          if (keyOf(p) !== key) continue;
+          r.predictions.forEach((pred, it) => {
+            const x = pred[p.name];
+            if (!opts.mirror) {
+              out[it][p.name] = tf.keep(x);
+              return;
+            }
+            const [plain, mirrored] = tf.split(x, [b, b], 0);
+            out[it][p.name] = tf.keep(tf.mul(tf.add(plain, p.mirrorPrediction!(mirrored)), 0.5));
+          });
+        }
       }
     });
     return out;

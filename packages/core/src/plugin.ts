@@ -146,6 +146,12 @@ export interface TaskPlugin<L = unknown, O = unknown> {
    * back from network-input coordinates to each original image (inverse of its crop transform).
    */
   decodeOutput(prediction: tf.Tensor, inputSize: number, transforms?: LabelTransform[]): Promise<O[]>;
+  /**
+   * A batch of predictions (`activate`d) of mirrored images, turned into predictions of the images as
+   * they were: mirrored back and left/right swapped (a left eye seen in a mirror is the right one).
+   * Enables test-time mirroring (`mirror` of the network's inference options); optional.
+   */
+  mirrorPrediction?(prediction: tf.Tensor): tf.Tensor;
   /** Applies an image transform (crop, resize, flip) to a label of this task. */
   transformLabel(label: L, transform: LabelTransform): L;
   createMetric(): MetricAccumulator<L, O>;

@@ -267,6 +267,78 @@ describe('iterationPredictions, predictIterations', () => {
   });
 });
 
+describe('test-time mirroring', () => {
+  /** mapTask whose mirrored prediction turns back as a map does (mirrored back, no classes swap), and vectorTask, whose does not change. */
+  function mirroringNet() {
+    const map = { ...mapTask(), mirrorPrediction: (p: tf.Tensor) => tf.reverse(p, 2) };
+    const vector = { ...vectorTask(), mirrorPrediction: (p: tf.Tensor) => p };
+    return new IntegratedNetwork([map, vector], { backbone: 'tiny', iterations: 1, seed: 4 });
+  }
+
+  it('averages each prediction with the mirrored image\'s, turned back, at every iteration, and leaves no tensor', () => {
+    const net = mirroringNet();
+    const x = images(2, 32, 5);
+    const before = tf.memory().numTensors;
+    const mirrored = net.iterationPredictions(x, { mirror: true });
+    const plain = net.iterationPredictions(x);
+    const xf = tf.reverse(x, 2);
+    const flipped = net.iterationPredictions(xf);
+    xf.dispose();
+    for (let it = 0; it <= 1; it++) {
+      const expectMap = tf.tidy(() => tf.mul(tf.add(plain[it].map, tf.reverse(flipped[it].map, 2)), 0.5));
+      const expectVector = tf.tidy(() => tf.mul(tf.add(plain[it].vector, flipped[it].vector), 0.5));
+      expect(mirrored[it].map.shape).toEqual(plain[it].map.shape);
+      expectClose(mirrored[it].map, expectMap);
+      expectClose(mirrored[it].vector, expectVector);
+      // and it is not the plain prediction (the tiny random network is not symmetric)
+      expect(tf.tidy(() => tf.max(tf.abs(tf.sub(mirrored[it].vector, plain[it].vector))).dataSync()[0])).toBeGreaterThan(1e-4);
+      tf.dispose([expectMap, expectVector]);
+    }
+    tf.dispose([mirrored, plain, flipped].flatMap((all) => all.flatMap((r) => Object.values(r))));
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+    net.dispose();
+  });
+
+  it('is equivariant: the mirrored image\'s mirrored prediction is the prediction turned back', async () => {
+    const net = mirroringNet();
+    const x = images(1, 32, 9);
+    const a = net.taskPredictions(x, { mirror: true });
+    const xf = tf.reverse(x, 2);
+    const b = net.taskPredictions(xf, { mirror: true });
+    xf.dispose();
+    const back = tf.tidy(() => tf.reverse(b.map, 2));
+    expectClose(back, a.map);
+    expectClose(b.vector, a.vector);
+    tf.dispose([...Object.values(a), ...Object.values(b), back]);
+    const before = tf.memory().numTensors;
+    const decoded = await net.predict(x, { mirror: true });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(Object.keys(decoded)).toEqual(['map', 'vector']);
+    x.dispose();
+    net.dispose();
+  });
+
+  it('refuses a task whose plugin cannot turn a mirrored prediction back, naming it', () => {
+    const net = new IntegratedNetwork([{ ...mapTask(), mirrorPrediction: (p: tf.Tensor) => tf.reverse(p, 2) }, vectorTask()], { backbone: 'tiny', iterations: 1, seed: 4 });
+    const x = images(1, 32, 9);
+    const before = tf.memory().numTensors;
+    expect(() => net.iterationPredictions(x, { mirror: true })).toThrow(/task vector cannot turn a mirrored image's prediction back/);
+    expect(tf.memory().numTensors).toBe(before);
+    // the tasks that can are fine on their own
+    const only = net.taskPredictions(x, { mirror: true, tasks: ['map'] });
+    expect(Object.keys(only)).toEqual(['map']);
+    tf.dispose(Object.values(only));
+    x.dispose();
+    net.dispose();
+  });
+});
+
+function expectClose(a: tf.Tensor, b: tf.Tensor, tol = 1e-5): void {
+  const d = tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
+  expect(d).toBeLessThan(tol);
+}
+
 describe('feedback loop', () => {
   it('ITER = 0 equals the network built without feedback', () => {
     const withFeedback = new IntegratedNetwork([mapTask(), vectorTask()], { ...tinyConfig, iterations: 2 });

@@ -108,6 +108,8 @@ export function emotionTask(options: EmotionTaskOptions = {}): TaskPlugin<Emotio
       });
     },
 
+    // an expression reads the same in a mirror
+    mirrorPrediction: (prediction) => prediction,
     transformLabel: (label) => label,
     createMetric: () => createEmotionMetric(set),
     visualize: (image, output) => drawEmotion(image, output, set),

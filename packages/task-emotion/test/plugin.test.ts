@@ -61,6 +61,13 @@ describe('emotion plugin', () => {
     expect(Array.from(g.slice(7, 14)).every((v) => v === 0)).toBe(true);
   });
 
+  it('reads a mirrored face\'s expression as it is (test-time mirroring changes nothing to turn back)', () => {
+    const p = tf.tensor2d([[0.1, 0.05, 0.05, 0.6, 0.1, 0.05, 0.05]]);
+    const back = emotionTask().mirrorPrediction!(p);
+    expect(Array.from(back.dataSync())).toEqual(Array.from(p.dataSync()));
+    tf.dispose([p, back]);
+  });
+
   it('decodes the argmax, its class name and the probabilities', async () => {
     const [out] = await emotionTask().decodeOutput(tf.tensor2d([[0.1, 0.05, 0.05, 0.6, 0.1, 0.05, 0.05]]), 32);
     expect(out.classIndex).toBe(3);

@@ -13,7 +13,7 @@ import {
 } from '@ifan/core';
 import { createLandmarkMetric } from './metrics';
 import { MTFL_5 } from './sets';
-import { mapPointsBack, transformLandmarks } from './transform';
+import { mapPointsBack, swapFlipPairs, transformLandmarks } from './transform';
 import type { LandmarkLabel, LandmarkOutput, LandmarkSet } from './types';
 import { drawLandmarks } from './visualize';
 
@@ -154,6 +154,15 @@ export function landmarkTask(options: LandmarkTaskOptions = {}): TaskPlugin<Land
       });
     },
 
+    // x -> 1 - x (a mirror of the input square, as core's mirrorX), and the flip pairs swap back
+    mirrorPrediction: (prediction) =>
+      tf.tidy(() => {
+        const b = prediction.shape[0];
+        const pts = tf.reshape(prediction, [b, P, 2]);
+        const [x, y] = tf.split(pts, 2, 2);
+        const order = swapFlipPairs([...Array(P).keys()], set.flipPairs);
+        return tf.reshape(tf.gather(tf.concat([tf.sub(1, x), y], 2), order, 1), [b, 2 * P]);
+      }),
     transformLabel: (label, t) => transformLandmarks(label, t, set),
     createMetric: () => createLandmarkMetric(set),
     visualize: (image, output) => drawLandmarks(image, output.points),

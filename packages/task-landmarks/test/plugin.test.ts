@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { applyMovingStatUpdates, faceCrop, IntegratedNetwork, selectBackend } from '@ifan/core';
+import { applyMovingStatUpdates, faceCrop, flipTransform, IntegratedNetwork, selectBackend } from '@ifan/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { IBUG_68, landmarkTask } from '../src/index';
 
@@ -86,6 +86,34 @@ describe('landmark plugin', () => {
     const [orig] = await plugin.decodeOutput(pred, 32, [t]);
     expect(orig.points[0][0]).toBeCloseTo(16, 4);
     expect(orig.points[0][1]).toBeCloseTo(32, 4);
+  });
+
+  it('turns a mirrored image\'s points back: x -> 1 - x, left and right swapped (test-time mirroring)', () => {
+    const plugin = landmarkTask();
+    // left eye, right eye, nose, left mouth corner, right mouth corner of the mirrored image
+    const seen = tf.tensor2d([[0.3, 0.4, 0.7, 0.42, 0.5, 0.6, 0.35, 0.8, 0.66, 0.81]]);
+    const back = plugin.mirrorPrediction!(seen);
+    // the mirrored image's left eye at x 0.3 is the right eye at 0.7
+    const want = [0.3, 0.42, 0.7, 0.4, 0.5, 0.6, 0.34, 0.81, 0.65, 0.8];
+    Array.from(back.dataSync()).forEach((v, i) => expect(v).toBeCloseTo(want[i], 6));
+    expect(back.shape).toEqual([1, 10]);
+    tf.dispose([seen, back]);
+  });
+
+  it('mirrorPrediction undoes what a flip does to a label (68 points: jaw, brows, eyes and mouth swap)', () => {
+    const plugin = landmarkTask({ landmarkSet: IBUG_68 });
+    const S = 32;
+    const points = Array.from({ length: 68 }, (_, k) => [4 + ((k * 7) % 23), 3 + ((k * 5) % 26)] as [number, number]);
+    const flip = flipTransform(faceCrop([S, S], undefined, { size: S, margin: 0 }));
+    const flipped = plugin.transformLabel({ points }, flip);
+    const { target: plain, mask: m1 } = plugin.encodeTargets([{ points }], S);
+    const { target: mirrored, mask: m2 } = plugin.encodeTargets([flipped], S);
+    const back = plugin.mirrorPrediction!(mirrored);
+    const d = tf.tidy(() => tf.max(tf.abs(tf.sub(back, plain))).dataSync()[0]);
+    expect(d).toBeLessThan(1e-6);
+    // and the flip did move them (the check is not of an identity)
+    expect(tf.tidy(() => tf.max(tf.abs(tf.sub(mirrored, plain))).dataSync()[0])).toBeGreaterThan(0.1);
+    tf.dispose([plain, mirrored, back, m1, m2]);
   });
 
   it('leaves no tensor behind once the network is disposed (the mean-shape start included)', async () => {

@@ -12,7 +12,7 @@ import {
 } from '@ifan/core';
 import { HELEN_11, resolveParsingLabelSet, type ParsingLabelSetSpec } from './sets';
 import { createParsingMetric } from './metrics';
-import { argmaxClasses, probabilitiesToOriginal, transformParsing } from './transform';
+import { argmaxClasses, flipClassTable, probabilitiesToOriginal, transformParsing } from './transform';
 import type { ParsingLabel, ParsingOutput } from './types';
 import { drawParsing } from './visualize';
 
@@ -138,6 +138,9 @@ export function parsingTask(options: ParsingTaskOptions = {}): TaskPlugin<Parsin
       return out;
     },
 
+    // the map mirrored back, left/right classes swapped back
+    mirrorPrediction: (prediction) =>
+      tf.tidy(() => tf.gather(tf.reverse(prediction, 2), Array.from(flipClassTable(set).subarray(0, C)), 3)),
     transformLabel: (label, t) => transformParsing(label, t, set),
     createMetric: () => createParsingMetric(set),
     visualize: (image, output) => drawParsing(image, output.mask, set),

@@ -82,6 +82,20 @@ describe('parsing plugin', () => {
     expect(small.helenClasses).toBeUndefined();
   });
 
+  it('turns a mirrored image\'s map back: columns reversed, left and right classes swapped (test-time mirroring)', () => {
+    const plugin = parsingTask({ labelSet: HELEN_11 });
+    // a 1x2 map of the mirrored image: left eye (4) in the left column, nose (6) in the right one
+    const seen = tf.oneHot(tf.tensor2d([[4, 6]], [1, 2], 'int32'), 11).reshape([1, 1, 2, 11]).toFloat();
+    const back = plugin.mirrorPrediction!(seen);
+    // as the image was: nose on the left, and the eye on the right is the right eye (5)
+    const cls = tf.tidy(() => Array.from(tf.argMax(back, -1).dataSync()));
+    expect(cls).toEqual([6, 5]);
+    expect(back.shape).toEqual([1, 1, 2, 11]);
+    // probabilities move with their class, none is lost
+    expect(tf.tidy(() => tf.sum(back).dataSync()[0])).toBeCloseTo(2, 6);
+    tf.dispose([seen, back]);
+  });
+
   it('decisionWeights multiply each class\'s probability before the arg-max, in predictions and (through decodeOutput) evaluation', async () => {
     // two pixels of 3 classes (of FASSEG's 6): [0.5, 0.3, 0.2] and [0.4, 0.35, 0.25]
     const rows = [

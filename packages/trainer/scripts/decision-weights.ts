@@ -4,10 +4,11 @@
  * run's class weights) for each power a, and prints every power's figures.
  *
  *   node --conditions=@ifan/source --import tsx packages/trainer/scripts/decision-weights.ts \
- *     --run reports/training-runs/p4 [--checkpoint best] [--powers 0,0.25,0.5,0.75,1] [--json FILE] [--all-tasks]
+ *     --run reports/training-runs/p4 [--checkpoint best] [--powers 0,0.25,0.5,0.75,1] [--json FILE] [--all-tasks] [--mirror]
  *
  * `--all-tasks` (a multi-task run): the JSON's evaluation also scores every other task of the run on its
  * validation split, at every interaction iteration, so a multi-task model's card has all its figures.
+ * `--mirror`: with test-time mirroring (each face also evaluated mirrored, the predictions averaged).
  *
  * The chosen power goes to `packages/models/scripts/add-model.ts --decision-power a --eval FILE`, FILE
  * written by `--powers a --json FILE` (the last power's evaluation).
@@ -23,7 +24,7 @@ import { buildRun, type RunConfigFile } from '../src/run-config';
 import { RUN_FILES } from '../src/trainer';
 
 const { values } = parseArgs({
-  options: { run: { type: 'string' }, checkpoint: { type: 'string', default: 'best' }, powers: { type: 'string', default: '0,0.25,0.5,0.75,1' }, task: { type: 'string', default: 'parsing' }, json: { type: 'string' }, 'all-tasks': { type: 'boolean', default: false } },
+  options: { run: { type: 'string' }, checkpoint: { type: 'string', default: 'best' }, powers: { type: 'string', default: '0,0.25,0.5,0.75,1' }, task: { type: 'string', default: 'parsing' }, json: { type: 'string' }, 'all-tasks': { type: 'boolean', default: false }, mirror: { type: 'boolean', default: false } },
 });
 if (!values.run) throw new Error('decision-weights: give --run RUN_DIR (a parsing run trained with classWeights)');
 const runDir = resolve(values.run);
@@ -45,7 +46,7 @@ for (const [k, a] of powers.entries()) {
   const plugin = parsingTask({ ...options, decisionWeights: w.map((x) => x ** -a) });
   const net = await loadNetwork(fileSystemHandler(dir), built.plugins.map((p) => (p.name === task ? plugin : p)));
   const others = values['all-tasks'] && values.json && k === powers.length - 1 ? Object.entries(built.data).filter(([t, d]) => t !== task && d.val).map(([t, d]) => [t, d.val!]) : [];
-  const result = await evaluate(net, { [task]: val, ...Object.fromEntries(others) }, { crop: saved.crop });
+  const result = await evaluate(net, { [task]: val, ...Object.fromEntries(others) }, { crop: saved.crop, mirror: values.mirror });
   const report = result.tasks[task].reports.at(-1)!;
   const v = report.values as { groupFScore: Record<string, number>; groupPrecision: Record<string, number>; groupRecall: Record<string, number> };
   console.log(

@@ -155,6 +155,7 @@ function ifanProgram(io: CliIO, exit: (code: number) => void): Command {
     .option(`--task <${DATA}>`, 'test data of task T (repeat per task); #SPLIT picks a split where the format has several, e.g. landmarks=mtfl:/data/mtfl#test reads testing.txt', collect)
     .option('--iterations <n>', "the last iteration evaluated (default: the model's ITER)", intFlag('--iterations', 0, 16))
     .option('--batch-size <n>', 'images per batch (default: 16)', intFlag('--batch-size', 1))
+    .option('--mirror', 'also run every face mirrored and average the two predictions (test-time mirroring: usually a little more accurate, twice the compute)')
     .option('--json <file>', 'where the results are written (default: MODEL/eval.json)')
     .option('--on-error <error|skip>', 'a bad image or annotation stops the evaluation (error, the default) or is left out and listed (skip)', onErrorFlag)
     .option('--limit-input-pixels <n>', 'largest image accepted, in pixels (default: 100000000)', intFlag('--limit-input-pixels', 1))
@@ -175,6 +176,7 @@ function ifanProgram(io: CliIO, exit: (code: number) => void): Command {
     .option('--out <dir>', 'where the JSON and overlays are written', 'predictions')
     .option('--iterations <n>', "interaction iterations run (default: the model's ITER)", intFlag('--iterations', 0, 16))
     .option('--bn-key <key>', "the batch-norm statistics to use for every task, those of the data set the images resemble (default: each task's own)")
+    .option('--mirror', 'also run every face mirrored and average the two predictions (test-time mirroring: usually a little more accurate, twice the compute)')
     .option(
       '--on-error <skip|error>',
       'skip: an image that cannot be read is listed with the reason (and in OUT/skipped.json) and the others are predicted; error: stop at it',
@@ -523,6 +525,7 @@ interface EvalFlags {
   task?: string[];
   iterations?: number;
   batchSize?: number;
+  mirror?: boolean;
   json?: string;
   onError?: 'error' | 'skip';
   limitInputPixels?: number;
@@ -567,6 +570,7 @@ async function evalCommand(io: CliIO, values: EvalFlags): Promise<number> {
       result = await evaluate(model.net, data, {
         iterations,
         batchSize,
+        mirror: values.mirror,
         onProgress: ({ done, total }) => progress.evaluation('ifan eval', done, total),
       });
     } finally {
@@ -610,6 +614,7 @@ interface PredictFlags {
   out: string;
   iterations?: number;
   bnKey?: string;
+  mirror?: boolean;
   onError: 'error' | 'skip';
   limitInputPixels?: number;
   box?: FaceBox[];
@@ -672,7 +677,7 @@ async function predict(io: CliIO, positionals: string[], values: PredictFlags): 
     }
     const onSkip = (f: SkippedFile) => skipped.push(f);
     if (noDetect) {
-      const results = await predictImages(model, files, { iterations, outDir, bnKey, onError, limitInputPixels, onSkip });
+      const results = await predictImages(model, files, { iterations, outDir, bnKey, mirror: values.mirror, onError, limitInputPixels, onSkip });
       for (const r of results) {
         io.stdout(`${r.file}: ${summarize(r.outputs)}\n`);
         for (const w of r.warnings ?? []) io.stderr(`ifan predict: warning: ${w}\n`);
@@ -687,6 +692,7 @@ async function predict(io: CliIO, positionals: string[], values: PredictFlags): 
       iterations,
       outDir,
       bnKey,
+      mirror: values.mirror,
       onError,
       limitInputPixels,
       onSkip,

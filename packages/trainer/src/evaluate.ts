@@ -12,6 +12,11 @@ import type { CropConfig } from './types';
 export interface EvaluateOptions {
   /** Evaluate iterations 0..`iterations`. Default the network's ITER. */
   iterations?: number;
+  /**
+   * Test-time mirroring: every image is also evaluated mirrored and each task scores the mean of the
+   * two predictions (`InferenceOptions.mirror`). Twice the compute. Default false.
+   */
+  mirror?: boolean;
   /** Images per forward pass. Default 16. */
   batchSize?: number;
   /** The crop margin. Default the network's (`net.framing.margin`, saved with it). */
@@ -46,6 +51,8 @@ export interface TaskEvaluation {
 
 export interface EvaluationResult {
   iterations: number;
+  /** Whether the figures are of test-time mirroring ({@link EvaluateOptions.mirror}); `evaluate` always says. */
+  mirror?: boolean;
   tasks: Record<string, TaskEvaluation>;
 }
 
@@ -68,16 +75,16 @@ export async function evaluate(net: IntegratedNetwork, data: Record<string, Data
   if (first !== undefined) options.onProgress?.({ task: first, done: 0, total });
   for (const [task, dataset] of Object.entries(data)) {
     const plugin = net.plugin(task);
-    tasks[task] = await evaluateTask(net, plugin, dataset, { iterations, batchSize, crop, signal: options.signal, progress: (n) => progress(task, n) });
+    tasks[task] = await evaluateTask(net, plugin, dataset, { iterations, batchSize, crop, mirror: options.mirror, signal: options.signal, progress: (n) => progress(task, n) });
   }
-  return { iterations, tasks };
+  return { iterations, mirror: options.mirror ?? false, tasks };
 }
 
 async function evaluateTask(
   net: IntegratedNetwork,
   plugin: TaskPlugin,
   dataset: Dataset,
-  opts: { iterations: number; batchSize: number; crop: CropConfig; signal?: AbortSignal; progress(n: number): void },
+  opts: { iterations: number; batchSize: number; crop: CropConfig; mirror?: boolean; signal?: AbortSignal; progress(n: number): void },
 ): Promise<TaskEvaluation> {
   if (opts.signal?.aborted) throw new EvaluationAborted(opts.signal.reason);
   const S = net.inputSize;
@@ -110,7 +117,7 @@ async function evaluateTask(
     const transforms = keep.map((i) => batch.transforms[i]);
     let outputs: Record<string, unknown[]>[];
     try {
-      outputs = await net.predictIterations(x, { iterations: opts.iterations, tasks: [plugin.name], bnKey: plugin.bnKey, transforms });
+      outputs = await net.predictIterations(x, { iterations: opts.iterations, tasks: [plugin.name], bnKey: plugin.bnKey, transforms, mirror: opts.mirror });
     } finally {
       x.dispose();
     }

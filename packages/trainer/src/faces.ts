@@ -84,6 +84,11 @@ export interface AnalyzeFacesOptions {
    * task's own key, as it was trained (one pass per key).
    */
   bnKey?: string;
+  /**
+   * Test-time mirroring: each face is also analysed mirrored, and each task's prediction is the mean of
+   * the two (`InferenceOptions.mirror`). Twice the compute. Default false.
+   */
+  mirror?: boolean;
   /** Draw the overlay. Default true. */
   overlay?: boolean;
   /** Faces per forward pass. Default 16 (all faces of most photos in one batch). */
@@ -204,7 +209,7 @@ export async function analyzeFaces(image: RawImage, options: AnalyzeFacesOptions
       for (let p = 0; p < crop.data.length; p++) pixels[k * S * S * 3 + p] = crop.data[p] / 255;
     });
     const x = tf.tensor4d(pixels, [idx.length, S, S, 3]);
-    const preds = net.taskPredictions(x, { iterations, bnKey: options.bnKey });
+    const preds = net.taskPredictions(x, { iterations, bnKey: options.bnKey, mirror: options.mirror });
     x.dispose();
     try {
       for (const p of plugins) {

@@ -17,6 +17,11 @@ export interface PredictOptions {
   iterations?: number;
   /** Batch-norm key for every task (the data set whose statistics the images resemble). Default each task's own. */
   bnKey?: string;
+  /**
+   * Test-time mirroring: each face is also analysed mirrored, and each task's prediction is the mean of
+   * the two (`InferenceOptions.mirror`). Twice the compute. Default false.
+   */
+  mirror?: boolean;
   /** Where `<name>.json` and `<name>.overlay.png` go; nothing is written without it. */
   outDir?: string;
   /**
@@ -80,7 +85,7 @@ export async function predictSamples(model: LoadedModel, samples: readonly Sampl
     const x = imageTensor(batch, S);
     let decoded: Record<string, unknown[]>;
     try {
-      decoded = await net.predict(x, { iterations, bnKey: options.bnKey, transforms: batch.transforms });
+      decoded = await net.predict(x, { iterations, bnKey: options.bnKey, transforms: batch.transforms, mirror: options.mirror });
     } finally {
       x.dispose();
     }
@@ -147,6 +152,7 @@ export async function predictFaces(model: LoadedModel, files: readonly string[],
       align: options.align,
       iterations,
       bnKey: options.bnKey,
+      mirror: options.mirror,
     });
     const S = model.net.inputSize;
     const warnings: string[] = [];

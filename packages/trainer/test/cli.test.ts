@@ -72,6 +72,27 @@ describe('ifan train, eval, predict, info', () => {
     expect(JSON.parse(readFileSync(join(run, 'e.json'), 'utf8')).tasks.emotion.images).toBe(12);
   });
 
+  it('eval runs a pretrained model of @ifan/models on --task files (its browser-side plugins made with their Node entries), with --mirror', async () => {
+    // a folder-per-class set of FER's layout: 2 faces in each of 2 classes
+    const dir = join(tempDir(), 'fer-like');
+    for (const [k, cls] of ['happy', 'sad'].entries()) {
+      mkdirSync(join(dir, cls), { recursive: true });
+      for (let i = 0; i < 2; i++) await writePng(join(dir, cls, `${i}.png`), generateFace(20 + 2 * k + i, { size: 48 }).image);
+    }
+    const json = join(dir, 'plain.json');
+    const r = await ifan('eval', '--model', 'emotion', '--task', `emotion=folders:${dir}`, '--json', json);
+    expect(r.err).not.toMatch(/error/);
+    expect(r.code).toBe(0);
+    const plain = JSON.parse(readFileSync(json, 'utf8'));
+    expect(plain.tasks.emotion.images).toBe(4);
+    expect(plain.mirror).toBe(false);
+    const r2 = await ifan('eval', '--model', 'emotion', '--task', `emotion=folders:${dir}`, '--mirror', '--json', join(dir, 'mirror.json'));
+    expect(r2.code).toBe(0);
+    const mirrored = JSON.parse(readFileSync(join(dir, 'mirror.json'), 'utf8'));
+    expect(mirrored.mirror).toBe(true);
+    expect(mirrored.tasks.emotion.images).toBe(4);
+  });
+
   it('predict --no-detect writes JSON in original-image coordinates and an overlay PNG', async () => {
     const dir = tempDir();
     const face = generateFace(5, { size: 80 });
