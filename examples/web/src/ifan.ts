@@ -2,12 +2,15 @@
  * The page's model and pipeline, browser-safe (only the packages' main entries) so that the Node side
  * of the browser test and `scripts/make-test-model.ts` run the very same code.
  *
+ * - {@link loadModel}: a saved iFAN model (the shipped `ifan-3t` of `@ifan/models`, a URL, or the one
+ *   kept in IndexedDB), its task plugins made from the recipes in its model.json.
  * - {@link createDemoNetwork}: the three built-in tasks on the `tiny` backbone (32 px), one batch-norm
- *   key for every task (the page trains on one data set at a time).
+ *   key for every task, for training from scratch in the page (`?model=train`) and the test model.
  * - {@link trainSteps}: a plain training loop (Adam, the network's own `computeGradients`) over
- *   labelled samples, each task's loss masked where a sample has no label for it.
- * - {@link analyzePhoto}: every face BlazeFace finds, framed as training framed faces, through the
- *   network, mapped back to the photo.
+ *   labelled samples, each task under its own batch-norm key, its loss masked where a sample has no
+ *   label for it.
+ * - {@link analyzePhoto}: every face BlazeFace finds, framed as the model's training framed faces,
+ *   through the network (optionally mirrored too), mapped back to the photo.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
@@ -26,7 +29,8 @@ import { cropFaces, type DetectedFace } from '@ifan/detect';
 import { syntheticDataset } from '@ifan/synthetic';
 import { emotionTask, type EmotionOutput } from '@ifan/task-emotion';
 import { landmarkTask, type LandmarkOutput } from '@ifan/task-landmarks';
-import { parsingTask, HELEN_11, type ParsingOutput } from '@ifan/task-parsing';
+import { loadPretrainedFrom } from '@ifan/models';
+import { parsingLabelSet, parsingTask, HELEN_11, PARSING_LABEL_SETS, type ParsingLabelSet, type ParsingOutput } from '@ifan/task-parsing';
 
 /** The one batch-norm key of the page's network. */
 export const BN_KEY = 'faces';
@@ -44,13 +48,40 @@ export function createDemoNetwork(): IntegratedNetwork {
   return new IntegratedNetwork(demoPlugins(), DEMO_NETWORK);
 }
 
-/** Synthetic faces labelled for all three tasks (the page's training data when no model is shipped). */
+/**
+ * A saved iFAN model from a URL (`http(s)://`, `indexeddb://`, Node's `file://`), its plugins made from
+ * the recipes in its model.json (the built-in tasks' browser-safe factories).
+ */
+export async function loadModel(url: string): Promise<IntegratedNetwork> {
+  const handler = tf.io.getLoadHandlers(url)[0];
+  if (!handler) throw new Error(`no way to load a model from ${url}`);
+  return (await loadPretrainedFrom(handler, url)).net;
+}
+
+/** The label set of the network's parsing task (a built-in one by name, else made from its classes). */
+export function parsingSet(net: IntegratedNetwork): ParsingLabelSet {
+  const config = net.plugins.find((p) => p.name === 'parsing')?.config as { labelSet?: string; classes?: string[] } | undefined;
+  if (!config) return HELEN_11;
+  return PARSING_LABEL_SETS[config.labelSet ?? ''] ?? (config.classes ? parsingLabelSet(config.classes, { name: config.labelSet }) : HELEN_11);
+}
+
+/**
+ * The tasks the page's synthetic faces can train in `net`: all but a parsing task whose label set is not
+ * the synthetic faces' (Helen's 11 classes), e.g. `ifan-3t`'s CelebAMask-HQ 19.
+ */
+export function syntheticTasks(net: IntegratedNetwork): string[] {
+  return net.plugins.filter((p) => p.name !== 'parsing' || parsingSet(net).name === HELEN_11.name).map((p) => p.name);
+}
+
+/** Synthetic faces labelled for all three tasks (Helen's 11 parsing classes, 5 points, 7 expressions). */
 export function syntheticSamples(count: number, seed: number): Sample[] {
   return syntheticDataset({ count, seed, size: 64, tasks: ['parsing', 'landmarks', 'emotion'] }).samples;
 }
 
 export interface TrainOptions {
   steps: number;
+  /** The tasks trained (default every task of the network); labels of the others are ignored. */
+  tasks?: readonly string[];
   batchSize?: number;
   learningRate?: number;
   seed?: number;
@@ -79,30 +110,44 @@ export async function trainSteps(net: IntegratedNetwork, samples: readonly Sampl
     opt = tf.train.adam(learningRate);
     optimizers.set(net, opt);
   }
-  const names = net.plugins.map((p) => p.name);
-  const variables = net.variables({ backbone: true, bnKey: BN_KEY, decoders: names, reencoders: names });
+  const names = options.tasks ? [...options.tasks] : net.plugins.map((p) => p.name);
+  // each task trains under its own batch-norm key (a shipped model has one per data set): one gradient
+  // step per key, with the decoders and re-encoders of that key's tasks
+  const keys = [...new Set(names.map((n) => net.plugin(n).bnKey))];
+  const groups = keys.map((bnKey) => {
+    const tasks = names.filter((n) => net.plugin(n).bnKey === bnKey);
+    return { bnKey, tasks, variables: net.variables({ backbone: true, bnKey, decoders: tasks, reencoders: tasks }) };
+  });
   let last = NaN;
   for (let step = 0; step < steps; step++) {
     if (options.signal?.aborted) break;
     const pick = Array.from({ length: Math.min(batchSize, loaded.length) }, () => loaded[Math.floor(rng.next() * loaded.length)]);
     const images = new Float32Array(pick.length * S * S * 3);
     const labels: Record<string, unknown[]> = Object.fromEntries(names.map((n) => [n, []]));
+    const plugins = names.map((n) => net.plugin(n));
     pick.forEach((li, i) => {
       const t = faceCrop([li.image.width, li.image.height], li.faceBox, { size: S, margin: net.framing.margin });
-      const prepared = prepareSample(li, t, net.plugins);
+      const prepared = prepareSample({ ...li, labels: Object.fromEntries(names.map((n) => [n, li.labels[n]])) }, t, plugins);
       const px = prepared.image.data;
       for (let k = 0; k < px.length; k++) images[i * S * S * 3 + k] = px[k] / 255;
       for (const n of names) labels[n].push(prepared.labels[n]);
     });
     const x = tf.tensor4d(images, [pick.length, S, S, 3]);
     const targets: Record<string, { target: tf.Tensor; mask: tf.Tensor1D }> = {};
-    for (const p of net.plugins) if (labels[p.name].some((l) => l !== undefined)) targets[p.name] = p.encodeTargets(labels[p.name] as never[], S);
+    for (const n of names) if (labels[n].some((l) => l !== undefined)) targets[n] = net.plugin(n).encodeTargets(labels[n] as never[], S);
     try {
-      const { grads, total, losses } = net.computeGradients(x, targets, { bnKey: BN_KEY, training: true, variables });
-      if (Number.isFinite(total)) opt.applyGradients(grads);
-      tf.dispose(Object.values(grads));
+      let total = 0;
+      const perTask: Record<string, number> = {};
+      for (const g of groups) {
+        const mine = Object.fromEntries(g.tasks.filter((t) => targets[t]).map((t) => [t, targets[t]]));
+        if (Object.keys(mine).length === 0) continue;
+        const r = net.computeGradients(x, mine, { bnKey: g.bnKey, training: true, variables: g.variables });
+        if (Number.isFinite(r.total)) opt.applyGradients(r.grads);
+        tf.dispose(Object.values(r.grads));
+        total += r.total;
+        for (const [k, v] of Object.entries(r.losses)) perTask[k] = v.reduce((a, b) => a + b, 0);
+      }
       last = total;
-      const perTask = Object.fromEntries(Object.entries(losses).map(([k, v]) => [k, v.reduce((a, b) => a + b, 0)]));
       await options.onStep?.(step, total, perTask);
     } finally {
       x.dispose();
@@ -129,8 +174,11 @@ export interface FaceAnalysis {
   parsingCounts: number[];
 }
 
-/** Every face of `photo`: detection, the training crop, the network, results mapped back to the photo. */
-export async function analyzePhoto(net: IntegratedNetwork, detector: DetectorLike, photo: RawImage): Promise<FaceAnalysis[]> {
+/**
+ * Every face of `photo`: detection, the training crop, the network (each task through its own batch-norm
+ * key; `mirror`: test-time mirroring), results mapped back to the photo.
+ */
+export async function analyzePhoto(net: IntegratedNetwork, detector: DetectorLike, photo: RawImage, options: { mirror?: boolean } = {}): Promise<FaceAnalysis[]> {
   const faces = await detector.detect(photo, { minScore: 0.5, maxFaces: 10 });
   if (faces.length === 0) return [];
   const S = net.inputSize;
@@ -139,10 +187,11 @@ export async function analyzePhoto(net: IntegratedNetwork, detector: DetectorLik
   images.forEach((im, i) => {
     for (let k = 0; k < S * S * 3; k++) data[i * S * S * 3 + k] = im.data[k] / 255;
   });
-  const outputs = await predictCrops(net, data, images.length, transforms);
+  const outputs = await predictCrops(net, data, images.length, transforms, options.mirror);
   return faces.map((f, i) => {
-    const parsing = (outputs.parsing[i] as ParsingOutput).mask;
-    const counts = new Array<number>(HELEN_11.classes.length).fill(0);
+    const parsed = outputs.parsing[i] as ParsingOutput;
+    const parsing = parsed.mask;
+    const counts = new Array<number>(parsed.classes?.length ?? parsingSet(net).classes.length).fill(0);
     for (let k = 0; k < parsing.data.length; k++) counts[parsing.data[k]]++;
     const emotion = outputs.emotion[i] as EmotionOutput;
     return {
@@ -158,19 +207,12 @@ export async function analyzePhoto(net: IntegratedNetwork, detector: DetectorLik
 }
 
 /** The network's decoded outputs for `b` crops (`[b, S, S, 3]` floats), mapped back through `transforms`. */
-export async function predictCrops(net: IntegratedNetwork, crops: Float32Array, b: number, transforms: LabelTransform[]): Promise<Record<string, unknown[]>> {
-  const S = net.inputSize;
-  const it = DEMO_NETWORK.iterations ?? 1;
-  const preds = tf.tidy(() => {
-    const x = tf.tensor4d(crops, [b, S, S, 3]);
-    return net.forward(x, net.context({ bnKey: BN_KEY, training: false }), it).predictions[it];
-  });
+export async function predictCrops(net: IntegratedNetwork, crops: Float32Array, b: number, transforms: LabelTransform[], mirror = false): Promise<Record<string, unknown[]>> {
+  const x = tf.tensor4d(crops, [b, net.inputSize, net.inputSize, 3]);
   try {
-    const out: Record<string, unknown[]> = {};
-    for (const p of net.plugins) out[p.name] = await p.decodeOutput(preds[p.name], S, transforms);
-    return out;
+    return await net.predict(x, { transforms, mirror });
   } finally {
-    tf.dispose(Object.values(preds));
+    x.dispose();
   }
 }
 

@@ -1,20 +1,22 @@
 /**
- * The demo page: backend choice, the model (trained here on synthetic faces and kept in IndexedDB for
- * the next visit, or loaded with `?model=URL`), the face detector, analysis of a photo or the webcam, and fine-tuning with a live
- * loss plot. URL parameters: `backend` (webgpu, webgl, wasm, cpu), `model` (a saved iFAN model's
- * model.json), `steps` (training steps when no model is given, default 60), `photo` (a picture to
- * analyse first instead of the example).
+ * The demo page: backend choice, the model (the shipped `ifan-3t` of `@ifan/models`, or the one the user
+ * fine-tuned here and kept in IndexedDB, or `?model=URL`), the face detector, analysis of a photo or the
+ * webcam (test-time mirroring on request), and fine-tuning with a live loss plot. URL parameters:
+ * `backend` (webgpu, webgl, wasm, cpu), `model` (a saved iFAN model's model.json, or `train`: a tiny
+ * network trained here on synthetic faces), `steps` (its training steps, default 60), `photo` (a picture
+ * to analyse first instead of the example).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { loadNetwork, saveNetwork, selectBackend, type IntegratedNetwork, type RawImage, type Sample, type BackendName } from '@ifan/core';
+import { saveNetwork, selectBackend, type IntegratedNetwork, type RawImage, type Sample, type BackendName } from '@ifan/core';
 import { createDetector } from '@ifan/detect';
 import { FER2013_7 } from '@ifan/task-emotion';
-import { HELEN_11 } from '@ifan/task-parsing';
+import { pretrainedInfo } from '@ifan/models';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
-import examplePhoto from '../test/fixtures/faces.png?url';
-import { analyzePhoto, createDemoNetwork, demoPlugins, faceNumbers, syntheticSamples, trainSteps, type DetectorLike, type FaceAnalysis } from './ifan';
+// face-api's MIT-licensed demo photo (docs/photos/README.md)
+import examplePhoto from '../../../docs/photos/sample6.jpg?url';
+import { analyzePhoto, createDemoNetwork, faceNumbers, loadModel, parsingSet, syntheticSamples, syntheticTasks, trainSteps, type DetectorLike, type FaceAnalysis } from './ifan';
 import { LossPlot } from './plot';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -27,8 +29,10 @@ let current: RawImage | null = null;
 let webcam: { stream: MediaStream; video: HTMLVideoElement } | null = null;
 let busy = false;
 const plot = new LossPlot($<HTMLCanvasElement>('loss'));
-/** Where the page keeps the model it trained, so that the next visit need not train again. */
+/** Where the page keeps the model it fine-tuned, so that the next visit starts from it. */
 const KEPT = 'indexeddb://ifan-web-demo';
+/** The shipped model the page starts from, served at models/ (vite.config.ts). */
+const SHIPPED = 'ifan-3t';
 
 async function keep(): Promise<void> {
   await saveNetwork(net, KEPT);
@@ -45,25 +49,33 @@ async function start(): Promise<void> {
   $('backend').textContent = `${choice.message}${choice.kernels.length ? `; ${choice.kernels.length} iFAN training kernels registered` : ''}`;
   detector = await createDetector({ model: new URL('models/blazeface.json', document.baseURI).href });
   const modelUrl = params.get('model');
-  const kept = modelUrl ? undefined : await loadNetwork(KEPT, demoPlugins()).catch(() => undefined);
-  if (modelUrl) {
-    net = await loadNetwork(new URL(modelUrl, location.href).href, demoPlugins());
-    $('model-note').textContent = `Model loaded from ${modelUrl}. It is a tiny test model trained on synthetic faces, not a pretrained iFAN model.`;
-  } else if (kept) {
-    net = kept;
-    $('model-note').textContent =
-      'No pretrained iFAN model is shipped yet. This is the tiny model this page trained on synthetic faces (and you fine-tuned) ' +
-      'in an earlier visit, kept in this browser; "Forget the kept model" trains a new one next time.';
-  } else {
+  const kept = modelUrl ? undefined : await loadModel(KEPT).catch(() => undefined);
+  if (modelUrl === 'train') {
     const steps = Number(params.get('steps') ?? 60);
     $('model-note').textContent =
-      `No pretrained iFAN model is shipped yet, so this page trains a tiny one right here: the tiny backbone (32 px input), ` +
-      `${steps} steps on 96 synthetic faces, in your browser. Expect rough results, on real faces above all; fine-tune below for more.`;
+      `A tiny network trained right here: the tiny backbone (32 px input), ${steps} steps on 96 synthetic faces, in your browser. ` +
+      'Expect rough results, on real faces above all; fine-tune below for more.';
     net = createDemoNetwork();
     setState('training');
     await runTraining(syntheticSamples(96, 3), steps, 5);
     await keep();
+  } else if (modelUrl) {
+    net = await loadModel(new URL(modelUrl, location.href).href);
+    $('model-note').textContent = `Model loaded from ${modelUrl}.`;
+  } else if (kept) {
+    net = kept;
+    $('model-note').textContent =
+      'The model you fine-tuned in this page in an earlier visit, kept in this browser; "Forget the kept model" goes back to the shipped one next time.';
+  } else {
+    net = await loadModel(new URL(`models/${SHIPPED}/model.json`, document.baseURI).href);
+    const info = pretrainedInfo(SHIPPED);
+    const f = info.figures;
+    $('model-note').textContent =
+      `The pretrained ${SHIPPED} of @ifan/models: one network for all three tasks, trained on real faces (${info.cpuHours} CPU-hours; ` +
+      `validation: parsing F ${f.parsing.overallFScore.toFixed(3)} on CelebAMask-HQ faces, landmark NME ${f.landmarks.meanNME.toFixed(4)} on MTFL, ` +
+      `expression accuracy ${f.emotion.accuracy.toFixed(3)} on FER2013). For research and non-commercial use only, as its training data.`;
   }
+  legend();
   setState('ready');
   for (const id of ['webcam', 'example', 'train-start']) $<HTMLButtonElement>(id).disabled = false;
   await analyseUrl(params.get('photo') ?? examplePhoto);
@@ -108,7 +120,7 @@ async function analyse(image: RawImage, live = false): Promise<FaceAnalysis[]> {
   const t0 = performance.now();
   try {
     current = image;
-    const faces = await analyzePhoto(net, detector, image);
+    const faces = await analyzePhoto(net, detector, image, { mirror: $<HTMLInputElement>('mirror').checked });
     draw(image, faces);
     showNumbers(faces);
     $('analyse-status').textContent = `${faces.length} face${faces.length === 1 ? '' : 's'} in ${Math.round(performance.now() - t0)} ms (${image.width} x ${image.height})`;
@@ -118,6 +130,9 @@ async function analyse(image: RawImage, live = false): Promise<FaceAnalysis[]> {
     busy = false;
   }
 }
+
+/** Parsing classes that cover much of a face, drawn lightly so that the face shows through. */
+const LARGE_REGIONS = new Set(['face skin', 'skin', 'hair', 'neck', 'cloth', 'hat']);
 
 function draw(image: RawImage, faces: FaceAnalysis[]): void {
   const canvas = $<HTMLCanvasElement>('view');
@@ -132,20 +147,21 @@ function draw(image: RawImage, faces: FaceAnalysis[]): void {
     px.data[i + 3] = 255;
   }
   // every face's parsing mask over the photo (background left clear)
+  const set = parsingSet(net);
   for (const f of faces) {
     const m = f.parsing.data;
     for (let k = 0; k < m.length; k++) {
       const c = m[k];
       if (c === 0) continue;
-      const a = c === 1 ? 0.25 : 0.6; // face skin lightly, the parts strongly
-      const [r, g, b] = HELEN_11.colors[c];
+      const a = LARGE_REGIONS.has(set.classes[c]) ? 0.25 : 0.6; // skin, hair and the like lightly, the parts strongly
+      const [r, g, b] = set.colors[c];
       px.data[4 * k] = Math.round((1 - a) * px.data[4 * k] + a * r);
       px.data[4 * k + 1] = Math.round((1 - a) * px.data[4 * k + 1] + a * g);
       px.data[4 * k + 2] = Math.round((1 - a) * px.data[4 * k + 2] + a * b);
     }
   }
   ctx.putImageData(px, 0, 0);
-  const unit = Math.max(1, Math.min(image.width, image.height) / 200);
+  const unit = Math.max(1, Math.min(image.width, image.height) / 320);
   ctx.lineWidth = unit;
   ctx.font = `${Math.round(11 * unit)}px system-ui, sans-serif`;
   faces.forEach((f, i) => {
@@ -168,11 +184,12 @@ function draw(image: RawImage, faces: FaceAnalysis[]): void {
 }
 
 function showNumbers(faces: FaceAnalysis[]): void {
+  const set = parsingSet(net);
   const body = $('results').querySelector('tbody')!;
   body.replaceChildren(
     ...faces.map((f, i) => {
       const tr = document.createElement('tr');
-      const counts = f.parsingCounts.map((n, c) => (c > 0 && n > 0 ? `${HELEN_11.classes[c]} ${n}` : '')).filter(Boolean).join(', ');
+      const counts = f.parsingCounts.map((n, c) => (c > 0 && n > 0 ? `${set.classes[c]} ${n}` : '')).filter(Boolean).join(', ');
       const cells = [
         String(i + 1),
         f.score.toFixed(3),
@@ -187,11 +204,13 @@ function showNumbers(faces: FaceAnalysis[]): void {
   $('results-json').textContent = JSON.stringify(faces.map(faceNumbers), null, 1);
 }
 
+/** The parsing classes of the model, in their colours. */
 function legend(): void {
+  const set = parsingSet(net);
   $('legend').replaceChildren(
-    ...HELEN_11.classes.slice(1).map((name, i) => {
+    ...set.classes.slice(1).map((name, i) => {
       const s = document.createElement('span');
-      const [r, g, b] = HELEN_11.colors[i + 1];
+      const [r, g, b] = set.colors[i + 1];
       s.innerHTML = `<i style="background: rgb(${r}, ${g}, ${b})"></i>`;
       s.append(name);
       return s;
@@ -228,7 +247,7 @@ async function toggleWebcam(): Promise<void> {
 
 let stop: AbortController | null = null;
 
-async function runTraining(samples: Sample[], steps: number, seed: number): Promise<void> {
+async function runTraining(samples: Sample[], steps: number, seed: number, tasks?: string[]): Promise<void> {
   stop = new AbortController();
   $<HTMLButtonElement>('train-start').disabled = true;
   $<HTMLButtonElement>('train-stop').disabled = false;
@@ -237,6 +256,7 @@ async function runTraining(samples: Sample[], steps: number, seed: number): Prom
     await trainSteps(net, samples, {
       steps,
       seed,
+      tasks,
       signal: stop.signal,
       onStep: async (step, total, losses) => {
         plot.add(total, losses);
@@ -257,7 +277,7 @@ const mine: { photo: RawImage; face: FaceAnalysis; select: HTMLSelectElement }[]
 async function addMine(files: FileList): Promise<void> {
   for (const file of Array.from(files)) {
     const photo = await decodeBlob(file);
-    for (const face of await analyzePhoto(net, detector, photo)) {
+    for (const face of await analyzePhoto(net, detector, photo, { mirror: $<HTMLInputElement>('mirror').checked })) {
       const fig = document.createElement('figure');
       const thumb = document.createElement('canvas');
       thumb.width = thumb.height = 96;
@@ -294,13 +314,15 @@ function fail(e: unknown): void {
 // ---------------------------------------------------------------------------------------------------
 
 for (const id of ['webcam', 'example', 'train-start']) $<HTMLButtonElement>(id).disabled = true;
-legend();
 $<HTMLInputElement>('photo-input').addEventListener('change', (ev) => {
   const f = (ev.target as HTMLInputElement).files?.[0];
   if (f) void decodeBlob(f).then((im) => analyse(im)).catch(fail);
 });
 $('example').addEventListener('click', () => void analyseUrl(examplePhoto).catch(fail));
 $('webcam').addEventListener('click', () => void toggleWebcam().catch(fail));
+$('mirror').addEventListener('change', () => {
+  if (current && !webcam && !busy) void analyse(current).catch(fail);
+});
 $('train-source').addEventListener('change', (ev) => {
   $('mine-label').hidden = (ev.target as HTMLSelectElement).value !== 'mine';
 });
@@ -313,7 +335,7 @@ $('download').addEventListener('click', () => void saveNetwork(net, 'downloads:/
 $('forget').addEventListener('click', () => {
   tf.io
     .removeModel(KEPT)
-    .then(() => ($('kept').textContent = 'The kept model is forgotten: the next visit trains a new one.'))
+    .then(() => ($('kept').textContent = `The kept model is forgotten: the next visit starts from the shipped ${SHIPPED} again.`))
     .catch(() => ($('kept').textContent = 'No model is kept in this browser.'));
 });
 $('train-start').addEventListener('click', () => {
@@ -323,8 +345,11 @@ $('train-start').addEventListener('click', () => {
     $('train-status').textContent = 'add photos with faces first';
     return;
   }
+  // your photos carry expressions only; synthetic faces all three tasks, but their parsing classes
+  // (Helen's 11) train only a model parsed in those classes
+  const tasks = source === 'mine' ? ['emotion'] : syntheticTasks(net);
   setState('training');
-  void runTraining(samples, Number($<HTMLInputElement>('train-steps').value), Math.floor(Math.random() * 1e6))
+  void runTraining(samples, Number($<HTMLInputElement>('train-steps').value), Math.floor(Math.random() * 1e6), tasks)
     .then(async () => {
       setState('trained');
       await keep();

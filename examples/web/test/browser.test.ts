@@ -1,9 +1,10 @@
 /**
  * The demo page in a real browser: Debian's Chromium driven by puppeteer-core. Builds the site with
- * Vite, serves it with the test fixtures, loads the page with the committed test model and photo on
- * the wasm backend, and checks the numbers it shows against the same model and code in Node; then
- * fine-tunes a few steps in the page and loads it again with the backend it picks itself. Fails on any
- * console error or page error, and saves a screenshot (test/out/page.png).
+ * Vite, serves it with the test fixtures; loads the page as a visitor does (the shipped ifan-3t, served
+ * from the build) and with the committed test model, on the wasm backend, and checks the numbers it
+ * shows, plain and mirrored, against the same model and code in Node; then fine-tunes a few steps in the
+ * page and loads it again with the backend it picks itself. Fails on any console error or page error,
+ * and saves screenshots (test/out/*.png).
  *
  * Chromium: `CHROMIUM_PATH` if set, else /usr/bin/chromium (`apt-get install chromium`; .ci/run installs it).
  * Without one the test is skipped and says why.
@@ -14,13 +15,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadNetwork, selectBackend } from '@ifan/core';
+import { loadNetwork, selectBackend, type IntegratedNetwork } from '@ifan/core';
 import { decodeImage } from '@ifan/core/node';
 import { createDetector } from '@ifan/detect/node';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { analyzePhoto, demoPlugins, faceNumbers } from '../src/ifan';
+import { analyzePhoto, demoPlugins, faceNumbers, loadModel } from '../src/ifan';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -43,6 +44,39 @@ if (!chromium) {
 const TOL = { px: 0.01, probability: 1e-4, score: 1e-4, parsingShare: 0.001 };
 
 type Numbers = ReturnType<typeof faceNumbers>;
+
+/** What Node computes for the photo with `net`, through the page's own pipeline. */
+async function nodeNumbers(net: IntegratedNetwork, mirror = false): Promise<Numbers[]> {
+  await selectBackend({ backend: 'wasm', log: false });
+  const detector = await createDetector();
+  try {
+    return (await analyzePhoto(net, detector, await decodeImage(join(fixtures, 'faces.png')), { mirror })).map(faceNumbers);
+  } finally {
+    detector.dispose();
+  }
+}
+
+/** The page's numbers against Node's, within {@link TOL}; returns the largest differences. */
+function expectSameNumbers(shown: Numbers[], expected: Numbers[]): Record<keyof typeof TOL, number> {
+  expect(shown.length).toBe(expected.length);
+  const worst = { px: 0, probability: 0, score: 0, parsingShare: 0 };
+  shown.forEach((got, i) => {
+    const want = expected[i];
+    worst.score = Math.max(worst.score, Math.abs(got.score - want.score));
+    got.landmarks.forEach((p, k) => p.forEach((v, d) => (worst.px = Math.max(worst.px, Math.abs(v - want.landmarks[k][d])))));
+    got.probabilities.forEach((v, k) => (worst.probability = Math.max(worst.probability, Math.abs(v - want.probabilities[k]))));
+    const face = want.parsingCounts.slice(1).reduce((a, b) => a + b, 0);
+    expect(got.parsingCounts.length).toBe(want.parsingCounts.length);
+    got.parsingCounts.slice(1).forEach((v, k) => (worst.parsingShare = Math.max(worst.parsingShare, Math.abs(v - want.parsingCounts[k + 1]) / face)));
+    expect(Math.abs(got.score - want.score)).toBeLessThan(TOL.score);
+    got.box.forEach((v, k) => expect(Math.abs(v - want.box[k])).toBeLessThan(TOL.px));
+    got.landmarks.forEach((p, k) => p.forEach((v, d) => expect(Math.abs(v - want.landmarks[k][d])).toBeLessThan(TOL.px)));
+    expect(got.emotion).toBe(want.emotion);
+    got.probabilities.forEach((v, k) => expect(Math.abs(v - want.probabilities[k])).toBeLessThan(TOL.probability));
+    got.parsingCounts.slice(1).forEach((v, k) => expect(Math.abs(v - want.parsingCounts[k + 1]) / face).toBeLessThan(TOL.parsingShare));
+  });
+  return worst;
+}
 
 describe.skipIf(!chromium)('the demo page in Chromium', () => {
   let dist: string;
@@ -91,42 +125,59 @@ describe.skipIf(!chromium)('the demo page in Chromium', () => {
     page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`));
     await page.goto(`${base}/index.html?${query}`);
     await page.waitForFunction(() => ['analysed', 'error'].includes(document.body.dataset.state ?? ''), { timeout: 60_000 });
+    if ((await page.evaluate(() => document.body.dataset.state)) === 'error') {
+      throw new Error(`the page stopped with an error: ${await page.$eval('#analyse-status', (e) => e.textContent)} (${problems.join('; ')})`);
+    }
     return page;
   }
+
+  it('starts from the shipped ifan-3t (served from the build) and shows what Node computes with it, plain and mirrored', async () => {
+    const net = await loadModel(`file://${join(root, 'node_modules', '@ifan', 'models', 'models', 'ifan-3t')}`);
+    const expected = await nodeNumbers(net);
+    const mirrored = await nodeNumbers(net, true);
+    net.dispose();
+    expect(expected.length).toBe(2);
+
+    // a first visit: nothing kept in this browser yet
+    const page = await open('backend=wasm&photo=/fixture/faces.png');
+    expect(await page.$eval('#model-note', (e) => e.textContent)).toMatch(/^The pretrained ifan-3t of @ifan\/models: one network for all three tasks, trained on real faces/);
+    // its parsing classes are CelebAMask-HQ's 19, in the legend
+    expect(await page.$$eval('#legend span', (s) => s.length)).toBe(18);
+    const worst = expectSameNumbers(JSON.parse(await page.$eval('#results-json', (e) => e.textContent ?? '[]')) as Numbers[], expected);
+    console.info(`ifan-3t, page vs Node, largest differences: ${JSON.stringify(worst)}`);
+    // test-time mirroring: the page analyses again, as Node does with mirror: true
+    const before = await page.$eval('#results-json', (e) => e.textContent);
+    await page.click('#mirror');
+    // (the numbers are shown just before the state turns to analysed)
+    await page.waitForFunction((b) => (document.getElementById('results-json')?.textContent !== b && document.body.dataset.state === 'analysed') || document.body.dataset.state === 'error', { timeout: 30_000 }, before);
+    expect(await page.evaluate(() => `${document.body.dataset.state} ${document.getElementById('analyse-status')?.textContent}`)).toMatch(/^analysed /);
+    const shownMirrored = JSON.parse(await page.$eval('#results-json', (e) => e.textContent ?? '[]')) as Numbers[];
+    expectSameNumbers(shownMirrored, mirrored);
+    expect(shownMirrored[0].probabilities).not.toEqual(expected[0].probabilities);
+    // the example picture: a real group photo (docs/photos/sample6.jpg), its four faces found and read
+    const shownBefore = await page.$eval('#results-json', (e) => e.textContent);
+    await page.click('#example');
+    await page.waitForFunction((b) => (document.getElementById('results-json')?.textContent !== b && document.body.dataset.state === 'analysed') || document.body.dataset.state === 'error', { timeout: 60_000 }, shownBefore);
+    expect(await page.$eval('#analyse-status', (e) => e.textContent)).toMatch(/^4 faces in \d+ ms \(1000 x 801\)$/);
+    mkdirSync(join(here, 'out'), { recursive: true });
+    await page.screenshot({ path: join(here, 'out', 'page-ifan-3t.png'), fullPage: true });
+    await page.close();
+    expect(problems).toEqual([]);
+  }, 120_000);
 
   it('shows what Node computes for the same model and photo, and fine-tunes in the page', async () => {
     // Node: the committed model and photo through the page's own pipeline
     await selectBackend({ backend: 'wasm', log: false });
     const net = await loadNetwork(`file://${join(fixtures, 'model')}`, demoPlugins());
-    const detector = await createDetector();
-    const photo = await decodeImage(join(fixtures, 'faces.png'));
-    const expected = (await analyzePhoto(net, detector, photo)).map(faceNumbers);
+    const expected = await nodeNumbers(net);
     net.dispose();
-    detector.dispose();
     expect(expected.length).toBe(2);
 
     const page = await open('backend=wasm&model=/fixture/model/model.json&photo=/fixture/faces.png');
     expect(await page.evaluate(() => document.body.dataset.state)).toBe('analysed');
     const backendLine = await page.$eval('#backend', (e) => e.textContent ?? '');
     expect(backendLine).toMatch(/^ifan: backend wasm \(forced\); \d+ iFAN training kernels registered$/);
-    const shown = JSON.parse(await page.$eval('#results-json', (e) => e.textContent ?? '[]')) as Numbers[];
-    expect(shown.length).toBe(expected.length);
-    const worst = { px: 0, probability: 0, score: 0, parsingShare: 0 };
-    shown.forEach((got, i) => {
-      const want = expected[i];
-      worst.score = Math.max(worst.score, Math.abs(got.score - want.score));
-      got.landmarks.forEach((p, k) => p.forEach((v, d) => (worst.px = Math.max(worst.px, Math.abs(v - want.landmarks[k][d])))));
-      got.probabilities.forEach((v, k) => (worst.probability = Math.max(worst.probability, Math.abs(v - want.probabilities[k]))));
-      const all = want.parsingCounts.slice(1).reduce((a, b) => a + b, 0);
-      got.parsingCounts.slice(1).forEach((v, k) => (worst.parsingShare = Math.max(worst.parsingShare, Math.abs(v - want.parsingCounts[k + 1]) / all)));
-      expect(Math.abs(got.score - want.score)).toBeLessThan(TOL.score);
-      got.box.forEach((v, k) => expect(Math.abs(v - want.box[k])).toBeLessThan(TOL.px));
-      got.landmarks.forEach((p, k) => p.forEach((v, d) => expect(Math.abs(v - want.landmarks[k][d])).toBeLessThan(TOL.px)));
-      expect(got.emotion).toBe(want.emotion);
-      got.probabilities.forEach((v, k) => expect(Math.abs(v - want.probabilities[k])).toBeLessThan(TOL.probability));
-      const face = want.parsingCounts.slice(1).reduce((a, b) => a + b, 0);
-      got.parsingCounts.slice(1).forEach((v, k) => expect(Math.abs(v - want.parsingCounts[k + 1]) / face).toBeLessThan(TOL.parsingShare));
-    });
+    const worst = expectSameNumbers(JSON.parse(await page.$eval('#results-json', (e) => e.textContent ?? '[]')) as Numbers[], expected);
     console.info(`page vs Node, largest differences: ${JSON.stringify(worst)} (tolerances ${JSON.stringify(TOL)})`);
 
     // a short fine-tune in the page: the loss plot and the re-analysis
