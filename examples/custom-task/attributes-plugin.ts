@@ -102,6 +102,8 @@ export function attributesTask(options: { name?: string; bnKey?: string } = {}):
 
     // a crop, a resize or a mirror does not change whether a face smiles
     transformLabel: (label) => label,
+    // nor does it in a mirror image's prediction: test-time mirroring (`mirror: true`) has nothing to turn back
+    mirrorPrediction: (prediction) => prediction,
 
     createMetric(): MetricAccumulator<AttributesLabel, AttributesOutput> {
       let correct = new Array<number>(A).fill(0);
