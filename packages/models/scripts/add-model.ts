@@ -7,7 +7,8 @@
  * Loads the run's network (its final model, or a checkpoint), saves it into models/NAME with the task
  * packages' main (browser-safe) factories as recipes and the run's framing, records its outputs on the
  * test fixtures (models/NAME/expected.json) and its card entry (figures from the run's validation.jsonl
- * at that step, CPU time, command) in models/catalog.json.
+ * at that step, CPU time, command) in models/catalog.json. A run fine-tuned from another run (`init`)
+ * counts that run's CPU time and command too.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -136,6 +137,28 @@ function fromEvalFile(file: string): Validation {
   if (!values['cpu-seconds'] && !values.eval) throw new Error('add-model: this run has no validation.jsonl: give --cpu-seconds (its training CPU time)');
   return { step: -1, cpuSeconds: Number(values['cpu-seconds']), report: Object.fromEntries(Object.entries(e.tasks).map(([t, r]) => [t, r.reports[e.iterations]])) };
 }
+/**
+ * A run that started from another run's final weights (`init` of its configuration, a run directory):
+ * that run's CPU time counts towards the model's, and its training command comes first (its output
+ * directory is where the fine-tuning configuration's `init` finds it). Followed back to the first run.
+ */
+function startedFrom(dir: string): { cpuSeconds: number; commands: string[] } {
+  const saved = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { meta?: { run?: { init?: string } } };
+  const init = saved.meta?.run?.init;
+  if (!init) return { cpuSeconds: 0, commands: [] };
+  // the path as the run resolved it, or the same run directory beside this one (a clone elsewhere)
+  const from = [init, join(dirname(dir), init.split('/').pop()!)].find((d) => existsSync(join(d, 'config.json')) && existsSync(join(d, 'validation.jsonl')));
+  if (!from) throw new Error(`add-model: ${dir} started from ${init}, which is not a run directory with its validation.jsonl here: its CPU time cannot be counted`);
+  const lines = readFileSync(join(from, 'validation.jsonl'), 'utf8').trim().split('\n');
+  const last = JSON.parse(lines[lines.length - 1]) as Validation;
+  const before = startedFrom(from);
+  const name = from.split('/').pop();
+  return {
+    cpuSeconds: before.cpuSeconds + last.cpuSeconds,
+    commands: [...before.commands, `pnpm ifan train --config reports/experiments/${name}.json --out reports/training-runs/${name}`],
+  };
+}
+const started = startedFrom(run);
 const figures = Object.fromEntries(
   Object.entries(at.report).map(([task, r]) => [task, Object.fromEntries(Object.entries(r.values).filter(([k, v]) => typeof v === 'number' && !['pixels', 'images'].includes(k))) as Record<string, number>]),
 );
@@ -150,8 +173,8 @@ const entry: PretrainedInfo = {
   iterations: net.config.iterations,
   figures,
   data: Object.fromEntries(plugins.map((p) => [p.name, DATA[p.name]])),
-  cpuHours: Math.round(((state?.cpuSeconds ?? at.cpuSeconds) / 3600) * 100) / 100,
-  command: `pnpm ifan train --config reports/experiments/${run.split('/').pop()}.json --out DIR`,
+  cpuHours: Math.round(((state?.cpuSeconds ?? at.cpuSeconds) + started.cpuSeconds) / 36) / 100,
+  command: [...started.commands, `pnpm ifan train --config reports/experiments/${run.split('/').pop()}.json --out DIR`].join(', then '),
   bytes,
 };
 const catalogPath = join(root, 'catalog.json');
