@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { batchStatsReducer, combineMoments, setBatchStatsReducer } from '../src/index';
+import { batchStatsReducer, combineMoments, createSharedStatsBuffer, setBatchStatsReducer, SharedStatsReducer } from '../src/index';
 
 const moments = (xs: number[]) => {
   const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -25,6 +25,34 @@ describe('batch statistics of a batch split between threads', () => {
     expect([m[0], s[0]]).toEqual([3, 2]);
     expect(combineMoments(0, m, s, 4, [9], [5])).toBe(4);
     expect([m[0], s[0]]).toEqual([9, 5]);
+  });
+
+  it("the time a suspended process did not run does not count towards the wait's timeout; waiting does", () => {
+    // the other thread never comes: the clock moves 100 ms per wait, but jumps an hour during one (SIGSTOP, a
+    // machine asleep), as it did when a 30-minute pause killed a two-thread run
+    const clock = (jumpAt: number | null) => {
+      let t = 0;
+      let calls = 0;
+      return {
+        now: () => {
+          calls++;
+          t += calls === jumpAt ? 3_600_000 : 100;
+          return t;
+        },
+        calls: () => calls,
+      };
+    };
+    const paused = clock(5);
+    const r = new SharedStatsReducer(createSharedStatsBuffer(4), 0, { timeoutMs: 500, spin: 0, now: paused.now });
+    r.reset();
+    expect(() => r.sums(1, Float64Array.of(1, 2))).toThrow(/did not reach batch-norm exchange 1 within 500 ms/);
+    // it went on waiting after the jump until 500 ms of real waiting had passed
+    const steady = clock(null);
+    const r2 = new SharedStatsReducer(createSharedStatsBuffer(4), 0, { timeoutMs: 500, spin: 0, now: steady.now });
+    r2.reset();
+    expect(() => r2.sums(1, Float64Array.of(1, 2))).toThrow(/within 500 ms/);
+    expect(paused.calls()).toBe(steady.calls() + 1);
+    expect(steady.calls()).toBeGreaterThanOrEqual(6);
   });
 
   it('no reducer is set unless one is asked for (the kernels then run as on one thread)', () => {

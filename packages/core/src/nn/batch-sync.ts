@@ -67,11 +67,22 @@ const HEADER_F64 = 2;
 const KIND = { moments: 1, sums: 2 } as const;
 
 export interface SharedStatsOptions {
-  /** Give up waiting for the other thread after this long (it crashed or hangs). Default 10 minutes. */
+  /**
+   * Give up waiting for the other thread after this long (it crashed or hangs). Default 10 minutes.
+   * Time the process did not run (stopped with SIGSTOP or Ctrl-Z, a machine asleep) does not count.
+   */
   timeoutMs?: number;
   /** Busy-wait this many checks before sleeping (the other thread usually arrives within microseconds). Default 2000. */
   spin?: number;
+  /** The clock, in milliseconds (tests). Default `performance.now`. */
+  now?: () => number;
 }
+
+/**
+ * A wait of at most 100 ms that took longer than this means the process was not running meanwhile
+ * (suspended, or the machine asleep): that time is not the other thread's delay.
+ */
+const SUSPENDED_MS = 5000;
 
 /** Thrown in one thread when the other thread failed, stopped or went out of step. */
 export class BatchStatsSyncError extends Error {
@@ -99,6 +110,7 @@ export class SharedStatsReducer implements BatchStatsReducer {
   private count = 0;
   private readonly timeoutMs: number;
   private readonly spin: number;
+  private readonly now: () => number;
   /** Milliseconds this thread spent waiting for the other one since the last {@link reset}. */
   waitedMs = 0;
 
@@ -115,6 +127,7 @@ export class SharedStatsReducer implements BatchStatsReducer {
     this.slots = [0, 1].map((p) => [0, 1].map((q) => new Float64Array(buffer, CONTROL_BYTES + (p * 2 + q) * slotF64 * 8, slotF64)));
     this.timeoutMs = options.timeoutMs ?? 600_000;
     this.spin = options.spin ?? 2000;
+    this.now = options.now ?? (() => performance.now());
   }
 
   /** Starts a step: this thread's exchange count from zero. Party 0 also clears both counts and the abort flag, before party 1 starts. */
@@ -184,25 +197,31 @@ export class SharedStatsReducer implements BatchStatsReducer {
 
   private waitFor(other: number, k: number): void {
     const ctl = this.control;
-    const t0 = performance.now();
+    const t0 = this.now();
     for (let i = 0; i < this.spin; i++) {
       if (Atomics.load(ctl, SEQ + other) >= k) {
-        this.waitedMs += performance.now() - t0;
+        this.waitedMs += this.now() - t0;
         return;
       }
       if (Atomics.load(ctl, ABORT)) this.failed();
     }
+    // the time waited, without the gaps in which the process did not run
+    let waited = this.now() - t0;
+    let last = this.now();
     for (;;) {
       const seen = Atomics.load(ctl, SEQ + other);
       if (seen >= k) break;
       if (Atomics.load(ctl, ABORT)) this.failed();
-      if (performance.now() - t0 > this.timeoutMs) {
+      if (waited > this.timeoutMs) {
         this.abort();
         throw new BatchStatsSyncError(`the other training thread did not reach batch-norm exchange ${k} within ${this.timeoutMs} ms`);
       }
       Atomics.wait(ctl, SEQ + other, seen, 100);
+      const t = this.now();
+      if (t - last < SUSPENDED_MS) waited += t - last;
+      last = t;
     }
-    this.waitedMs += performance.now() - t0;
+    this.waitedMs += waited;
   }
 
   private failed(): never {
