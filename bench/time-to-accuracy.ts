@@ -3,6 +3,7 @@
  * read from the runs' `validation.jsonl` (one line per validation, written by the trainer with
  * `checkpoint.validateEpochs` or in stage 2). Prints a table, writes bench/out/time-to-accuracy.json
  * and a PNG (default docs/time-to-accuracy.png) with one panel per task and the issue's target drawn in.
+ * A run fine-tuned from another run (`init`) is drawn from that run's CPU-minutes on.
  *
  *   pnpm bench time-to-accuracy RUN_DIR... [--png FILE] [--label RUN_DIR=NAME ...]
  */
@@ -63,6 +64,9 @@ for (const dir of positionals.map((d) => userPath(d))) {
     process.exit(1);
   }
   const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as ValidationLine);
+  // a run fine-tuned from another run's final model (`init`) starts where that run's CPU time ended
+  const startCpu = startedFrom(dir);
+  for (const l of lines) l.cpuSeconds += startCpu;
   const tasks = [...new Set(lines.flatMap((l) => Object.keys(l.report)))];
   for (const task of tasks) {
     const rows = lines.filter((l) => l.report[task]);
@@ -72,6 +76,21 @@ for (const dir of positionals.map((d) => userPath(d))) {
     const reached = target ? points.find((p) => (higherIsBetter ? p.value >= target.value : p.value <= target.value)) : undefined;
     curves.push({ run: dir, label: labels.get(dir) ?? basename(dir), task, metric: name, higherIsBetter, points, ...(reached ? { reached } : {}) });
   }
+}
+
+/** CPU seconds of the run(s) a run was initialised from (`init` of its configuration, a run directory), 0 for a fresh run. */
+function startedFrom(dir: string): number {
+  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { meta?: { run?: { init?: string } } };
+  const init = config.meta?.run?.init;
+  if (!init) return 0;
+  // the path as the run resolved it, or the same run directory beside this one (a clone elsewhere)
+  const from = [init, join(dirname(dir), basename(init))].find((d) => existsSync(join(d, 'validation.jsonl')));
+  if (!from) {
+    console.error(`${dir} started from ${init}, which has no validation.jsonl here: its CPU-minutes start at 0`);
+    return 0;
+  }
+  const lines = readFileSync(join(from, 'validation.jsonl'), 'utf8').split('\n').filter(Boolean);
+  return startedFrom(from) + (JSON.parse(lines[lines.length - 1]) as ValidationLine).cpuSeconds;
 }
 
 console.log('| run | task | metric | validations | best | CPU-min at best | target | reached at CPU-min |');
