@@ -106,6 +106,13 @@ describe('ifan train, eval, predict, info', () => {
     expect(json.outputs.landmarks.points).toHaveLength(5);
     expect(json.outputs.emotion.probabilities).toHaveLength(7);
     expect(existsSync(join(out, 'face.overlay.png'))).toBe(true);
+    // --mirror: the mean of the face's and its mirror image's predictions, in the same coordinates
+    const r2 = await ifan('predict', join(dir, 'face.png'), '--model', run, '--out', join(dir, 'mirrored'), '--no-detect', '--mirror');
+    expect(r2.code).toBe(0);
+    const mirrored = JSON.parse(readFileSync(join(dir, 'mirrored', 'face.json'), 'utf8'));
+    expect(mirrored.outputs.landmarks.points).toHaveLength(5);
+    expect(mirrored.outputs.emotion.probabilities.reduce((a: number, b: number) => a + b, 0)).toBeCloseTo(1, 5);
+    expect(mirrored.outputs.emotion.probabilities).not.toEqual(json.outputs.emotion.probabilities);
   });
 
   it('info shows tasks, FLOPs and parameters of a model and of the presets', async () => {
