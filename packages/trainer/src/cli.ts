@@ -421,6 +421,11 @@ async function train(io: CliIO, values: TrainFlags, command: Command): Promise<n
   // (the Trainer refuses any other value of --threads, naming it)
   const threads = ({ '1': 1, '2': 2 } as Record<string, 1 | 2>)[values.threads ?? ''] ?? (values.threads as 'auto' | undefined);
   const trainer = new Trainer({ ...built.options, resume, progress: !values.quiet, handleSignals: true, ...(threads !== undefined ? { threads } : {}) });
+  // fit handles Ctrl-C while it runs; one that comes after its handler is gone (the checkpoint is written,
+  // the closing lines are not) would otherwise kill the process by the default action, with no exit code
+  let lateSigint = false;
+  const onLateSigint = () => (lateSigint = true);
+  process.on('SIGINT', onLateSigint);
   try {
     io.stderr(
       `ifan train: ${trainer.totalSteps} steps (${trainer.sources.map((s) => `${s.name}: ${s.dataset.samples.length} images, batch ${s.batchSize}`).join('; ')}) -> ${trainer.runDir}\n`,
@@ -432,7 +437,7 @@ async function train(io: CliIO, values: TrainFlags, command: Command): Promise<n
       return result.status === 'interrupted' ? 130 : 0;
     }
     const model = join(trainer.runDir!, RUN_FILES.model);
-    if (result.reason?.includes('SIGINT')) {
+    if (result.reason?.includes('SIGINT') || lateSigint) {
       // Ctrl-C came as the last step ended: the run is complete, the test evaluation is left out
       io.stderr(`ifan train: interrupted (SIGINT) after the last step; model in ${model}; test evaluation skipped: ifan eval --model ${trainer.runDir}\n`);
       return 130;
@@ -479,6 +484,7 @@ async function train(io: CliIO, values: TrainFlags, command: Command): Promise<n
     return 0;
   } finally {
     trainer.dispose();
+    process.off('SIGINT', onLateSigint);
   }
 }
 

@@ -28,7 +28,8 @@ function ifanChild(args: string[]): Child {
   child.stdout.on('data', () => undefined);
   const timer = setTimeout(() => child.kill('SIGKILL'), 150_000);
   const exited = new Promise<{ code: number | null; at: number }>((resolve) =>
-    child.on('exit', (code) => {
+    // 'close', not 'exit': all of stderr has arrived by then
+    child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, at: Date.now() });
     }),
@@ -63,7 +64,7 @@ describe('Ctrl-C twice on ifan train', () => {
     await child.waitFor(() => stepsLogged(run) >= 3, 90_000);
     child.kill('SIGINT');
     // the second once the first is taken (two signals close together may reach the process as one)
-    await child.waitFor(() => child.err().includes('SIGINT: no further step'), 10_000);
+    await child.waitFor(() => child.err().includes(', then writing a checkpoint'), 10_000);
     const second = Date.now();
     child.kill('SIGINT');
     const { code, at } = await child.exited;
@@ -72,7 +73,12 @@ describe('Ctrl-C twice on ifan train', () => {
     expect(at - second).toBeLessThan(15_000);
     const steps = stepsLogged(run);
     expect(checkpoints(run)).toContain(`step-${String(steps).padStart(8, '0')}`);
-    expect(child.err()).toMatch(new RegExp(`second SIGINT: .*; writing the checkpoint of step ${steps} now \\(Ctrl-C a third time quits WITHOUT a checkpoint\\)`));
+    // A short step may end, and the run write its checkpoint and let go of Ctrl-C, before the second arrives: that one must not kill the process (exit 130 above, the closing lines below).
+    if (child.err().includes('second SIGINT')) {
+      expect(child.err()).toMatch(new RegExp(`second SIGINT: .*; writing the checkpoint of step ${steps} now \\(Ctrl-C a third time quits WITHOUT a checkpoint\\)`));
+    } else {
+      expect(child.err()).toMatch(/SIGINT: (no further step|finishing step \d+), then writing a checkpoint/);
+    }
     expect(child.err()).toContain(`checkpoint of step ${steps} written in ${join(run, 'checkpoints')}`);
     expect(child.err()).toContain(`continue with: ifan train --resume ${run}`);
   }, 160_000);
