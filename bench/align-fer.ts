@@ -8,7 +8,7 @@
  *
  *   pnpm bench align-fer ../shared/data/fer2013 OUT [--model DIR|NAME] [--size 48] [--passes 3] [--limit N] [--sheet FILE]
  *
- * Writes OUT/SPLIT/CLASS/NAME.png (grey), OUT/points.json (the predicted points, per split and file, in the
+ * Writes OUT/SPLIT/CLASS/NAME.png (RGB with equal channels, as the loader gives FER's grey faces), OUT/points.json (the predicted points, per split and file, in the
  * 48 px image's pixels) and a contact sheet of the first faces before and after (default OUT/sheet.png).
  */
 import { existsSync } from 'node:fs';
@@ -84,7 +84,8 @@ for (const split of (await readdir(root, { withFileTypes: true })).filter((d) =>
   process.stderr.write('\n');
 }
 model.net.dispose();
-const q = (f: number) => [...moved].sort((a, b) => a - b)[Math.floor(f * (moved.length - 1))] ?? NaN;
+moved.sort((a, b) => a - b);
+const q = (f: number) => moved[Math.floor(f * (moved.length - 1))] ?? NaN;
 const convergence = { medianMoved: q(0.5), p95Moved: q(0.95), unit: "largest point move of the last pass, in eye distances" };
 await writeFile(join(out, 'points.json'), `${JSON.stringify({ model: modelPath, template: 'bench/replicate/align.ts ALIGN_TEMPLATE', size, passes, convergence, points })}\n`);
 const sheet = values.sheet ? userPath(values.sheet) : join(out, 'sheet.png');
