@@ -17,9 +17,8 @@ import { basename, dirname, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { faceBoxFromKeypoints, selectBackend, type LabelledImage, type RawImage } from '@ifan/core';
 import { encodePng } from '@ifan/core/node';
-import { pretrainedDir } from '@ifan/models/node';
 import { emotionTask } from '@ifan/task-emotion/node';
-import { analyzeFaces, loadModel } from '@ifan/trainer';
+import { analyzeFaces, resolveModel } from '@ifan/trainer';
 import { userPath } from './paths';
 import { alignFace } from './replicate/align';
 
@@ -34,9 +33,9 @@ const limit = values.limit !== undefined ? Number(values.limit) : Infinity;
 if (!Number.isInteger(size) || size < 16) throw new Error(`align-fer: --size ${values.size}: expected a whole number of pixels >= 16`);
 
 await selectBackend();
-const modelPath = existsSync(userPath(values.model!)) ? userPath(values.model!) : pretrainedDir(values.model!);
-const model = await loadModel(modelPath);
-if (!model.plugins.some((p) => p.name === 'landmarks')) throw new Error(`align-fer: ${modelPath} has no landmarks task`);
+// A model folder or run directory (from where the command was typed), or a shipped model's name.
+const model = await resolveModel(existsSync(userPath(values.model!)) ? userPath(values.model!) : values.model);
+if (!model.plugins.some((p) => p.name === 'landmarks')) throw new Error(`align-fer: ${model.dir} has no landmarks task`);
 const plugin = emotionTask();
 const passes = Number(values.passes);
 const points: Record<string, Record<string, [number, number][]>> = {};
@@ -87,7 +86,7 @@ model.net.dispose();
 moved.sort((a, b) => a - b);
 const q = (f: number) => moved[Math.floor(f * (moved.length - 1))] ?? NaN;
 const convergence = { medianMoved: q(0.5), p95Moved: q(0.95), unit: "largest point move of the last pass, in eye distances" };
-await writeFile(join(out, 'points.json'), `${JSON.stringify({ model: modelPath, template: 'bench/replicate/align.ts ALIGN_TEMPLATE', size, passes, convergence, points })}\n`);
+await writeFile(join(out, 'points.json'), `${JSON.stringify({ model: model.dir, template: 'bench/replicate/align.ts ALIGN_TEMPLATE', size, passes, convergence, points })}\n`);
 const sheet = values.sheet ? userPath(values.sheet) : join(out, 'sheet.png');
 if (sheetPairs.length) await writeFile(sheet, await encodePng(contactSheet(sheetPairs, size)));
 console.log(`align-fer: ${Object.entries(points).map(([s, p]) => `${s} ${Object.keys(p).length}`).join(', ')} faces in ${out} (${((Date.now() - t0) / 1000).toFixed(0)} s); sheet ${sheet}`);

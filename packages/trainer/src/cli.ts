@@ -421,11 +421,18 @@ async function train(io: CliIO, values: TrainFlags, command: Command): Promise<n
   // (the Trainer refuses any other value of --threads, naming it)
   const threads = ({ '1': 1, '2': 2 } as Record<string, 1 | 2>)[values.threads ?? ''] ?? (values.threads as 'auto' | undefined);
   const trainer = new Trainer({ ...built.options, resume, progress: !values.quiet, handleSignals: true, ...(threads !== undefined ? { threads } : {}) });
-  // fit handles Ctrl-C while it runs; one that comes after its handler is gone (the checkpoint is written,
-  // the closing lines are not) would otherwise kill the process by the default action, with no exit code
+  // One Ctrl-C listener for the whole command. While fit runs, fit's own handler acts (finish the step,
+  // write a checkpoint) and this one only notes it; one that comes after fit let go of its handler (the
+  // checkpoint is written, the closing lines are not) would otherwise kill the process by the default
+  // action with no exit code. During the test evaluation the first stops it and a second exits at once.
   let lateSigint = false;
-  const onLateSigint = () => (lateSigint = true);
-  process.on('SIGINT', onLateSigint);
+  let stopEval: AbortController | undefined;
+  const onSigint = () => {
+    if (!stopEval) lateSigint = true;
+    else if (stopEval.signal.aborted) process.exit(130);
+    else stopEval.abort('SIGINT');
+  };
+  process.on('SIGINT', onSigint);
   try {
     io.stderr(
       `ifan train: ${trainer.totalSteps} steps (${trainer.sources.map((s) => `${s.name}: ${s.dataset.samples.length} images, batch ${s.batchSize}`).join('; ')}) -> ${trainer.runDir}\n`,
@@ -447,13 +454,8 @@ async function train(io: CliIO, values: TrainFlags, command: Command): Promise<n
     if (Object.keys(test).length) {
       const t0 = Date.now();
       const progress = values.quiet ? null : new ProgressReporter({ stream: { write: (t: string) => io.stderr(t), isTTY: io === defaultIO && process.stderr.isTTY, columns: process.stderr.columns } });
-      // Ctrl-C during the test evaluation stops it; the model is saved already
-      const stopEval = new AbortController();
-      const onSigint = () => {
-        if (stopEval.signal.aborted) process.exit(130);
-        stopEval.abort('SIGINT');
-      };
-      process.on('SIGINT', onSigint);
+      // Ctrl-C during the test evaluation stops it (onSigint); the model is saved already
+      stopEval = new AbortController();
       let res;
       try {
         res = await evaluate(trainer.net, test, {
@@ -471,7 +473,6 @@ async function train(io: CliIO, values: TrainFlags, command: Command): Promise<n
         throw e;
       } finally {
         progress?.finish();
-        process.off('SIGINT', onSigint);
       }
       testSeconds = (Date.now() - t0) / 1000;
       await writeFile(join(trainer.runDir!, 'eval.json'), JSON.stringify(res, null, 2));
@@ -484,7 +485,7 @@ async function train(io: CliIO, values: TrainFlags, command: Command): Promise<n
     return 0;
   } finally {
     trainer.dispose();
-    process.off('SIGINT', onLateSigint);
+    process.off('SIGINT', onSigint);
   }
 }
 

@@ -42,7 +42,7 @@ export { evaluate, EvaluationAborted } from './evaluate';
 export type { EvaluateOptions, EvaluationResult, TaskEvaluation } from './evaluate';
 export { buildTables, resultsToMarkdown, tableToMarkdown } from './tables';
 export type { EvaluationRun, Table } from './tables';
-export { loadModel } from './model';
+export { loadModel, resolveModel } from './model';
 export type { LoadedModel } from './model';
 export { predictFaces, predictImages, predictSamples } from './predict';
 export type { FacesPrediction, PredictFacesOptions, PredictOptions, Prediction } from './predict';

@@ -1,6 +1,7 @@
 /**
  * Ctrl-C on `ifan train` in a child process (issue 17, defect 6): a second SIGINT stops promptly and
- * still writes a checkpoint; it drops a running validation; the gradient worker thread stops with it.
+ * still writes a checkpoint; it drops a running validation; the gradient worker thread stops with it;
+ * one during the closing test evaluation stops that, keeping the model.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -105,5 +106,20 @@ describe('Ctrl-C twice on ifan train', () => {
     const state = JSON.parse(readFileSync(join(run, 'checkpoints', 'step-00000010', 'state.json'), 'utf8'));
     expect(state.validation).toBeUndefined();
     expect(existsSync(join(run, 'validation.jsonl')) ? readFileSync(join(run, 'validation.jsonl'), 'utf8') : '').toBe('');
+  }, 160_000);
+
+  it('Ctrl-C during the closing test evaluation stops it, keeps the model and exits 130', async () => {
+    const run = join(tempDir(), 'run');
+    const child = ifanChild([
+      'train', '--task', 'emotion=synthetic:16', '--test', 'emotion=synthetic:4000', '--preset', 'tiny', '--iterations', '0',
+      '--epochs', '0', '--rounds', '2', '--batch-size', '8', '--threads', '1', '--out', run,
+    ]);
+    await child.waitFor(() => /test evaluation: 0\/4000 images/.test(child.err()), 90_000);
+    child.kill('SIGINT');
+    const { code } = await child.exited;
+    expect({ code, err: code === 130 ? '' : child.err() }).toEqual({ code: 130, err: '' });
+    expect(child.err()).toContain(`ifan train: test evaluation stopped (SIGINT); the model is saved in ${join(run, 'model')}`);
+    expect(existsSync(join(run, 'model', 'model.json'))).toBe(true);
+    expect(existsSync(join(run, 'eval.json'))).toBe(false);
   }, 160_000);
 });
