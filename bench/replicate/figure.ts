@@ -47,9 +47,14 @@ export function curvesSvg(points: readonly CurvePoint[], meta: CurveMeta): strin
     if (hi - lo < 1e-9) { lo -= 0.5 * Math.abs(lo || 1) * 0.1; hi += 0.5 * Math.abs(hi || 1) * 0.1; }
     const X = (s: number) => ox + pad.l + (s / maxStep) * pw;
     const Y = (v: number) => oy + pad.t + (1 - (v - lo) / (hi - lo)) * ph;
-    meta.segments.forEach(([a, b, label], i) => {
+    meta.segments.forEach(([a, b], i) => {
       parts.push(`<rect x="${X(a)}" y="${oy + pad.t}" width="${Math.max(0, X(b) - X(a))}" height="${ph}" fill="${i % 2 ? '#f2f2f2' : '#e6e6f5'}"/>`);
-      parts.push(`<text x="${(X(a) + X(b)) / 2}" y="${oy + pad.t + 12}" text-anchor="middle" font-size="10" fill="#555">${esc(label)}</text>`);
+    });
+    meta.segments.forEach(([a, b, label], i) => {
+      // labels on three staggered rows (a short stage's label is wider than its band), kept inside the plot
+      const half = (label.length * 5.6) / 2 + 2;
+      const cx = Math.min(Math.max((X(a) + X(b)) / 2, ox + pad.l + half), ox + pad.l + pw - half);
+      parts.push(`<text x="${cx}" y="${oy + pad.t + 12 + 12 * (i % 3)}" text-anchor="middle" font-size="10" fill="#555">${esc(label)}</text>`);
     });
     parts.push(`<rect x="${ox + pad.l}" y="${oy + pad.t}" width="${pw}" height="${ph}" fill="none" stroke="#333"/>`);
     for (let i = 0; i <= 4; i++) {
