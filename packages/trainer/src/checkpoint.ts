@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs-core';
 import { loadNetwork, saveNetwork, type IntegratedNetwork, type TaskPlugin } from '@ifan/core';
 import { fileSystemHandler } from '@ifan/core/node';
-import type { RmspropState } from './optimizer';
+import type { OptimizerState } from './optimizer';
 import type { SamplerState } from './schedule';
 import type { ValidationReport } from './types';
 
@@ -78,7 +78,7 @@ export class CheckpointStore {
   }
 
   /** Writes a checkpoint atomically; also makes it `best/` when `isBest`. Prunes old ones. */
-  async write(net: IntegratedNetwork, optimizer: RmspropState, state: LoopState, isBest: boolean): Promise<CheckpointInfo> {
+  async write(net: IntegratedNetwork, optimizer: OptimizerState, state: LoopState, isBest: boolean): Promise<CheckpointInfo> {
     await mkdir(this.root, { recursive: true });
     const name = `step-${String(state.step).padStart(8, '0')}`;
     const tmp = join(this.root, `.tmp-${name}-${process.pid}`);
@@ -106,7 +106,7 @@ export class CheckpointStore {
   static async read(
     dir: string,
     plugins: readonly TaskPlugin[],
-  ): Promise<{ net: IntegratedNetwork; state: LoopState; restoreOptimizer(o: RmspropState): Promise<void> }> {
+  ): Promise<{ net: IntegratedNetwork; state: LoopState; restoreOptimizer(o: OptimizerState): Promise<void> }> {
     const state = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as LoopState;
     if (state.format !== CHECKPOINT_FORMAT || state.version > CHECKPOINT_VERSION) {
       throw new Error(`${dir} is not a checkpoint this trainer can read (format ${state.format} version ${state.version})`);

@@ -187,9 +187,14 @@ const schedule = z.strictObject({
 });
 
 const optimizer = z.strictObject({
+  type: oneOf(['rmsprop', 'adam', 'sgd']).optional().describe('"rmsprop" (the paper\'s, default), "adam" or "sgd" (with momentum and nesterov).'),
   decay: num({ min: 0, max: 1 }).describe('RMSprop decay. Default 0.9.'),
-  momentum: num({ min: 0, max: 1 }).describe('Default 0.'),
-  epsilon: num({ greaterThan: 0 }).describe('Default 1e-7.'),
+  momentum: num({ min: 0, max: 1 }).describe('RMSprop\'s and SGD\'s momentum. Default 0.'),
+  epsilon: num({ greaterThan: 0 }).describe('RMSprop\'s and Adam\'s epsilon. Default 1e-7.'),
+  beta1: num({ min: 0, max: 1 }).optional().describe('Adam\'s first-moment decay. Default 0.9.'),
+  beta2: num({ min: 0, max: 1 }).optional().describe('Adam\'s second-moment decay. Default 0.999.'),
+  nesterov: bool().optional().describe('SGD: Nesterov momentum. Default false.'),
+  weightDecay: num({ min: 0 }).optional().describe('L2 weight decay added to the gradients of convolution and dense kernels (not batch norm or biases). Default 0.'),
 }) satisfies z.ZodType<OptimizerConfig>;
 
 const scaleRange = z
@@ -377,7 +382,7 @@ export const runConfigFileSchema = z.strictObject(
     preset: z.enum(PRESETS, { error: expecting(list(PRESETS)) }).optional().describe('Backbone preset: shorthand for network.backbone.'),
     network: partial(network, 'The network (paper 3.1-3.2).'),
     schedule: partial(schedule, 'Algorithm 1\'s two stages and their learning rates.'),
-    optimizer: partial(optimizer, 'RMSprop hyper-parameters.'),
+    optimizer: partial(optimizer, 'The optimiser (RMSprop by default) and its hyper-parameters.'),
     augment: z
       .union([z.literal(false), augment.partial()], { error: expecting('false or { geometry?, color? }') })
       .optional()

@@ -28,7 +28,7 @@ export function roundsForEpochs(epochs: number, sources: readonly { samples: num
 }
 
 /** tfjs's RMSprop defaults. */
-export const DEFAULT_OPTIMIZER: OptimizerConfig = { decay: 0.9, momentum: 0, epsilon: 1e-7 };
+export const DEFAULT_OPTIMIZER: OptimizerConfig = { type: 'rmsprop', decay: 0.9, momentum: 0, epsilon: 1e-7 };
 
 /** Default batch size of every task; the paper's are 24 (parsing), 64 (landmarks), 96 (emotion). */
 export const DEFAULT_BATCH_SIZE = 16;

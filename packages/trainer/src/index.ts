@@ -12,6 +12,7 @@ export type {
   LossWeightingConfig,
   LrSchedule,
   OptimizerConfig,
+  OptimizerType,
   ResolvedLossWeighting,
   ResolvedTrainConfig,
   ScheduleConfig,

@@ -38,7 +38,8 @@ import { CheckpointStore, writeFileAtomic, type LoopState, CHECKPOINT_FORMAT, CH
 import { TrainingDivergedError, ConfigError } from './errors';
 import { evaluate, type EvaluateOptions } from './evaluate';
 import { checkThreadsOption, GradientThreads, threadsObstacle, type ThreadsOption } from './gradient-threads';
-import { RmspropState } from './optimizer';
+import { DEFAULT_OPTIMIZER } from './defaults';
+import { OptimizerState } from './optimizer';
 import { ProgressReporter } from './progress';
 import { learningRate, planLength, planSchedule, Sampler, type PlanUnit, type SamplerState } from './schedule';
 import { firstDifference, resolveLossWeighting, resolveTrainerOptions, type DataSource } from './trainer-config';
@@ -102,7 +103,7 @@ export class Trainer implements TrainerView {
   readonly totalSteps: number;
   readonly runDir?: string;
   private readonly plugins: readonly TaskPlugin[];
-  private readonly optimizer: RmspropState;
+  private readonly optimizer: OptimizerState;
   /** How each step weighs its losses (`lossWeighting`), asked on this thread before every step. */
   private readonly weighting: LossWeighting;
   /** Each task's unweighted losses at the last step that trained it: what the weighting is told. */
@@ -162,7 +163,7 @@ export class Trainer implements TrainerView {
     // saved with every checkpoint and model: how training framed the faces
     this.net.framing = { ...DEFAULT_FRAMING, margin: config.crop.margin };
     const trainable = [...this.net.params.variables.values()].filter((v) => v.trainable);
-    this.optimizer = new RmspropState(trainable, config.optimizer, config.schedule.pretrainLr.from);
+    this.optimizer = new OptimizerState(trainable, config.optimizer, config.schedule.pretrainLr.from);
     this.samplers = sources.map((s, i) => new Sampler(s.dataset.samples.length, mixSeed(config.seed, i)));
     this.plan = planSchedule(
       sources.map((s) => ({ name: s.name, samples: s.dataset.samples.length, batchSize: s.batchSize })),
@@ -675,6 +676,8 @@ export class Trainer implements TrainerView {
     saved.lossWeighting ??= resolveLossWeighting(undefined, this.config.tasks.map((t) => t.name), this.config.network.iterations).config;
     // network settings added since the run started take their defaults (a run from before `colour` saw rgb)
     saved.network = { ...DEFAULT_NETWORK_CONFIG, ...saved.network };
+    // and a run from before the optimiser's `type` used RMSprop
+    saved.optimizer = { ...DEFAULT_OPTIMIZER, ...saved.optimizer };
     const strip = (c: ResolvedTrainConfig) => ({ ...c, checkpoint: undefined, meta: undefined });
     const diff = firstDifference(strip(saved), strip(JSON.parse(JSON.stringify(this.config)) as ResolvedTrainConfig));
     if (diff) throw new ConfigError(diff, `differs from the run being resumed in ${dir}: resume with the same configuration`);

@@ -36,15 +36,33 @@ export interface ScheduleConfig {
   finetuneLr: LrSchedule;
 }
 
-/** RMSprop hyper-parameters (tf.train.rmsprop). */
+/** The optimiser and its hyper-parameters. */
 export interface OptimizerConfig {
-  /** Default 0.9. */
+  /**
+   * `'rmsprop'` (the paper's, the default; tf.train.rmsprop), `'adam'` (tf.train.adam) or `'sgd'`
+   * (tf.train.momentum, with `momentum` and `nesterov`). Absent in runs written before it existed: RMSprop.
+   */
+  type?: OptimizerType;
+  /** RMSprop's decay of the mean square. Default 0.9. */
   decay: number;
-  /** Default 0. */
+  /** RMSprop's and SGD's momentum. Default 0. */
   momentum: number;
-  /** Default 1e-7. */
+  /** RMSprop's and Adam's epsilon. Default 1e-7. */
   epsilon: number;
+  /** Adam's decay of the first moment. Default 0.9. */
+  beta1?: number;
+  /** Adam's decay of the second moment. Default 0.999. */
+  beta2?: number;
+  /** SGD: Nesterov momentum. Default false. */
+  nesterov?: boolean;
+  /**
+   * L2 weight decay of every optimiser: `weightDecay * w` is added to the gradient of each
+   * convolution and dense kernel (batch-norm parameters and biases are left alone). Default 0.
+   */
+  weightDecay?: number;
 }
+
+export type OptimizerType = 'rmsprop' | 'adam' | 'sgd';
 
 /** Random augmentation of training batches; never applied in evaluation or prediction. */
 export interface AugmentConfig {

@@ -44,6 +44,8 @@ describe('the run-configuration schema', () => {
     ['loss weighting not an object', { tasks: t, lossWeighting: 'sum' }, /^lossWeighting: must be \{ type, tasks\?, iterations\? \}, got "sum"/],
     ['a negative task weight', { tasks: t, lossWeighting: { type: 'fixed', tasks: { emotion: -1 } } }, /^lossWeighting\.tasks\.emotion: must be a finite number >= 0, got -1/],
     ['iteration weights not a list', { tasks: t, lossWeighting: { type: 'fixed', iterations: 2 } }, /^lossWeighting\.iterations: must be a list of weights, one per iteration 0\.\.ITER, got 2/],
+    ['an optimiser by an unknown name', { tasks: t, optimizer: { type: 'lamb' } }, /^optimizer\.type: must be "rmsprop", "adam" or "sgd", got "lamb"/],
+    ['a negative weight decay', { tasks: t, optimizer: { type: 'adam', weightDecay: -1e-4 } }, /^optimizer\.weightDecay: must be a finite number >= 0, got -0\.0001/],
     ['an unknown loss-weighting setting', { tasks: t, lossWeighting: { type: 'fixed', weights: {} } }, /^lossWeighting\.weights: unknown setting; known settings are type, tasks, iterations/],
   ];
   it.each(cases)('names the field: %s', (_name, config, message) => {
@@ -75,6 +77,11 @@ describe('the run-configuration schema', () => {
   it('accepts network.colour as "rgb", "grey" or one of them per batch-norm key', () => {
     expect(checkRunConfig({ tasks: t, network: { colour: 'grey' } }).network?.colour).toBe('grey');
     expect(checkRunConfig({ tasks: t, network: { colour: { emotion: 'grey', parsing: 'rgb' } } }).network?.colour).toEqual({ emotion: 'grey', parsing: 'rgb' });
+  });
+
+  it('accepts the optimiser by name with its own settings', () => {
+    expect(checkRunConfig({ tasks: t, optimizer: { type: 'adam', beta2: 0.99, weightDecay: 1e-4 } }).optimizer).toEqual({ type: 'adam', beta2: 0.99, weightDecay: 1e-4 });
+    expect(checkRunConfig({ tasks: t, optimizer: { type: 'sgd', momentum: 0.9, nesterov: true } }).optimizer).toEqual({ type: 'sgd', momentum: 0.9, nesterov: true });
   });
 
   it('a constant learning rate drops its unused final rate, as before', () => {
