@@ -2,12 +2,14 @@
  * Figure 7 of the paper for one hybrid training run of `ifan train`: every task's validation figure
  * through task-wise pre-training (after each data set's pre-training) and alternating fine-tuning.
  *
- * The trainer validates in stage 2 only (`validation.jsonl`); the stage-1 points come from models
- * kept at the end of each source's pre-training in RUN/stage1/after-source-K (model.json,
- * weights.bin and state.json of the last stage-1 checkpoint while source K was pre-training;
- * `bench/keep-stage1.sh` copies them while the run trains: stage 1 writes a checkpoint at the end
- * of every epoch, so the last one of source K is the end of its pre-training). Each is evaluated on the run's own
- * validation splits at the run's ITER, once: the figures are cached in after-source-K/val.json.
+ * The stage-2 points are the trainer's validations (`validation.jsonl`; stage-1 validations of
+ * `checkpoint.validateEpochs` are left out); the stage-1 points come from the models the trainer keeps
+ * at the end of each source's pre-training, RUN/stage1/after-source-K (model.json, weights.bin and
+ * stage-end.json with its step). Runs from before the trainer kept them have copies of stage-1
+ * checkpoints there instead (state.json with the step; in T3 and T3-s2 the last emotion copy is one
+ * epoch before the end of its pre-training): the band edges come from the run's plan, not from
+ * them. Each is evaluated on the run's own validation splits at the run's ITER, once: the figures
+ * are cached in after-source-K/val.json.
  *
  *   pnpm bench figure7 RUN_DIR [--png FILE]
  *
@@ -18,7 +20,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadNetwork, selectBackend } from '@ifan/core';
 import { fileSystemHandler } from '@ifan/core/node';
-import { buildRun, evaluate, RUN_FILES, type RunConfigFile } from '@ifan/trainer';
+import { buildRun, evaluate, planSchedule, RUN_FILES, type RunConfigFile } from '@ifan/trainer';
 import { userPath } from './paths';
 import { writeCurvesPng, type CurvePoint } from './replicate/figure';
 
@@ -28,7 +30,8 @@ const runDir = userPath(positionals[0]);
 const saved = JSON.parse(readFileSync(join(runDir, RUN_FILES.config), 'utf8')) as {
   crop: { margin: number };
   network: { iterations: number };
-  sources: { name: string; tasks: string[] }[];
+  schedule: { pretrainEpochs: number; rounds: number };
+  sources: { name: string; tasks: string[]; batchSize: number; samples: number }[];
   meta?: { run?: RunConfigFile & { baseDir?: string } };
 };
 const runConfig = saved.meta?.run;
@@ -44,11 +47,14 @@ const segments: [number, number, string][] = [];
 const stage1 = join(runDir, 'stage1');
 const kept = existsSync(stage1) ? readdirSync(stage1).filter((d) => /^after-source-\d+$/.test(d)).sort((a, b) => Number(a.split('-')[2]) - Number(b.split('-')[2])) : [];
 let built: Awaited<ReturnType<typeof buildRun>> | null = null;
+// where each source's pre-training ends by the run's plan (the bands; stage 2 starts at the last)
+const plan = planSchedule(saved.sources, saved.schedule);
+const sourceEnd = saved.sources.map((_, k) => Math.max(...plan.filter((u) => u.stage === 'pretrain' && u.steps[0] === k).map((u) => u.firstStep + u.steps.length)));
 let start = 0;
 for (const d of kept) {
   const k = Number(d.split('-')[2]);
   const dir = join(stage1, d);
-  const step = (JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { step: number }).step;
+  const step = (JSON.parse(readFileSync(join(dir, existsSync(join(dir, 'stage-end.json')) ? 'stage-end.json' : 'state.json'), 'utf8')) as { step: number }).step;
   const cache = join(dir, 'val.json');
   // the cache is of this step's model (the watcher replaces the model while the source pre-trains)
   const cached = existsSync(cache) ? (JSON.parse(readFileSync(cache, 'utf8')) as { step: number; figures: Record<string, Primary> }) : null;
@@ -69,13 +75,20 @@ for (const d of kept) {
   const source = saved.sources[k];
   points.push({ step, stage: 'pretrain', source: source.name, values: Object.fromEntries(Object.entries(figures).map(([t, p]) => [t, p.value])) });
   for (const [t, p] of Object.entries(figures)) metrics[t] = { name: p.name, higherIsBetter: p.higherIsBetter };
-  segments.push([start, step, `pre-train ${source.tasks.join('+')}`]);
-  start = step;
+  if (step !== sourceEnd[k]) console.warn(`figure7: ${d} holds step ${step}, not the end of ${source.name}'s pre-training (step ${sourceEnd[k]}); the band ends there all the same`);
+  segments.push([start, sourceEnd[k], `pre-train ${source.tasks.join('+')}`]);
+  start = sourceEnd[k];
 }
 
 // stage 2: the trainer's own validations
 const validations = existsSync(join(runDir, 'validation.jsonl'))
-  ? readFileSync(join(runDir, 'validation.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { step: number; report: Record<string, { primary: Primary }> })
+  ? readFileSync(join(runDir, 'validation.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { step: number; stage?: 'pretrain' | 'finetune'; report: Record<string, { primary: Primary }> })
+      // (lines from before the trainer logged the stage: stage 2's, unless inside stage 1)
+      .filter((v) => (v.stage ?? (v.step > (sourceEnd.at(-1) ?? 0) ? 'finetune' : 'pretrain')) === 'finetune')
   : [];
 for (const v of validations) {
   points.push({ step: v.step, stage: 'finetune', values: Object.fromEntries(Object.entries(v.report).map(([t, r]) => [t, r.primary.value])) });

@@ -87,10 +87,15 @@ const THREADS_MIN_FLOPS = 200e9;
 export const RUN_FILES = {
   config: 'config.json',
   log: 'log.jsonl',
-  /** One line per validation: step, training seconds and CPU seconds so far, every task's figures. */
+  /** One line per validation: step, stage, training seconds and CPU seconds so far, ITER, every task's figures. */
   validationLog: 'validation.jsonl',
   model: 'model',
   checkpoints: 'checkpoints',
+  /**
+   * The model at the end of each source's task-wise pre-training, in `stage1/after-source-K/` (K counts
+   * the sources in training order), with `stage-end.json`: the step and the seconds so far (Figure 7).
+   */
+  stageEnds: 'stage1',
 } as const;
 
 export class Trainer implements TrainerView {
@@ -457,7 +462,9 @@ export class Trainer implements TrainerView {
       plan: this.plan,
       totalSteps: this.totalSteps,
       validates,
-      paths: dir ? { checkpoints: join(dir, RUN_FILES.checkpoints), validationLog: join(dir, RUN_FILES.validationLog), model: join(dir, RUN_FILES.model) } : undefined,
+      paths: dir
+        ? { checkpoints: join(dir, RUN_FILES.checkpoints), validationLog: join(dir, RUN_FILES.validationLog), model: join(dir, RUN_FILES.model), stageEnds: join(dir, RUN_FILES.stageEnds) }
+        : undefined,
       validate: (iterations, options) => this.validate(iterations, options),
       announce: (report, step) => this.emit('afterValidation', report, step),
       writeCheckpoint: (samplers, best, validation, isBest) => this.writeCheckpoint(samplers, best, validation, isBest),

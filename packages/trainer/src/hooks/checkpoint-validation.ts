@@ -5,10 +5,15 @@
  * `validation.jsonl`, tells every hook (`afterValidation`) and keeps the best checkpoint by them. A
  * stopped run writes the checkpoint of its last step, a completed one its model.
  *
+ * At the end of each source's pre-training (its last stage-1 epoch) the model is also kept, in
+ * `stage1/after-source-K/` with `stage-end.json` (step, seconds, CPU seconds), for Figure 7.
+ *
  * The trainer installs this hook after the user's, so theirs see the end of an epoch or of the run
  * (and may still change the weights) before the checkpoint is written, and `afterRun` finds it written.
  */
 import { appendFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { LoopState } from '../checkpoint';
 import { EvaluationAborted, type EvaluateOptions } from '../evaluate';
 import type { PlanUnit, SamplerState } from '../schedule';
@@ -25,7 +30,7 @@ export interface CheckpointHost {
   /** Some task has a validation set. */
   readonly validates: boolean;
   /** Files of the run directory; without one nothing is written (validations still run and pick the best). */
-  readonly paths?: { checkpoints: string; validationLog: string; model: string };
+  readonly paths?: { checkpoints: string; validationLog: string; model: string; stageEnds: string };
   validate(iterations: number, options: Pick<EvaluateOptions, 'onProgress' | 'signal'>): Promise<ValidationReport | undefined>;
   /** Calls every hook's `afterValidation`, in order. */
   announce(report: ValidationReport, step: number): Promise<void>;
@@ -65,8 +70,15 @@ export class Checkpoints implements TrainerHook {
     const due = unitEnd(this.host.config.checkpoint, epoch.stage, epoch.epoch, trainer.step === trainer.totalSteps);
     if (!due.checkpoint) return;
     const iterations = epoch.stage === 'pretrain' ? 0 : this.host.config.network.iterations;
-    const validated = due.validate && !this.session.hurry.signal.aborted && (await this.validate(trainer.step, iterations));
+    const validated = due.validate && !this.session.hurry.signal.aborted && (await this.validate(trainer.step, epoch.stage, iterations));
     await this.write(trainer.step, validated);
+    const { paths, config } = this.host;
+    if (paths && epoch.stage === 'pretrain' && epoch.epoch === config.schedule.pretrainEpochs - 1) {
+      const k = config.sources.findIndex((s) => s.name === epoch.sources[0]);
+      const dir = join(paths.stageEnds, `after-source-${k}`);
+      await this.host.saveModel(dir);
+      await writeFile(join(dir, 'stage-end.json'), `${JSON.stringify({ step: trainer.step, source: epoch.sources[0], ...this.host.seconds() })}\n`);
+    }
   }
 
   async afterTrain(trainer: TrainerView): Promise<void> {
@@ -95,7 +107,7 @@ export class Checkpoints implements TrainerHook {
   }
 
   /** Validates, logs and tells the hooks; false when there is nothing to validate or a second SIGINT stopped it. */
-  private async validate(step: number, iterations: number): Promise<boolean> {
+  private async validate(step: number, stage: StageName, iterations: number): Promise<boolean> {
     if (!this.host.validates) return false;
     const { session } = this;
     const progress = session.progress;
@@ -119,7 +131,7 @@ export class Checkpoints implements TrainerHook {
     if (!report) return false;
     this.lastValidation = report;
     const { paths } = this.host;
-    if (paths) appendFileSync(paths.validationLog, `${JSON.stringify({ step, ...this.host.seconds(), iterations, report })}\n`);
+    if (paths) appendFileSync(paths.validationLog, `${JSON.stringify({ step, stage, ...this.host.seconds(), iterations, report })}\n`);
     await this.host.announce(report, step);
     return true;
   }
