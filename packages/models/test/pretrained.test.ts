@@ -34,9 +34,11 @@ function expectClose(got: RecordedOutputs, want: RecordedOutputs): void {
 }
 
 describe('@ifan/models', () => {
-  it('ships at least the three single-task models and names a default', () => {
-    expect(PRETRAINED.length).toBeGreaterThan(0);
-    expect(PRETRAINED.map((m) => m.name)).toContain(DEFAULT_PRETRAINED);
+  it('ships the integrated 3-task network as the default and the three single-task models', () => {
+    const byName = new Map(PRETRAINED.map((m) => [m.name, m]));
+    expect(DEFAULT_PRETRAINED).toBe('ifan-3t');
+    expect([...byName.get('ifan-3t')!.tasks].sort()).toEqual(['emotion', 'landmarks', 'parsing']);
+    for (const task of ['landmarks', 'parsing', 'emotion']) expect(byName.get(task)?.tasks, task).toEqual([task]);
     for (const m of PRETRAINED) {
       expect(m.figures, m.name).toBeTruthy();
       expect(Object.keys(m.figures).sort(), m.name).toEqual([...m.tasks].sort());

@@ -27,6 +27,7 @@ const { values } = parseArgs({
   options: { run: { type: 'string' }, checkpoint: { type: 'string', default: 'best' }, powers: { type: 'string', default: '0,0.25,0.5,0.75,1' }, task: { type: 'string', default: 'parsing' }, json: { type: 'string' }, 'all-tasks': { type: 'boolean', default: false }, mirror: { type: 'boolean', default: false } },
 });
 if (!values.run) throw new Error('decision-weights: give --run RUN_DIR (a parsing run trained with classWeights)');
+if (values['all-tasks'] && !values.json) throw new Error('decision-weights: --all-tasks scores the other tasks into the --json file: give --json FILE too');
 const runDir = resolve(values.run);
 const saved = JSON.parse(readFileSync(join(runDir, RUN_FILES.config), 'utf8')) as { crop: { margin: number }; meta?: { run?: RunConfigFile & { baseDir?: string } } };
 const runConfig = saved.meta?.run;
