@@ -79,6 +79,10 @@ export async function buildRun(config: RunConfigFile, baseDir = process.cwd()): 
       }),
     ) as Record<'train' | 'val' | 'test', DataSpec | undefined>;
     let options = spec.options ?? {};
+    const unknown = entry.optionNames ? Object.keys(options).filter((k) => !entry.optionNames!.includes(k)) : [];
+    if (unknown.length) {
+      throw new ConfigError(`tasks.${name}.options.${unknown[0]}`, `unknown option of the ${name} task; its options are ${entry.optionNames!.join(', ')}${unknown[0] === 'limit' ? ' (a subset of the data is the data spec\'s limit: { format, path, limit })' : ''}`);
+    }
     if (entry.optionsForData) {
       const uses = Object.entries(specs).flatMap(([split, s]) => (s && typeof s.format === 'string' ? [{ split, format: s.format }] : []));
       try {

@@ -3,8 +3,11 @@
  * a task is one entry, and adding one touches no other. The trainer itself never names a task.
  */
 import type { TaskPlugin } from '@ifan/core';
+import type { EmotionTaskOptions } from '@ifan/task-emotion';
 import { emotionTask } from '@ifan/task-emotion/node';
+import type { LandmarkTaskOptions } from '@ifan/task-landmarks';
 import { landmarkTask } from '@ifan/task-landmarks/node';
+import type { ParsingTaskOptions } from '@ifan/task-parsing';
 import { formatLabelSet, HELEN_11, parsingTask } from '@ifan/task-parsing/node';
 import { ConfigError } from './errors';
 
@@ -27,7 +30,16 @@ export interface TaskEntry {
    * an Error saying how to set them when the data cannot decide.
    */
   optionsForData?(options: Record<string, unknown>, data: readonly TaskDataUse[]): Record<string, unknown>;
+  /**
+   * The factory's option names: a run's `options` naming any other is refused, naming the field (a
+   * misspelt or misplaced option would otherwise be ignored). Absent: any names pass.
+   */
+  optionNames?: readonly string[];
 }
+
+/** `names` when it lists every key of `T` (checked when compiling), else a type error. */
+type EveryKey<T, N extends readonly (keyof T)[]> = [Exclude<keyof T, N[number]>] extends [never] ? N : never;
+const optionNames = <T>() => <const N extends readonly (keyof T & string)[]>(names: EveryKey<T, N>): readonly string[] => names;
 
 /**
  * Parsing's label set from its data: the set the mask formats are drawn in (`helen` and synthetic
@@ -63,10 +75,32 @@ function parsingOptionsForData(options: Record<string, unknown>, data: readonly 
 const registry = new Map<string, TaskEntry>([
   [
     'parsing',
-    { create: (o) => parsingTask(o) as TaskPlugin, batchSize: { default: 8, paper: 24 }, syntheticDomain: 'parsing', optionsForData: parsingOptionsForData },
+    {
+      create: (o) => parsingTask(o) as TaskPlugin,
+      batchSize: { default: 8, paper: 24 },
+      syntheticDomain: 'parsing',
+      optionsForData: parsingOptionsForData,
+      optionNames: optionNames<ParsingTaskOptions>()(['name', 'bnKey', 'labelSet', 'decodeFrom', 'feedbackChannels', 'prior', 'classWeights', 'decisionWeights']),
+    },
   ],
-  ['landmarks', { create: (o) => landmarkTask(o) as TaskPlugin, batchSize: { default: 16, paper: 64 }, syntheticDomain: 'landmarks' }],
-  ['emotion', { create: (o) => emotionTask(o) as TaskPlugin, batchSize: { default: 24, paper: 96 }, syntheticDomain: 'emotion' }],
+  [
+    'landmarks',
+    {
+      create: (o) => landmarkTask(o) as TaskPlugin,
+      batchSize: { default: 16, paper: 64 },
+      syntheticDomain: 'landmarks',
+      optionNames: optionNames<LandmarkTaskOptions>()(['name', 'bnKey', 'landmarkSet', 'decodeFrom', 'meanShape', 'heatmapRadius', 'feedbackChannels', 'hiddenUnits', 'dropout']),
+    },
+  ],
+  [
+    'emotion',
+    {
+      create: (o) => emotionTask(o) as TaskPlugin,
+      batchSize: { default: 24, paper: 96 },
+      syntheticDomain: 'emotion',
+      optionNames: optionNames<EmotionTaskOptions>()(['name', 'bnKey', 'labelSet', 'decodeFrom', 'dropout', 'hiddenUnits', 'feedbackChannels', 'prior']),
+    },
+  ],
 ]);
 
 /** Adds (or replaces) a task of the `ifan` command. */

@@ -82,9 +82,12 @@ describe('buildRun: parsing classWeights "inverse-sqrt"', () => {
     expect(w[0]).toBeLessThan(1);
     expect(w[rare] / w[0]).toBeCloseTo(Math.min(25 / w[0], Math.sqrt(shares[0] / shares[rare])), 1);
   });
-  it('names the field when the task has no class-score labels', async () => {
+  it('an option the task does not have is refused, naming it and listing the task\'s options', async () => {
     const config = { tasks: { landmarks: { train: 'synthetic:8', options: { classWeights: 'inverse-sqrt' } } }, preset: 'tiny' as const, testFraction: 0, valFraction: 0 };
-    await expect(buildRun(config)).rejects.toThrow(/tasks\.landmarks\.options/);
+    await expect(buildRun(config)).rejects.toThrow(/^tasks\.landmarks\.options\.classWeights: unknown option of the landmarks task; its options are name, bnKey, landmarkSet,/);
+    // a data option put among the plugin's (it would have been ignored, training on all the data)
+    const misplaced = { tasks: { emotion: { train: 'synthetic:8', options: { dropout: 0.1, limit: 4 } } }, preset: 'tiny' as const, testFraction: 0, valFraction: 0 };
+    await expect(buildRun(misplaced)).rejects.toThrow(/^tasks\.emotion\.options\.limit: unknown option .*the data spec's limit: \{ format, path, limit \}/);
   });
 });
 
