@@ -49,8 +49,11 @@ const kept = existsSync(stage1) ? readdirSync(stage1).filter((d) => /^after-sour
 let built: Awaited<ReturnType<typeof buildRun>> | null = null;
 // where each source's pre-training ends by the run's plan (the bands; stage 2 starts at the last)
 const plan = planSchedule(saved.sources, saved.schedule);
-const sourceEnd = saved.sources.map((_, k) => Math.max(...plan.filter((u) => u.stage === 'pretrain' && u.steps[0] === k).map((u) => u.firstStep + u.steps.length)));
-let start = 0;
+const sourceEnd = saved.sources.map((_, k) => Math.max(0, ...plan.filter((u) => u.stage === 'pretrain' && u.steps[0] === k).map((u) => u.firstStep + u.steps.length)));
+saved.sources.forEach((s, k) => {
+  const from = k ? sourceEnd[k - 1] : 0;
+  if (sourceEnd[k] > from) segments.push([from, sourceEnd[k], `pre-train ${s.tasks.join('+')}`]);
+});
 for (const d of kept) {
   const k = Number(d.split('-')[2]);
   const dir = join(stage1, d);
@@ -76,8 +79,6 @@ for (const d of kept) {
   points.push({ step, stage: 'pretrain', source: source.name, values: Object.fromEntries(Object.entries(figures).map(([t, p]) => [t, p.value])) });
   for (const [t, p] of Object.entries(figures)) metrics[t] = { name: p.name, higherIsBetter: p.higherIsBetter };
   if (step !== sourceEnd[k]) console.warn(`figure7: ${d} holds step ${step}, not the end of ${source.name}'s pre-training (step ${sourceEnd[k]}); the band ends there all the same`);
-  segments.push([start, sourceEnd[k], `pre-train ${source.tasks.join('+')}`]);
-  start = sourceEnd[k];
 }
 
 // stage 2: the trainer's own validations
@@ -94,7 +95,7 @@ for (const v of validations) {
   points.push({ step: v.step, stage: 'finetune', values: Object.fromEntries(Object.entries(v.report).map(([t, r]) => [t, r.primary.value])) });
   for (const [t, r] of Object.entries(v.report)) metrics[t] = { name: r.primary.name, higherIsBetter: r.primary.higherIsBetter };
 }
-if (validations.length) segments.push([start, validations.at(-1)!.step, 'alternating fine-tuning']);
+if (validations.length) segments.push([sourceEnd.at(-1) ?? 0, validations.at(-1)!.step, 'alternating fine-tuning']);
 if (!points.length) throw new Error(`figure7: ${runDir} has no stage1/after-source-K models and no validation.jsonl: nothing to draw`);
 
 const tasks = Object.keys(metrics);

@@ -35,13 +35,19 @@ function int(min: number, max?: number) {
   return max === undefined ? n : n.max(max, { error });
 }
 
-function num(range: { min?: number; greaterThan?: number; max?: number } = {}) {
-  const bounds = [range.min !== undefined && `>= ${range.min}`, range.greaterThan !== undefined && `> ${range.greaterThan}`, range.max !== undefined && `<= ${range.max}`];
+function num(range: { min?: number; greaterThan?: number; max?: number; lessThan?: number } = {}) {
+  const bounds = [
+    range.min !== undefined && `>= ${range.min}`,
+    range.greaterThan !== undefined && `> ${range.greaterThan}`,
+    range.max !== undefined && `<= ${range.max}`,
+    range.lessThan !== undefined && `< ${range.lessThan}`,
+  ];
   const error = expecting(`a finite number${bounds.some(Boolean) ? ` ${bounds.filter(Boolean).join(' and ')}` : ''}`);
   let n = z.number({ error });
   if (range.min !== undefined) n = n.min(range.min, { error });
   if (range.greaterThan !== undefined) n = n.gt(range.greaterThan, { error });
   if (range.max !== undefined) n = n.max(range.max, { error });
+  if (range.lessThan !== undefined) n = n.lt(range.lessThan, { error });
   return n;
 }
 
@@ -191,8 +197,8 @@ const optimizer = z.strictObject({
   decay: num({ min: 0, max: 1 }).describe('RMSprop decay. Default 0.9.'),
   momentum: num({ min: 0, max: 1 }).describe('RMSprop\'s and SGD\'s momentum. Default 0.'),
   epsilon: num({ greaterThan: 0 }).describe('RMSprop\'s and Adam\'s epsilon. Default 1e-7.'),
-  beta1: num({ min: 0, max: 1 }).optional().describe('Adam\'s first-moment decay. Default 0.9.'),
-  beta2: num({ min: 0, max: 1 }).optional().describe('Adam\'s second-moment decay. Default 0.999.'),
+  beta1: num({ min: 0, lessThan: 1 }).optional().describe('Adam\'s first-moment decay. Default 0.9.'),
+  beta2: num({ min: 0, lessThan: 1 }).optional().describe('Adam\'s second-moment decay. Default 0.999.'),
   nesterov: bool().optional().describe('SGD: Nesterov momentum. Default false.'),
   weightDecay: num({ min: 0 }).optional().describe('L2 weight decay added to the gradients of convolution and dense kernels (not batch norm or biases). Default 0.'),
 }) satisfies z.ZodType<OptimizerConfig>;

@@ -11,6 +11,11 @@ import type { OptimizerConfig } from './types';
  * order, with no gradient for the variables the step does not update (tfjs skips those), and each
  * variable keeps its own accumulator for the whole run, which is also what makes the state
  * saveable with `getWeights()` and restorable with `setWeights()`.
+ *
+ * tfjs's Adam corrects its moments' bias by one step count for all variables (PyTorch keeps one per
+ * variable): in a multi-source run, a head or batch-norm key that starts training when a later source
+ * pre-trains gets a first step of about 3x the rate, falling back towards 1x over a few hundred steps.
+ * Single-source runs are unaffected.
  */
 const ADAM_POWERS = ['adam/beta1-power', 'adam/beta2-power'];
 
@@ -38,7 +43,12 @@ export class OptimizerState {
   }
 
   set learningRate(lr: number) {
-    // read by applyGradients at every step; tfjs has no setter for it
+    if ((this.config.type ?? 'rmsprop') === 'sgd') {
+      // SGD (and momentum) step by a scalar made from the rate, remade only by setLearningRate
+      if (lr !== this.learningRate) (this.optimizer as tf.SGDOptimizer).setLearningRate(lr);
+      return;
+    }
+    // RMSprop and Adam read it at every step; tfjs has no setter for them
     (this.optimizer as unknown as { learningRate: number }).learningRate = lr;
   }
 
@@ -111,5 +121,7 @@ export class OptimizerState {
 
   dispose(): void {
     this.optimizer.dispose();
+    // tfjs's momentum optimiser frees its momentum, not the rate scalar of the SGD it extends
+    if ((this.config.type ?? 'rmsprop') === 'sgd') (this.optimizer as unknown as { c: tf.Scalar }).c.dispose();
   }
 }

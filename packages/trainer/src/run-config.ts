@@ -31,9 +31,22 @@ export interface SkippedDataFile extends SkippedFile {
   dataset: string;
 }
 
-/** Checks a parsed config file against its schema (unknown settings, tasks, every field's type and range). */
+/**
+ * Checks a parsed config file against its schema (unknown settings, tasks, every field's type and
+ * range) and each task's options against the options its plugin has. (A saved run's configuration is
+ * not checked again: a run directory stays resumable and evaluable whatever later checks refuse.)
+ */
 export function checkRunConfig(raw: unknown): RunConfigFile {
-  return parseConfig(runConfigFileSchema, raw);
+  const config = parseConfig(runConfigFileSchema, raw);
+  for (const [name, spec] of Object.entries(config.tasks)) {
+    const known = taskEntry(name, `tasks.${name}`).optionNames;
+    const unknown = known ? Object.keys(spec.options ?? {}).filter((k) => !known.includes(k)) : [];
+    if (unknown.length) {
+      const hint = unknown[0] === 'limit' ? ' (a subset of the data is the data spec\'s limit: { format, path, limit })' : '';
+      throw new ConfigError(`tasks.${name}.options.${unknown[0]}`, `unknown option of the ${name} task; its options are ${known!.join(', ')}${hint}`);
+    }
+  }
+  return config;
 }
 
 export interface BuiltRun {
@@ -79,10 +92,6 @@ export async function buildRun(config: RunConfigFile, baseDir = process.cwd()): 
       }),
     ) as Record<'train' | 'val' | 'test', DataSpec | undefined>;
     let options = spec.options ?? {};
-    const unknown = entry.optionNames ? Object.keys(options).filter((k) => !entry.optionNames!.includes(k)) : [];
-    if (unknown.length) {
-      throw new ConfigError(`tasks.${name}.options.${unknown[0]}`, `unknown option of the ${name} task; its options are ${entry.optionNames!.join(', ')}${unknown[0] === 'limit' ? ' (a subset of the data is the data spec\'s limit: { format, path, limit })' : ''}`);
-    }
     if (entry.optionsForData) {
       const uses = Object.entries(specs).flatMap(([split, s]) => (s && typeof s.format === 'string' ? [{ split, format: s.format }] : []));
       try {

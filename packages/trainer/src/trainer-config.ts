@@ -13,7 +13,7 @@ import {
   DEFAULT_SCHEDULE,
 } from './defaults';
 import { ConfigError } from './errors';
-import type { ResolvedLossWeighting, ResolvedTrainConfig, TaskData, TrainerOptions } from './types';
+import type { OptimizerConfig, OptimizerType, ResolvedLossWeighting, ResolvedTrainConfig, TaskData, TrainerOptions } from './types';
 
 /** One training data source: a data set and the tasks its batches train. */
 export interface DataSource {
@@ -81,6 +81,7 @@ export function resolveTrainerOptions(options: TrainerOptions): { config: Resolv
     usedNames.add(n);
   }
 
+  checkOptimizerSettings(options.optimizer);
   const settings = parseConfig(trainerSettingsSchema, {
     network: { ...DEFAULT_NETWORK_CONFIG, ...options.network },
     schedule: { ...DEFAULT_SCHEDULE, ...options.schedule },
@@ -169,4 +170,22 @@ export function firstDifference(a: unknown, b: unknown, path = ''): string | nul
     return null;
   }
   return path || '(root)';
+}
+
+/** The settings each optimiser reads (`weightDecay` is every optimiser's). */
+const OPTIMIZER_SETTINGS: Record<OptimizerType, readonly string[]> = {
+  rmsprop: ['decay', 'momentum', 'epsilon'],
+  adam: ['beta1', 'beta2', 'epsilon'],
+  sgd: ['momentum', 'nesterov'],
+};
+
+/** A setting the chosen optimiser does not read (`nesterov` under RMSprop, ...) is an error, not ignored. */
+function checkOptimizerSettings(optimizer: Partial<OptimizerConfig> | undefined): void {
+  if (!optimizer) return;
+  const type = optimizer.type ?? 'rmsprop';
+  for (const key of Object.keys(optimizer)) {
+    if (key === 'type' || key === 'weightDecay' || !(type in OPTIMIZER_SETTINGS) || OPTIMIZER_SETTINGS[type].includes(key)) continue;
+    const owners = (Object.keys(OPTIMIZER_SETTINGS) as OptimizerType[]).filter((t) => OPTIMIZER_SETTINGS[t].includes(key));
+    throw new ConfigError(`optimizer.${key}`, `is not a setting of ${type}${optimizer.type ? '' : ' (the default optimiser)'}${owners.length ? `; it is ${owners.join(' and ')}'s: set optimizer.type` : ''}`);
+  }
 }

@@ -45,6 +45,7 @@ describe('the run-configuration schema', () => {
     ['a negative task weight', { tasks: t, lossWeighting: { type: 'fixed', tasks: { emotion: -1 } } }, /^lossWeighting\.tasks\.emotion: must be a finite number >= 0, got -1/],
     ['iteration weights not a list', { tasks: t, lossWeighting: { type: 'fixed', iterations: 2 } }, /^lossWeighting\.iterations: must be a list of weights, one per iteration 0\.\.ITER, got 2/],
     ['an optimiser by an unknown name', { tasks: t, optimizer: { type: 'lamb' } }, /^optimizer\.type: must be "rmsprop", "adam" or "sgd", got "lamb"/],
+    ['an Adam beta of 1 (its bias correction would divide by 0)', { tasks: t, optimizer: { type: 'adam', beta1: 1 } }, /^optimizer\.beta1: must be a finite number >= 0 and < 1, got 1/],
     ['a negative weight decay', { tasks: t, optimizer: { type: 'adam', weightDecay: -1e-4 } }, /^optimizer\.weightDecay: must be a finite number >= 0, got -0\.0001/],
     ['an unknown loss-weighting setting', { tasks: t, lossWeighting: { type: 'fixed', weights: {} } }, /^lossWeighting\.weights: unknown setting; known settings are type, tasks, iterations/],
   ];

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { emotionTask } from '@ifan/task-emotion';
+import { landmarkTask } from '@ifan/task-landmarks/node';
 import { buildRun, checkRunConfig, loadData } from '../src/run-config';
 import { classFrequencies } from '../src/baselines';
+import { registerTask } from '../src/tasks';
 
 describe('loadData', () => {
   it('limit keeps a seeded subset of the data set, in its order, and names it', async () => {
@@ -82,12 +84,19 @@ describe('buildRun: parsing classWeights "inverse-sqrt"', () => {
     expect(w[0]).toBeLessThan(1);
     expect(w[rare] / w[0]).toBeCloseTo(Math.min(25 / w[0], Math.sqrt(shares[0] / shares[rare])), 1);
   });
-  it('an option the task does not have is refused, naming it and listing the task\'s options', async () => {
+  it('a config naming an option the task does not have is refused, naming it and listing the task\'s options', () => {
     const config = { tasks: { landmarks: { train: 'synthetic:8', options: { classWeights: 'inverse-sqrt' } } }, preset: 'tiny' as const, testFraction: 0, valFraction: 0 };
-    await expect(buildRun(config)).rejects.toThrow(/^tasks\.landmarks\.options\.classWeights: unknown option of the landmarks task; its options are name, bnKey, landmarkSet,/);
+    expect(() => checkRunConfig(config)).toThrow(/^tasks\.landmarks\.options\.classWeights: unknown option of the landmarks task; its options are name, bnKey, landmarkSet,/);
     // a data option put among the plugin's (it would have been ignored, training on all the data)
     const misplaced = { tasks: { emotion: { train: 'synthetic:8', options: { dropout: 0.1, limit: 4 } } }, preset: 'tiny' as const, testFraction: 0, valFraction: 0 };
-    await expect(buildRun(misplaced)).rejects.toThrow(/^tasks\.emotion\.options\.limit: unknown option .*the data spec's limit: \{ format, path, limit \}/);
+    expect(() => checkRunConfig(misplaced)).toThrow(/^tasks\.emotion\.options\.limit: unknown option .*the data spec's limit: \{ format, path, limit \}/);
+  });
+
+  it('names the field when "inverse-sqrt" class weights are asked of a task whose labels score no classes', async () => {
+    // a registered task without a list of its options (landmarks under another name) reaches the data
+    registerTask('points', { create: (o) => landmarkTask({ name: 'points', ...o }), batchSize: { default: 4, paper: 4 }, syntheticDomain: 'landmarks' });
+    const config = { tasks: { points: { train: 'synthetic:8', options: { classWeights: 'inverse-sqrt' } } }, preset: 'tiny' as const, testFraction: 0, valFraction: 0 };
+    await expect(buildRun(config)).rejects.toThrow(/^tasks\.points\.options/);
   });
 });
 

@@ -71,7 +71,8 @@ export class Checkpoints implements TrainerHook {
     if (!due.checkpoint) return;
     const iterations = epoch.stage === 'pretrain' ? 0 : this.host.config.network.iterations;
     const validated = due.validate && !this.session.hurry.signal.aborted && (await this.validate(trainer.step, epoch.stage, iterations));
-    await this.write(trainer.step, validated);
+    // the end of a source's pre-training before its checkpoint: a run killed between the two redoes
+    // the epoch on resume (exactly) and writes it again
     const { paths, config } = this.host;
     if (paths && epoch.stage === 'pretrain' && epoch.epoch === config.schedule.pretrainEpochs - 1) {
       const k = config.sources.findIndex((s) => s.name === epoch.sources[0]);
@@ -79,6 +80,7 @@ export class Checkpoints implements TrainerHook {
       await this.host.saveModel(dir);
       await writeFile(join(dir, 'stage-end.json'), `${JSON.stringify({ step: trainer.step, source: epoch.sources[0], ...this.host.seconds() })}\n`);
     }
+    await this.write(trainer.step, validated);
   }
 
   async afterTrain(trainer: TrainerView): Promise<void> {
