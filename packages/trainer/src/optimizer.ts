@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { OptimizerConfig } from './types';
+import type { OptimizerConfig, OptimizerType } from './types';
 
 /**
  * The optimiser (RMSprop by default, paper 4.1.2; or Adam, or SGD with momentum) over every trainable
@@ -23,13 +23,15 @@ export class OptimizerState {
   readonly optimizer: tf.Optimizer;
   /** Slots per variable: RMSprop and Adam keep two, SGD with momentum one. */
   private readonly slotsPerVariable: number;
+  /** `config.type` with its default. */
+  private readonly type: OptimizerType;
 
   constructor(
     readonly variables: readonly tf.Variable[],
     readonly config: OptimizerConfig,
     lr = 1e-3,
   ) {
-    const type = config.type ?? 'rmsprop';
+    const type = (this.type = config.type ?? 'rmsprop');
     if (type === 'adam') {
       this.optimizer = tf.train.adam(lr, config.beta1 ?? 0.9, config.beta2 ?? 0.999, config.epsilon);
       this.slotsPerVariable = 2;
@@ -43,7 +45,7 @@ export class OptimizerState {
   }
 
   set learningRate(lr: number) {
-    if ((this.config.type ?? 'rmsprop') === 'sgd') {
+    if (this.type === 'sgd') {
       // SGD (and momentum) step by a scalar made from the rate, remade only by setLearningRate
       if (lr !== this.learningRate) (this.optimizer as tf.SGDOptimizer).setLearningRate(lr);
       return;
@@ -75,7 +77,7 @@ export class OptimizerState {
    */
   private adamPowers(): Array<{ name: string; tensor: tf.Variable }> {
     // (not `instanceof`: tfjs makes every optimiser an instance of every optimiser class)
-    if ((this.config.type ?? 'rmsprop') !== 'adam') return [];
+    if (this.type !== 'adam') return [];
     const o = this.optimizer as unknown as { accBeta1: tf.Variable; accBeta2: tf.Variable };
     return [
       { name: ADAM_POWERS[0], tensor: o.accBeta1 },
@@ -101,7 +103,7 @@ export class OptimizerState {
     const slots = specs.filter((s) => !ADAM_POWERS.includes(s.name));
     const expected = 1 + this.slotsPerVariable * this.variables.length;
     if ((slots.length !== 1 && slots.length !== expected) || specs.length - slots.length !== powers.length) {
-      throw new Error(`optimizer state has ${specs.length} entries, this network's ${this.config.type ?? 'rmsprop'} needs ${expected + powers.length}: the checkpoint belongs to another network or optimiser`);
+      throw new Error(`optimizer state has ${specs.length} entries, this network's ${this.type} needs ${expected + powers.length}: the checkpoint belongs to another network or optimiser`);
     }
     const decoded = tf.io.decodeWeights(data, specs);
     try {
@@ -122,6 +124,6 @@ export class OptimizerState {
   dispose(): void {
     this.optimizer.dispose();
     // tfjs's momentum optimiser frees its momentum, not the rate scalar of the SGD it extends
-    if ((this.config.type ?? 'rmsprop') === 'sgd') (this.optimizer as unknown as { c: tf.Scalar }).c.dispose();
+    if (this.type === 'sgd') (this.optimizer as unknown as { c: tf.Scalar }).c.dispose();
   }
 }

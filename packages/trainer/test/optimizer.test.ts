@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_OPTIMIZER, Trainer } from '../src/index';
+import { ConfigError, DEFAULT_OPTIMIZER, Trainer, type TrainerOptions } from '../src/index';
 import { OptimizerState } from '../src/optimizer';
 import type { OptimizerConfig } from '../src/types';
 import { tempDir, toySetup, useBackend } from './helpers';
@@ -18,6 +18,16 @@ function variables(tag: string): tf.Variable[] {
 const grads = (vars: tf.Variable[], k: number, b: number): tf.NamedTensorMap => ({
   [vars[0].name]: tf.tensor2d([[k, k]]),
   [vars[1].name]: tf.tensor1d([b]),
+});
+
+/** A two-task toy run: 8 stage-1 steps and 2 rounds, checkpoints only at epoch ends and the end. */
+const toyRun = (): TrainerOptions => ({
+  ...toySetup(),
+  network: { backbone: 'tiny', iterations: 1, seed: 3 },
+  batchSize: 4,
+  augment: false,
+  schedule: { pretrainEpochs: 1, rounds: 2 },
+  checkpoint: { everyRounds: 100, keep: 2 },
 });
 
 let n = 0;
@@ -143,15 +153,7 @@ describe('OptimizerState: RMSprop, Adam and SGD, with L2 weight decay on kernels
   });
 
   it('a run with Adam and weight decay resumes exactly', async () => {
-    const opts = {
-      ...toySetup(),
-      network: { backbone: 'tiny' as const, iterations: 1, seed: 3 },
-      batchSize: 4,
-      augment: false as const,
-      optimizer: { type: 'adam' as const, weightDecay: 1e-3 },
-      schedule: { pretrainEpochs: 1, rounds: 4 },
-      checkpoint: { everyRounds: 100, keep: 2 },
-    };
+    const opts = { ...toyRun(), optimizer: { type: 'adam' as const, weightDecay: 1e-3 }, schedule: { pretrainEpochs: 1, rounds: 4 } };
     const full = await recordFit({ ...opts, runDir: tempDir() });
     full.trainer.dispose();
     const dir = tempDir();
@@ -170,14 +172,7 @@ describe('OptimizerState: RMSprop, Adam and SGD, with L2 weight decay on kernels
 
   it('a run from before optimizer.type resumes as RMSprop; another optimiser is refused, naming the field', async () => {
     const dir = tempDir();
-    const opts = {
-      ...toySetup(),
-      network: { backbone: 'tiny' as const, iterations: 1, seed: 3 },
-      batchSize: 4,
-      augment: false as const,
-      schedule: { pretrainEpochs: 1, rounds: 2 },
-      checkpoint: { everyRounds: 100, keep: 2 },
-    };
+    const opts = toyRun();
     (await recordFit({ ...opts, runDir: dir }, 5)).trainer.dispose();
     const configPath = join(dir, 'config.json');
     const config = JSON.parse(readFileSync(configPath, 'utf8')) as { optimizer: Record<string, unknown> };
@@ -191,7 +186,7 @@ describe('OptimizerState: RMSprop, Adam and SGD, with L2 weight decay on kernels
   });
 
   it('a setting the chosen optimiser does not read is refused, naming it and whose it is', () => {
-    const opts = { ...toySetup(), network: { backbone: 'tiny' as const, iterations: 1, seed: 3 } };
+    const opts = toyRun();
     expect(() => new Trainer({ ...opts, optimizer: { nesterov: true } })).toThrow(/^optimizer\.nesterov: is not a setting of rmsprop \(the default optimiser\); it is sgd's: set optimizer\.type/);
     expect(() => new Trainer({ ...opts, optimizer: { type: 'adam', momentum: 0.9 } })).toThrow(/^optimizer\.momentum: is not a setting of adam; it is rmsprop and sgd's/);
     expect(() => new Trainer({ ...opts, optimizer: { type: 'sgd', beta2: 0.99 } })).toThrow(ConfigError);
