@@ -1,12 +1,10 @@
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULT_OPTIMIZER, Trainer, type TrainerOptions } from '../src/index';
 import { OptimizerState } from '../src/optimizer';
 import type { OptimizerConfig } from '../src/types';
 import { tempDir, toySetup, useBackend } from './helpers';
-import { recordFit } from './record-fit';
+import { expectOldRunResumes, recordFit } from './record-fit';
 
 beforeAll(useBackend);
 
@@ -171,18 +169,7 @@ describe('OptimizerState: RMSprop, Adam and SGD, with L2 weight decay on kernels
   });
 
   it('a run from before optimizer.type resumes as RMSprop; another optimiser is refused, naming the field', async () => {
-    const dir = tempDir();
-    const opts = toyRun();
-    (await recordFit({ ...opts, runDir: dir }, 5)).trainer.dispose();
-    const configPath = join(dir, 'config.json');
-    const config = JSON.parse(readFileSync(configPath, 'utf8')) as { optimizer: Record<string, unknown> };
-    expect(config.optimizer.type).toBe('rmsprop');
-    delete config.optimizer.type;
-    writeFileSync(configPath, JSON.stringify(config));
-    await expect(recordFit({ ...opts, optimizer: { type: 'adam' }, runDir: dir, resume: true })).rejects.toThrow(/^optimizer\.type: differs from the run being resumed/);
-    const rest = await recordFit({ ...opts, runDir: dir, resume: true });
-    expect(rest.steps.length).toBeGreaterThan(0);
-    rest.trainer.dispose();
+    await expectOldRunResumes({ ...toyRun(), runDir: tempDir() }, 'optimizer', 'type', 'rmsprop', { optimizer: { type: 'adam' } });
   });
 
   it('a setting the chosen optimiser does not read is refused, naming it and whose it is', () => {

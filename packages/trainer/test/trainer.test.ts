@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Dataset, MetricReport, TaskPlugin } from '@ifan/core';
@@ -7,7 +7,7 @@ import { ConfigError, Trainer, TrainingDivergedError, type StepRecord, type Trai
 import { imageTensor, loadBatch, targetTensors } from '../src/batches';
 import { mapTask } from './dummy-plugins';
 import { changedNames, snapshot, tempDir, toyDataset, toySetup, useBackend } from './helpers';
-import { recordFit } from './record-fit';
+import { expectOldRunResumes, recordFit } from './record-fit';
 
 beforeAll(useBackend);
 
@@ -164,18 +164,8 @@ describe('training', () => {
   });
 
   it('a run from before network.colour resumes as rgb; another colour is refused, naming the field', async () => {
-    const dir = tempDir();
     const opts = { ...base(), augment: undefined, schedule: { pretrainEpochs: 1, rounds: 2 }, checkpoint: { everyRounds: 100, keep: 2 } };
-    (await recordFit({ ...opts, runDir: dir }, 5)).trainer.dispose();
-    const configPath = join(dir, 'config.json');
-    const config = JSON.parse(readFileSync(configPath, 'utf8')) as { network: Record<string, unknown> };
-    expect(config.network.colour).toBe('rgb');
-    delete config.network.colour;
-    writeFileSync(configPath, JSON.stringify(config));
-    await expect(recordFit({ ...opts, network: { ...opts.network, colour: 'grey' }, runDir: dir, resume: true })).rejects.toThrow(/^network\.colour: differs from the run being resumed/);
-    const rest = await recordFit({ ...opts, runDir: dir, resume: true });
-    expect(rest.steps.length).toBeGreaterThan(0);
-    rest.trainer.dispose();
+    await expectOldRunResumes({ ...opts, runDir: tempDir() }, 'network', 'colour', 'rgb', { network: { ...opts.network, colour: 'grey' } });
   });
 
   it('refuses to start a new run over an existing one', async () => {
