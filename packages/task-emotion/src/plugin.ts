@@ -33,6 +33,12 @@ export interface EmotionTaskOptions {
   feedbackChannels?: number;
   /** Class frequencies used as the prior prediction. Default uniform. */
   prior?: number[];
+  /**
+   * Label smoothing for training: the loss's target puts `1 - labelSmoothing` on the labelled class and
+   * spreads `labelSmoothing` evenly over all classes (as Keras's and PyTorch's `label_smoothing`), so the
+   * network is not pushed towards certainty on noisy labels. In `[0, 1)`; default 0.
+   */
+  labelSmoothing?: number;
 }
 
 /**
@@ -49,6 +55,8 @@ export function emotionTask(options: EmotionTaskOptions = {}): TaskPlugin<Emotio
   const dropRate = options.dropout ?? 0.5;
   const prior = options.prior ?? set.classes.map(() => 1 / C);
   if (prior.length !== C) throw new Error(`emotionTask: prior has ${prior.length} values, the label set "${set.name}" has ${C} classes`);
+  const smoothing = options.labelSmoothing ?? 0;
+  if (!(smoothing >= 0 && smoothing < 1)) throw new Error(`emotionTask: labelSmoothing must be in [0, 1), got ${smoothing}`);
 
   return {
     name,
@@ -98,7 +106,11 @@ export function emotionTask(options: EmotionTaskOptions = {}): TaskPlugin<Emotio
       return { target: tf.tensor2d(t, [b, C]), mask: tf.tensor1d(mask) };
     },
 
-    loss: (raw, target, mask) => tf.tidy(() => maskedMean(softmaxCrossEntropy(raw, target), mask)),
+    loss: (raw, target, mask) =>
+      tf.tidy(() => {
+        const t = smoothing > 0 ? tf.add(tf.mul(target, 1 - smoothing), smoothing / C) : target;
+        return maskedMean(softmaxCrossEntropy(raw, t), mask);
+      }),
 
     async decodeOutput(prediction) {
       const v = (await prediction.array()) as number[][];

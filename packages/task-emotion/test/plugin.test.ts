@@ -61,6 +61,23 @@ describe('emotion plugin', () => {
     expect(Array.from(g.slice(7, 14)).every((v) => v === 0)).toBe(true);
   });
 
+  it('label smoothing: the loss of a target 1 - e on the label plus e / 7 everywhere, by hand; out of range is refused', () => {
+    const e = 0.1;
+    const plugin = emotionTask({ labelSmoothing: e });
+    const { target, mask } = plugin.encodeTargets([{ classIndex: 2 }, { classIndex: 6 }], 32);
+    const raw = tf.randomNormal([2, 7], 0, 2, 'float32', 7);
+    const r = raw.arraySync() as number[][];
+    const logSoftmax = (row: number[]) => row.map((v) => v - Math.log(row.reduce((a, x) => a + Math.exp(x), 0)));
+    const smoothedCe = (row: number[], k: number) => -logSoftmax(row).reduce((a, l, j) => a + ((j === k ? 1 - e : 0) + e / 7) * l, 0);
+    const loss = plugin.loss(raw, target, mask).dataSync()[0];
+    expect(loss).toBeCloseTo((smoothedCe(r[0], 2) + smoothedCe(r[1], 6)) / 2, 5);
+    // differs from the plain loss, which it equals at 0
+    expect(Math.abs(loss - emotionTask().loss(raw, target, mask).dataSync()[0])).toBeGreaterThan(1e-3);
+    expect(emotionTask({ labelSmoothing: 0 }).loss(raw, target, mask).dataSync()[0]).toBeCloseTo(emotionTask().loss(raw, target, mask).dataSync()[0], 6);
+    for (const bad of [-0.1, 1, Number.NaN]) expect(() => emotionTask({ labelSmoothing: bad })).toThrow(/labelSmoothing must be in \[0, 1\)/);
+    tf.dispose([raw, target, mask]);
+  });
+
   it('reads a mirrored face\'s expression as it is (test-time mirroring changes nothing to turn back)', () => {
     const p = tf.tensor2d([[0.1, 0.05, 0.05, 0.6, 0.1, 0.05, 0.05]]);
     const back = emotionTask().mirrorPrediction!(p);

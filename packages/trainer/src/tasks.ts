@@ -98,7 +98,7 @@ const registry = new Map<string, TaskEntry>([
       create: (o) => emotionTask(o) as TaskPlugin,
       batchSize: { default: 24, paper: 96 },
       syntheticDomain: 'emotion',
-      optionNames: optionNames<EmotionTaskOptions>()(['name', 'bnKey', 'labelSet', 'decodeFrom', 'dropout', 'hiddenUnits', 'feedbackChannels', 'prior']),
+      optionNames: optionNames<EmotionTaskOptions>()(['name', 'bnKey', 'labelSet', 'decodeFrom', 'dropout', 'hiddenUnits', 'feedbackChannels', 'prior', 'labelSmoothing']),
     },
   ],
 ]);
