@@ -32,11 +32,20 @@ function humanPackageDir(): string {
   throw new Error(`@ifan/detect/node: found @vladmandic/human's entry ${entry} but not its package directory`);
 }
 
+/**
+ * Path of `models/NAME.json` in the installed `@vladmandic/human` (its `.bin` lies next to it), e.g.
+ * `blazeface` (the detector's) or `emotion` (human's own expression model, which `pnpm bench
+ * emotion-vs-human` compares with iFAN's).
+ */
+export function humanModelPath(name: string): string {
+  const path = join(humanPackageDir(), 'models', `${name}.json`);
+  if (!existsSync(path)) throw new Error(`@ifan/detect/node: ${path} is missing: this @vladmandic/human does not ship models/${name}.json`);
+  return path;
+}
+
 /** Path of `blazeface.json` in the installed `@vladmandic/human` (its `.bin` lies next to it). */
 export function blazefaceModelPath(): string {
-  const path = join(humanPackageDir(), 'models', 'blazeface.json');
-  if (!existsSync(path)) throw new Error(`@ifan/detect/node: ${path} is missing: this @vladmandic/human does not ship models/blazeface.json`);
-  return path;
+  return humanModelPath('blazeface');
 }
 
 /** A tfjs `IOHandler` that reads a graph model (`model.json` + its weight files) from disk. */

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { applyAffine, composeAffine, faceBoxFromKeypoints, faceCrop, KEYPOINT_BOX_SCALE, scaling, selectBackend, translation, warpImage, type RawImage } from '@ifan/core';
@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDetector as createBrowserDetector, cropFaces, faceSamples, faceTransform, pointsToImage } from '../src/index';
-import { blazefaceModelPath, createDetector, fileModelHandler } from '../src/node';
+import { blazefaceModelPath, createDetector, fileModelHandler, humanModelPath } from '../src/node';
 import type { DetectedFace, Detector, Point } from '../src/types';
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
@@ -216,6 +216,12 @@ describe('resources and errors', () => {
     const d = await createBrowserDetector({ model: fileModelHandler(blazefaceModelPath()) });
     expect(await d.detect(await load('three-faces.jpg'))).toHaveLength(3);
     d.dispose();
+  });
+
+  it('finds the installed @vladmandic/human\'s models by name; a name it does not ship is an error naming the path', () => {
+    expect(blazefaceModelPath()).toMatch(/@vladmandic[/\\]human[/\\]models[/\\]blazeface\.json$/);
+    expect(existsSync(humanModelPath('emotion'))).toBe(true);
+    expect(() => humanModelPath('no-such-model')).toThrow(/models[/\\]no-such-model\.json is missing: this @vladmandic\/human does not ship models\/no-such-model\.json/);
   });
 
   it('a missing model file is reported with its path', async () => {
