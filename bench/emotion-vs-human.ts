@@ -10,7 +10,7 @@
  * bilinearly to 64 px, grey as 0.2989 R + 0.587 G + 0.114 B of [0, 1] values, then (grey - 0.5) * 2; its
  * classes are mapped onto FER2013's by name. iFAN's model is evaluated by the trainer's `evaluate`, as
  * `ifan eval` does (its own framing and grey input). `--mirror` gives both test-time mirroring (each
- * face also run mirrored, the two predictions averaged). Writes bench/out/emotion-vs-human.json or --json FILE.
+ * face also run mirrored, the two predictions averaged). Writes bench/out/emotion-vs-human[-mirror].json or --json FILE.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -35,7 +35,7 @@ const { values, positionals } = parseArgs({
   },
   allowPositionals: true,
 });
-const jsonPath = values.json ? userPath(values.json) : join(here, 'out', 'emotion-vs-human.json');
+const jsonPath = values.json ? userPath(values.json) : join(here, 'out', `emotion-vs-human${values.mirror ? '-mirror' : ''}.json`);
 const ferDir = userPath(positionals[0] ?? join(here, '..', '..', 'shared', 'data', 'fer2013', 'validation'));
 
 /** Human's class order for its one-channel model (human's `emotion.ts`). */
@@ -50,16 +50,18 @@ console.log(`${data.samples.length} faces from ${ferDir}; backend ${tf.getBacken
 /** Human's expression model on every face: the same metric as `ifan eval` reports. */
 async function evaluateHuman(): Promise<MetricReport> {
   const model = await tfconv.loadGraphModel(fileModelHandler(humanModelPath('emotion')));
-  const size = model.inputs[0].shape![1]!;
+  const [, size, , channels] = model.inputs[0].shape!;
+  // human reads a 3-channel expression model's classes in another order: only its grey model's is known here
+  if (channels !== 1) throw new Error(`human's emotion model takes ${channels} channels; this bench knows the class order of its 1-channel model only`);
   const metric = createEmotionMetric(FER2013_7);
   const batch = 64;
   for (let start = 0; start < data.samples.length; start += batch) {
     const items = await Promise.all(data.samples.slice(start, start + batch).map((s) => s.load()));
     const probabilities = tf.tidy(() => {
       const prepared = items.map(({ image }) => {
-        const pixels = tf.div(tf.tensor3d(image.data, [image.height, image.width, image.channels], 'float32'), 255);
-        const grey = image.channels === 1 ? pixels : tf.sum(tf.mul(pixels, tf.tensor1d([0.2989, 0.587, 0.114])), -1, true);
-        return tf.image.resizeBilinear(grey as tf.Tensor3D, [size, size], false);
+        const pixels = tf.div(tf.tensor3d(image.data, [image.height, image.width, 3], 'float32'), 255);
+        const grey = tf.sum(tf.mul(pixels, tf.tensor1d([0.2989, 0.587, 0.114])), -1, true) as tf.Tensor3D;
+        return tf.image.resizeBilinear(grey, [size!, size!], false);
       });
       const input = tf.mul(tf.sub(tf.stack(prepared), 0.5), 2) as tf.Tensor4D;
       const run = (x: tf.Tensor4D) => model.execute(x) as tf.Tensor2D;

@@ -64,13 +64,14 @@ describe('emotion plugin', () => {
   it('label smoothing: the loss of a target 1 - e on the label plus e / 7 everywhere, by hand; out of range is refused', () => {
     const e = 0.1;
     const plugin = emotionTask({ labelSmoothing: e });
-    const { target, mask } = plugin.encodeTargets([{ classIndex: 2 }, { classIndex: 6 }], 32);
-    const raw = tf.randomNormal([2, 7], 0, 2, 'float32', 7);
+    // the unlabelled middle sample's smoothed target is e / 7 everywhere: the mask must still leave it out
+    const { target, mask } = plugin.encodeTargets([{ classIndex: 2 }, undefined, { classIndex: 6 }], 32);
+    const raw = tf.randomNormal([3, 7], 0, 2, 'float32', 7);
     const r = raw.arraySync() as number[][];
     const logSoftmax = (row: number[]) => row.map((v) => v - Math.log(row.reduce((a, x) => a + Math.exp(x), 0)));
     const smoothedCe = (row: number[], k: number) => -logSoftmax(row).reduce((a, l, j) => a + ((j === k ? 1 - e : 0) + e / 7) * l, 0);
     const loss = plugin.loss(raw, target, mask).dataSync()[0];
-    expect(loss).toBeCloseTo((smoothedCe(r[0], 2) + smoothedCe(r[1], 6)) / 2, 5);
+    expect(loss).toBeCloseTo((smoothedCe(r[0], 2) + smoothedCe(r[2], 6)) / 2, 5);
     // differs from the plain loss, which it equals at 0
     expect(Math.abs(loss - emotionTask().loss(raw, target, mask).dataSync()[0])).toBeGreaterThan(1e-3);
     expect(emotionTask({ labelSmoothing: 0 }).loss(raw, target, mask).dataSync()[0]).toBeCloseTo(emotionTask().loss(raw, target, mask).dataSync()[0], 6);

@@ -57,7 +57,7 @@ export async function expectOldRunResumes(
   expect(config[section][key]).toEqual(recorded);
   delete config[section][key];
   writeFileSync(configPath, JSON.stringify(config));
-  const field = `${section}.${key}`.replace('.', '\\.');
+  const field = `${section}.${key}`.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   await expect(recordFit({ ...options, ...other, resume: true })).rejects.toThrow(new RegExp(`^${field}: differs from the run being resumed`));
   const rest = await recordFit({ ...options, resume: true });
   expect(rest.steps.length).toBeGreaterThan(0);
