@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, selectBackend, type Dataset, type RawImage, type TaskPlugin } from '@ifan/core';
+import type { TrainerOptions } from '../src/index';
 import { mapTask, vectorTask } from './dummy-plugins';
 
 /** The project's backend choice (wasm with core's training kernels where available), quietly. */
@@ -57,6 +58,21 @@ export function toySetup(): { plugins: TaskPlugin[]; datasets: Record<string, Da
   return {
     plugins: [mapTask('map', 3), vectorTask('vector', 4)],
     datasets: { map: toyDataset('maps', 'map', 12, 3, 1), vector: toyDataset('vectors', 'vector', 20, 4, 2) },
+  };
+}
+
+/**
+ * A two-task toy run on {@link toySetup}: tiny network, batches of 4, no augmentation, 1 pre-training
+ * epoch (maps: 3 steps, vectors: 5) and 2 rounds, changed by `extra`.
+ */
+export function toyRun(extra: Partial<TrainerOptions> = {}): TrainerOptions {
+  return {
+    ...toySetup(),
+    network: { backbone: 'tiny', iterations: 1, seed: 3 },
+    batchSize: 4,
+    augment: false,
+    schedule: { pretrainEpochs: 1, rounds: 2 },
+    ...extra,
   };
 }
 

@@ -4,7 +4,7 @@ import type { LossWeighting, LossWeightingContext, LossWeights } from '@ifan/cor
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, Trainer, type ResolvedTrainConfig, type StepRecord, type TrainerOptions } from '../src/index';
 import { buildRun, checkRunConfig } from '../src/run-config';
-import { tempDir, toySetup, useBackend } from './helpers';
+import { tempDir, toyRun, useBackend } from './helpers';
 import { recordFit } from './record-fit';
 
 /**
@@ -16,17 +16,7 @@ import { recordFit } from './record-fit';
 beforeAll(useBackend);
 
 /** maps: 3 stage-1 steps, vectors: 5, then 2 rounds of [maps, vectors]: 12 steps. */
-const base = (extra: Partial<TrainerOptions> = {}): TrainerOptions => ({
-  ...toySetup(),
-  network: { backbone: 'tiny', iterations: 1, seed: 3 },
-  batchSize: 4,
-  augment: false,
-  schedule: { pretrainEpochs: 1, rounds: 2 },
-  threads: 1,
-  workers: 0,
-  log: false,
-  ...extra,
-});
+const base = (extra: Partial<TrainerOptions> = {}): TrainerOptions => toyRun({ threads: 1, workers: 0, log: false, ...extra });
 
 async function records(options: TrainerOptions, stopAfter?: number): Promise<StepRecord[]> {
   const { trainer, steps } = await recordFit(options, stopAfter);

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULT_OPTIMIZER, Trainer, type TrainerOptions } from '../src/index';
 import { OptimizerState } from '../src/optimizer';
 import type { OptimizerConfig } from '../src/types';
-import { tempDir, toySetup, useBackend } from './helpers';
+import { tempDir, toyRun, useBackend } from './helpers';
 import { expectOldRunResumes, recordFit } from './record-fit';
 
 beforeAll(useBackend);
@@ -18,15 +18,8 @@ const grads = (vars: tf.Variable[], k: number, b: number): tf.NamedTensorMap => 
   [vars[1].name]: tf.tensor1d([b]),
 });
 
-/** A two-task toy run: 8 stage-1 steps and 2 rounds, checkpoints only at epoch ends and the end. */
-const toyRun = (): TrainerOptions => ({
-  ...toySetup(),
-  network: { backbone: 'tiny', iterations: 1, seed: 3 },
-  batchSize: 4,
-  augment: false,
-  schedule: { pretrainEpochs: 1, rounds: 2 },
-  checkpoint: { everyRounds: 100, keep: 2 },
-});
+/** {@link toyRun} with checkpoints only at epoch ends and the end. */
+const toyRunChecked = (): TrainerOptions => toyRun({ checkpoint: { everyRounds: 100, keep: 2 } });
 
 let n = 0;
 /** Runs `steps` updates with the gradients `g(step)` and returns the variables' values. */
@@ -151,7 +144,7 @@ describe('OptimizerState: RMSprop, Adam and SGD, with L2 weight decay on kernels
   });
 
   it('a run with Adam and weight decay resumes exactly', async () => {
-    const opts = { ...toyRun(), optimizer: { type: 'adam' as const, weightDecay: 1e-3 }, schedule: { pretrainEpochs: 1, rounds: 4 } };
+    const opts = { ...toyRunChecked(), optimizer: { type: 'adam' as const, weightDecay: 1e-3 }, schedule: { pretrainEpochs: 1, rounds: 4 } };
     const full = await recordFit({ ...opts, runDir: tempDir() });
     full.trainer.dispose();
     const dir = tempDir();
@@ -169,11 +162,11 @@ describe('OptimizerState: RMSprop, Adam and SGD, with L2 weight decay on kernels
   });
 
   it('a run from before optimizer.type resumes as RMSprop; another optimiser is refused, naming the field', async () => {
-    await expectOldRunResumes({ ...toyRun(), runDir: tempDir() }, 'optimizer', 'type', 'rmsprop', { optimizer: { type: 'adam' } });
+    await expectOldRunResumes({ ...toyRunChecked(), runDir: tempDir() }, 'optimizer', 'type', 'rmsprop', { optimizer: { type: 'adam' } });
   });
 
   it('a setting the chosen optimiser does not read is refused, naming it and whose it is', () => {
-    const opts = toyRun();
+    const opts = toyRunChecked();
     expect(() => new Trainer({ ...opts, optimizer: { nesterov: true } })).toThrow(/^optimizer\.nesterov: is not a setting of rmsprop \(the default optimiser\); it is sgd's: set optimizer\.type/);
     expect(() => new Trainer({ ...opts, optimizer: { type: 'adam', momentum: 0.9 } })).toThrow(/^optimizer\.momentum: is not a setting of adam; it is rmsprop and sgd's/);
     expect(() => new Trainer({ ...opts, optimizer: { type: 'sgd', beta2: 0.99 } })).toThrow(ConfigError);

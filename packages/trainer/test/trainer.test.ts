@@ -6,18 +6,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, Trainer, TrainingDivergedError, type StepRecord, type TrainerOptions } from '../src/index';
 import { imageTensor, loadBatch, targetTensors } from '../src/batches';
 import { mapTask } from './dummy-plugins';
-import { changedNames, snapshot, tempDir, toyDataset, toySetup, useBackend } from './helpers';
+import { changedNames, snapshot, tempDir, toyDataset, toyRun, toySetup, useBackend } from './helpers';
 import { expectOldRunResumes, recordFit } from './record-fit';
 
 beforeAll(useBackend);
 
-const base = (): TrainerOptions => ({
-  ...toySetup(),
-  network: { backbone: 'tiny', iterations: 1, seed: 3 },
-  batchSize: 4,
-  augment: false,
-  schedule: { pretrainEpochs: 1, rounds: 3 },
-});
+const base = (): TrainerOptions => toyRun({ schedule: { pretrainEpochs: 1, rounds: 3 } });
 
 describe('init: a fresh run starts from another network\'s weights (fine-tuning)', () => {
   it('copies every weight by name before the first step; a different network or a missing model is an error naming init', async () => {
